@@ -1,0 +1,182 @@
+/**
+ * The one entry point behind the Makefile: `tsx src/cli.ts <command>`. The Makefile stays the documented
+ * face; this file holds the little logic the targets need.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { parseSQLFile } from "@pgtyped/parser";
+import { loadConfig } from "./config";
+import { dbFor, openEngine, openLocalEmbedded } from "./db/connect";
+import { type Engine, startEmbedded } from "./db/engine";
+import { AppError } from "./db/errors";
+import { migrate, newMigration } from "./db/migrate";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+
+function describe(engine: Engine): string {
+  return engine.kind === "server"
+    ? `server ${redact(engine.url)}`
+    : `embedded PGlite (${loadConfig().pglite.dataDir}) at ${engine.url}`;
+}
+
+/** A URL without its password, for printing. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@");
+}
+
+async function withEngine<T>(fn: (engine: Engine) => Promise<T>): Promise<T> {
+  const engine = await openEngine(loadConfig());
+  try {
+    return await fn(engine);
+  } finally {
+    await engine.stop();
+  }
+}
+
+const print = (name: string, dir: string) => console.log(`  ${dir === "up" ? "applied " : "reverted"} ${name}`);
+
+const commands: Record<string, (args: string[]) => Promise<void>> = {
+  async migrate() {
+    await withEngine(async (engine) => {
+      console.log(`migrating ${describe(engine)}`);
+      const ran = await migrate(engine.url, { direction: "up", onApplied: print });
+      console.log(ran.length ? `${ran.length} migration(s) applied` : "already up to date");
+    });
+  },
+
+  async "migrate-down"(args) {
+    const count = args[0] ? Number(args[0]) : 1;
+    await withEngine(async (engine) => {
+      console.log(`reverting ${count} migration(s) on ${describe(engine)}`);
+      const ran = await migrate(engine.url, { direction: "down", count, onApplied: print });
+      console.log(ran.length ? `${ran.length} migration(s) reverted` : "nothing to revert");
+    });
+  },
+
+  async migration(args) {
+    if (!args[0]) throw new Error("usage: make migration name=<snake_case_name>");
+    console.log(`created ${path.relative(ROOT, newMigration(args[0]))}`);
+  },
+
+  /** Regenerate pgtyped modules against a fresh in-memory database, so output depends only on the repo. */
+  async gen() {
+    const engine = await startEmbedded();
+    try {
+      checkQueryFiles();
+      await migrate(engine.url, { direction: "up" });
+      for (const f of listGenerated()) fs.rmSync(f);
+      // Async spawn: the embedded engine answers from this process's event loop.
+      const code = await run(path.join(ROOT, "node_modules/.bin/pgtyped"), ["-c", "pgtyped.config.json", "--uri", engine.url]);
+      if (code !== 0) throw new Error(`pgtyped failed (exit ${code})`);
+      const files = listGenerated();
+      for (const f of files) {
+        const body = fs.readFileSync(f, "utf8");
+        const source = /found in "([^"]+)"/.exec(body)?.[1] ?? "queries/";
+        fs.writeFileSync(f, `${GENERATED_HEADER(source)}${body}`);
+      }
+      console.log(`generated ${files.length} query module(s):`);
+      for (const f of files) console.log(`  ${path.relative(ROOT, f)}`);
+    } finally {
+      await engine.stop();
+    }
+  },
+
+  /** Serve the embedded database until interrupted. */
+  async db() {
+    const cfg = loadConfig();
+    if (cfg.databaseUrl) {
+      console.log(`DATABASE_URL is set; use it directly:\n  psql '${cfg.databaseUrl}'`);
+      return;
+    }
+    const engine = await openLocalEmbedded(cfg.pglite.dataDir, cfg.pglite.port);
+    const ran = await migrate(engine.url, { direction: "up", onApplied: print });
+    if (ran.length) console.log(`${ran.length} migration(s) applied`);
+    console.log(`serving ${describe(engine)}\n\n  psql '${engine.url}'\n  export DATABASE_URL='${engine.url}'\n\nCtrl-C to stop.`);
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    await engine.stop();
+  },
+
+  /** Keep monthly partitions 3 months ahead on every partitioned table; report rows in DEFAULT partitions. */
+  async partitions(args) {
+    // Imported lazily: it uses generated query modules, which `gen` must be able to (re)create first.
+    const { ensureAllPartitions, reportPartitions } = await import("./core/partitions");
+    const ahead = args[0] ? Number(args[0]) : 3;
+    const cfg = loadConfig();
+    const db = dbFor(await openEngine(cfg), cfg);
+    try {
+      const made = await ensureAllPartitions(db, ahead);
+      for (const p of made.filter((m) => m.created)) console.log(`  created ${p.parent} -> ${p.partition_name}`);
+      const parents = new Set(made.map((m) => m.parent));
+      console.log(`${parents.size} partitioned table(s), ${made.filter((m) => m.created).length} partition(s) created`);
+      const report = await reportPartitions(db);
+      for (const d of report.nonEmptyDefaults) {
+        console.log(`  WARNING ${d.parent}: ${d.row_count} row(s) in DEFAULT partition ${d.partition_name}`);
+      }
+      if (report.nonEmptyDefaults.length) process.exitCode = 1;
+    } finally {
+      await db.close();
+    }
+  },
+};
+
+const GENERATED_HEADER = (source: string) =>
+  `// @generated by \`make gen\` from ${source}. Do not edit: change the .sql file and run \`make gen\`.\n`;
+
+/** pgtyped reports annotation errors but still exits 0: parse every query file first and fail loudly. */
+function checkQueryFiles(): void {
+  const problems: string[] = [];
+  const walk = (dir: string): string[] =>
+    fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+      d.isDirectory() ? walk(path.join(dir, d.name)) : d.name.endsWith(".sql") ? [path.join(dir, d.name)] : [],
+    );
+  for (const file of walk(path.join(ROOT, "queries"))) {
+    const parsed = parseSQLFile(fs.readFileSync(file, "utf8"));
+    for (const ev of parsed.events) problems.push(`${path.relative(ROOT, file)}:${ev.location?.line ?? "?"}: ${ev.message.text}`);
+    if (parsed.queries.length === 0) problems.push(`${path.relative(ROOT, file)}: no /* @name ... */ query found`);
+  }
+  if (problems.length) throw new Error(`query files do not parse:\n  ${problems.join("\n  ")}`);
+}
+
+/** Run a command with inherited output; resolves to its exit code. */
+function run(cmd: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+    child.on("error", reject);
+    child.on("exit", (code) => resolve(code ?? 1));
+  });
+}
+
+function listGenerated(): string[] {
+  const src = path.join(ROOT, "src");
+  return fs
+    .readdirSync(src, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && fs.existsSync(path.join(src, d.name, "queries")))
+    .flatMap((d) =>
+      fs
+        .readdirSync(path.join(src, d.name, "queries"))
+        .filter((f) => f.endsWith(".queries.ts"))
+        .map((f) => path.join(src, d.name, "queries", f)),
+    )
+    .sort();
+}
+
+async function main() {
+  const [name, ...args] = process.argv.slice(2);
+  const cmd = name ? commands[name] : undefined;
+  if (!cmd) {
+    console.error(`usage: tsx src/cli.ts <${Object.keys(commands).join("|")}> [args]`);
+    process.exit(2);
+  }
+  try {
+    await cmd(args);
+  } catch (e) {
+    console.error(e instanceof AppError ? `error (${e.code}): ${e.message}` : e);
+    process.exit(1);
+  }
+}
+
+await main();

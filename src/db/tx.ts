@@ -1,0 +1,106 @@
+/**
+ * Transactions and tenant context: the only way the service layer talks to the database.
+ *
+ * withTransaction commits or rolls back, and re-runs the whole callback on serialization failures and
+ * deadlocks (SQLSTATE 40001, 40P01) with jittered backoff, a bounded number of times. The callback may
+ * therefore run more than once: keep side effects outside the database out of it.
+ *
+ * withTenant adds the request's security context with transaction-local settings only
+ * (set_config(..., true) = SET LOCAL): the role switches to the NOLOGIN role `app`, so grants and
+ * row-level security apply even when the login user owns the tables, and `app.tenant_id` (and
+ * `app.user_id`) feed the RLS policies. Nothing survives the transaction, which is what makes this safe
+ * behind PgBouncer in transaction mode and on PGlite, where every connection shares one session.
+ */
+import type pg from "pg";
+import { z } from "zod";
+import { mapDbError } from "./errors";
+import { parseInput } from "./validate";
+
+/** The NOLOGIN role the service layer acts as; created by the first migration. */
+export const APP_ROLE = "app";
+
+export type Isolation = "read committed" | "repeatable read" | "serializable";
+
+export interface TxOptions {
+  isolation?: Isolation;
+  readOnly?: boolean;
+  /** Retries after a serialization failure or deadlock (default 5). */
+  maxRetries?: number;
+}
+
+const RETRYABLE = new Set(["40001", "40P01"]);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  opts: TxOptions = {},
+): Promise<T> {
+  const maxRetries = opts.maxRetries ?? 5;
+  const begin = [
+    "BEGIN",
+    opts.isolation ? `ISOLATION LEVEL ${opts.isolation.toUpperCase()}` : "",
+    opts.readOnly ? "READ ONLY" : "",
+  ]
+    .filter(Boolean)
+    .join(" ");
+  for (let attempt = 0; ; attempt++) {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      throw mapDbError(e);
+    }
+    try {
+      await client.query(begin);
+      const result = await fn(client);
+      await client.query("COMMIT");
+      client.release();
+      return result;
+    } catch (e) {
+      let broken: Error | undefined;
+      try {
+        await client.query("ROLLBACK");
+      } catch (rollbackError) {
+        broken = rollbackError as Error; // the connection is unusable: destroy it, do not pool it
+      }
+      client.release(broken);
+      const code = (e as { code?: unknown }).code;
+      if (typeof code === "string" && RETRYABLE.has(code) && attempt < maxRetries) {
+        await sleep(Math.min(1000, 5 * 2 ** attempt) * (0.5 + Math.random()));
+        continue;
+      }
+      throw mapDbError(e);
+    }
+  }
+}
+
+export interface TenantContext {
+  tenantId: string;
+  /** For tables private to a user inside a tenant (RLS on app.user_id). */
+  userId?: string;
+}
+
+const tenantContext = z.object({ tenantId: z.uuid(), userId: z.uuid().optional() });
+
+export async function withTenant<T>(
+  pool: pg.Pool,
+  ctx: TenantContext | string,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  opts: TxOptions = {},
+): Promise<T> {
+  const c = parseInput(tenantContext, typeof ctx === "string" ? { tenantId: ctx } : ctx, "tenant context");
+  return withTransaction(
+    pool,
+    async (client) => {
+      // One round trip; set_config(name, value, true) is exactly SET LOCAL, including for `role`.
+      await client.query(
+        "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), set_config('app.user_id', $3, true)",
+        [APP_ROLE, c.tenantId, c.userId ?? ""],
+      );
+      return fn(client);
+    },
+    opts,
+  );
+}
