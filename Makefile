@@ -1,0 +1,47 @@
+# The project's interface. Every target installs node dependencies first when package-lock.json changed.
+# With DATABASE_URL unset, targets use the embedded PGlite database in .data/ (no server needed).
+
+SHELL := bash
+TSX   := node_modules/.bin/tsx
+CLI   := $(TSX) src/cli.ts
+DEPS  := node_modules/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install migrate migrate-down migration gen db test lint partitions clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(DEPS): package-lock.json package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(DEPS) ## Install node dependencies (npm ci) if package-lock.json changed
+
+migrate: $(DEPS) ## Apply pending migrations (DATABASE_URL, else embedded .data/)
+	@$(CLI) migrate
+
+migrate-down: $(DEPS) ## Revert the last migration (n=N for more)
+	@$(CLI) migrate-down $(n)
+
+migration: $(DEPS) ## New migration from the template: make migration name=add_x
+	@$(CLI) migration $(name)
+
+gen: $(DEPS) ## Regenerate pgtyped modules from queries/ (uses a throwaway embedded database)
+	@$(CLI) gen
+
+db: $(DEPS) ## Serve the embedded database on 127.0.0.1:$PGLITE_PORT (default 5433) and print the psql URL
+	@$(CLI) db
+
+partitions: $(DEPS) ## Keep monthly partitions 3 months ahead; warn about rows in DEFAULT partitions
+	@$(CLI) partitions $(ahead)
+
+test: $(DEPS) ## Run the test suite (DATABASE_URL server, else embedded)
+	@node_modules/.bin/vitest run $(args)
+
+lint: $(DEPS) ## Type-check (tsc) and lint (biome)
+	@node_modules/.bin/tsc --noEmit
+	@node_modules/.bin/biome check .
+
+clean: ## Remove the embedded database in .data/
+	rm -rf .data
