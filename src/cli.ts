@@ -15,9 +15,7 @@ import { migrate, newMigration } from "./db/migrate";
 const ROOT = path.resolve(import.meta.dirname, "..");
 
 function describe(engine: Engine): string {
-  return engine.kind === "server"
-    ? `server ${redact(engine.url)}`
-    : `embedded PGlite (${loadConfig().pglite.dataDir}) at ${engine.url}`;
+  return engine.kind === "server" ? `server ${redact(engine.url)}` : `embedded PGlite (${loadConfig().pglite.dataDir}) at ${engine.url}`;
 }
 
 /** A URL without its password, for printing. */
@@ -130,9 +128,9 @@ const GENERATED_HEADER = (source: string) =>
 function checkQueryFiles(): void {
   const problems: string[] = [];
   const walk = (dir: string): string[] =>
-    fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-      d.isDirectory() ? walk(path.join(dir, d.name)) : d.name.endsWith(".sql") ? [path.join(dir, d.name)] : [],
-    );
+    fs
+      .readdirSync(dir, { withFileTypes: true })
+      .flatMap((d) => (d.isDirectory() ? walk(path.join(dir, d.name)) : d.name.endsWith(".sql") ? [path.join(dir, d.name)] : []));
   for (const file of walk(path.join(ROOT, "queries"))) {
     const parsed = parseSQLFile(fs.readFileSync(file, "utf8"));
     for (const ev of parsed.events) problems.push(`${path.relative(ROOT, file)}:${ev.location?.line ?? "?"}: ${ev.message.text}`);

@@ -5,34 +5,34 @@
 import { z } from "zod";
 import { ConfigError } from "./db/errors";
 
-const intFromEnv = (def: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+const intFromEnv = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 /** `kid:base64key` pairs, comma-separated; each key must decode to exactly 32 bytes (AES-256). */
-const keyring = z
-  .string()
-  .transform((raw, ctx) => {
-    const keys = new Map<string, Buffer>();
-    for (const part of raw.split(",").map((p) => p.trim()).filter(Boolean)) {
-      const sep = part.indexOf(":");
-      const kid = sep > 0 ? part.slice(0, sep) : "";
-      const key = Buffer.from(part.slice(sep + 1), "base64");
-      if (!/^[A-Za-z0-9_-]{1,32}$/.test(kid)) {
-        ctx.addIssue({ code: "custom", message: "each entry must be <key id>:<base64 key>, key id [A-Za-z0-9_-]{1,32}" });
-        return z.NEVER;
-      }
-      if (key.length !== 32) {
-        ctx.addIssue({ code: "custom", message: `key "${kid}" must decode to 32 bytes, got ${key.length}` });
-        return z.NEVER;
-      }
-      if (keys.has(kid)) {
-        ctx.addIssue({ code: "custom", message: `key id "${kid}" appears twice` });
-        return z.NEVER;
-      }
-      keys.set(kid, key);
+const keyring = z.string().transform((raw, ctx) => {
+  const keys = new Map<string, Buffer>();
+  for (const part of raw
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const sep = part.indexOf(":");
+    const kid = sep > 0 ? part.slice(0, sep) : "";
+    const key = Buffer.from(part.slice(sep + 1), "base64");
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(kid)) {
+      ctx.addIssue({ code: "custom", message: "each entry must be <key id>:<base64 key>, key id [A-Za-z0-9_-]{1,32}" });
+      return z.NEVER;
     }
-    return keys;
-  });
+    if (key.length !== 32) {
+      ctx.addIssue({ code: "custom", message: `key "${kid}" must decode to 32 bytes, got ${key.length}` });
+      return z.NEVER;
+    }
+    if (keys.has(kid)) {
+      ctx.addIssue({ code: "custom", message: `key id "${kid}" appears twice` });
+      return z.NEVER;
+    }
+    keys.set(kid, key);
+  }
+  return keys;
+});
 
 const base64Key32 = z.string().transform((raw, ctx) => {
   const key = Buffer.from(raw, "base64");

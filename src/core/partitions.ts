@@ -10,6 +10,7 @@ import {
   ensureAllMonthlyPartitions,
   ensureMonthlyPartitions,
   type IEnsureAllMonthlyPartitionsResult,
+  type IEnsureMonthlyPartitionsResult,
   type IPartitionReportResult,
   partitionReport,
 } from "./queries/partitions.queries";
@@ -17,13 +18,13 @@ import {
 const monthsAhead = z.number().int().min(0).max(120);
 
 /** Create missing partitions for every monthly partitioned table; returns every partition, new ones flagged. */
-export function ensureAllPartitions(db: Db, ahead = 3): Promise<IEnsureAllMonthlyPartitionsResult[]> {
+export async function ensureAllPartitions(db: Db, ahead = 3): Promise<IEnsureAllMonthlyPartitionsResult[]> {
   const n = parseInput(monthsAhead, ahead, "monthsAhead");
   return db.transaction((c) => ensureAllMonthlyPartitions.run({ monthsAhead: n }, c));
 }
 
 /** Create missing partitions for one table (schema-qualified name). */
-export function ensurePartitions(db: Db, parent: string, ahead = 3) {
+export async function ensurePartitions(db: Db, parent: string, ahead = 3): Promise<IEnsureMonthlyPartitionsResult[]> {
   const p = parseInput(
     z.object({ parent: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "must be schema.table"), ahead: monthsAhead }),
     { parent, ahead },

@@ -111,8 +111,13 @@ interface PgErrorLike {
 const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
 
 function isPgError(e: unknown): e is PgErrorLike & { code: string } {
-  return typeof e === "object" && e !== null && typeof (e as PgErrorLike).code === "string" &&
-    /^[0-9A-Z]{5}$/.test((e as PgErrorLike).code as string) && "severity" in e;
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    typeof (e as PgErrorLike).code === "string" &&
+    /^[0-9A-Z]{5}$/.test((e as PgErrorLike).code as string) &&
+    "severity" in e
+  );
 }
 
 /** PostgreSQL's message without any quoted value it may carry (`... for type uuid: "abc"`). */
@@ -143,13 +148,15 @@ export function mapDbError(e: unknown): unknown {
         return new ConflictError(`duplicate value violates unique constraint "${f.constraint}"${where}`, f);
       case "23P01":
         return new ConflictError(`conflicting row violates exclusion constraint "${f.constraint}"${where}`, f);
+      case "23001": // restrict_violation: ON DELETE RESTRICT (PostgreSQL 18 reports it separately)
+        return new StillReferencedError(`row${where} is still referenced (foreign key "${f.constraint}")`, f);
       case "23503":
         // PostgreSQL reports both sides of a foreign key with this code; the message tells which.
         return msg.startsWith("update or delete")
           ? new StillReferencedError(`row${where} is still referenced (foreign key "${f.constraint}")`, f)
           : new NotFoundError(`referenced row does not exist (foreign key "${f.constraint}"${where})`, f);
       case "23514":
-        return new ValidationError(`check constraint "${f.constraint}"${where} rejected the row`, [], f);
+        return new ValidationError(f.constraint ? `check constraint "${f.constraint}"${where} rejected the row` : withoutValue(msg), [], f);
       case "23502":
         return new ValidationError(`column "${f.column}"${where} must not be null`, f.column ? [f.column] : [], f);
       case "22001":
@@ -190,7 +197,10 @@ export function mapDbError(e: unknown): unknown {
   }
   if (e instanceof Error) {
     const errno = (e as NodeJS.ErrnoException).code;
-    if ((errno && CONNECTION_ERRNOS.has(errno)) || /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)) {
+    if (
+      (errno && CONNECTION_ERRNOS.has(errno)) ||
+      /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)
+    ) {
       return new UnavailableError(`database unavailable: ${e.message}`);
     }
     if (/timeout exceeded when trying to connect/i.test(e.message)) {

@@ -32,17 +32,9 @@ const RETRYABLE = new Set(["40001", "40P01"]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function withTransaction<T>(
-  pool: pg.Pool,
-  fn: (client: pg.PoolClient) => Promise<T>,
-  opts: TxOptions = {},
-): Promise<T> {
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T> {
   const maxRetries = opts.maxRetries ?? 5;
-  const begin = [
-    "BEGIN",
-    opts.isolation ? `ISOLATION LEVEL ${opts.isolation.toUpperCase()}` : "",
-    opts.readOnly ? "READ ONLY" : "",
-  ]
+  const begin = ["BEGIN", opts.isolation ? `ISOLATION LEVEL ${opts.isolation.toUpperCase()}` : "", opts.readOnly ? "READ ONLY" : ""]
     .filter(Boolean)
     .join(" ");
   for (let attempt = 0; ; attempt++) {

@@ -10,8 +10,6 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what 
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const fields = [...new Set(r.error.issues.map((i) => i.path.map(String).join(".") || what))];
-  const detail = r.error.issues
-    .map((i) => `${i.path.map(String).join(".") || what}: ${i.message}`)
-    .join("; ");
+  const detail = r.error.issues.map((i) => `${i.path.map(String).join(".") || what}: ${i.message}`).join("; ");
   throw new ValidationError(`invalid ${what}: ${detail}`, fields);
 }

@@ -24,7 +24,9 @@ describe("migrations", () => {
     expect(up.length).toBeGreaterThan(0);
     const migrated = await catalogDump(pool);
     expect(migrated).not.toEqual(empty);
-    expect(migrated).toContain("schema: core acl={postgres=UC/postgres,app=U/postgres} comment=Shared functions used by every domain schema: UUIDv7 keys, updated_at trigger, append-only guard, monthly partition management.");
+    expect(migrated).toContain(
+      "schema: core acl={postgres=UC/postgres,app=U/postgres} comment=Shared functions used by every domain schema: UUIDv7 keys, updated_at trigger, append-only guard, monthly partition management.",
+    );
 
     // Nothing pending: a second run applies nothing.
     expect(await migrate(engine.url, { direction: "up" })).toEqual([]);

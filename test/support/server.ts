@@ -14,13 +14,19 @@ export function withDatabase(url: string, database: string): string {
 
 /** Short prefix for databases this suite creates, from the admin database name. */
 function prefix(url: string): string {
-  return (decodeURIComponent(new URL(url).pathname.slice(1)) || "postgres").replace(/[^a-z0-9_]/gi, "_").slice(0, 24).toLowerCase();
+  return (decodeURIComponent(new URL(url).pathname.slice(1)) || "postgres")
+    .replace(/[^a-z0-9_]/gi, "_")
+    .slice(0, 24)
+    .toLowerCase();
 }
 
 export function migrationsHash(): string {
   const h = crypto.createHash("sha256");
   for (const f of fs.readdirSync(MIGRATIONS_DIR).sort()) {
-    h.update(f).update("\0").update(fs.readFileSync(path.join(MIGRATIONS_DIR, f))).update("\0");
+    h.update(f)
+      .update("\0")
+      .update(fs.readFileSync(path.join(MIGRATIONS_DIR, f)))
+      .update("\0");
   }
   return h.digest("hex").slice(0, 12);
 }
@@ -54,10 +60,10 @@ export async function ensureTemplate(adminUrl: string): Promise<string> {
         await c.query(`ALTER DATABASE ${q(building)} RENAME TO ${q(name)}`);
       }
       // Templates of older migration sets are dead weight.
-      const old = await c.query<{ datname: string }>(
-        "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2",
-        [`${base}\\_tpl\\_%`, name],
-      );
+      const old = await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2", [
+        `${base}\\_tpl\\_%`,
+        name,
+      ]);
       for (const { datname } of old.rows) await c.query(`DROP DATABASE IF EXISTS ${q(datname)} WITH (FORCE)`);
       return name;
     } finally {
