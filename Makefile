@@ -39,9 +39,9 @@ partitions: $(DEPS) ## Keep monthly partitions 3 months ahead; warn about rows i
 test: $(DEPS) ## Run the test suite (DATABASE_URL server, else embedded)
 	@node_modules/.bin/vitest run $(args)
 
-lint: $(DEPS) ## Type-check (tsc) and lint (biome)
+lint: $(DEPS) ## Type-check (tsc) and lint (eslint + typescript-eslint)
 	@node_modules/.bin/tsc --noEmit
-	@node_modules/.bin/biome check .
+	@node_modules/.bin/eslint --max-warnings 0 .
 
 clean: ## Remove the embedded database in .data/
 	rm -rf .data
