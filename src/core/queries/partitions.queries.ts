@@ -22,12 +22,12 @@ export interface IEnsureAllMonthlyPartitionsQuery {
   result: IEnsureAllMonthlyPartitionsResult;
 }
 
-const ensureAllMonthlyPartitionsIR: any = {"usedParamSet":{"monthsAhead":true},"params":[{"name":"monthsAhead","required":true,"transform":{"type":"scalar"},"locs":[{"a":344,"b":356}]}],"statement":"-- Create missing partitions for the current month and :monthsAhead more (plus DEFAULT) on every\n-- monthly partitioned table. Idempotent: existing partitions come back with created = false.\nSELECT parent AS \"parent!\", partition_name AS \"partition_name!\", range_start, range_end, created AS \"created!\"\n  FROM core.ensure_all_monthly_partitions(:monthsAhead!::integer)"};
+const ensureAllMonthlyPartitionsIR: any = {"usedParamSet":{"monthsAhead":true},"params":[{"name":"monthsAhead","required":true,"transform":{"type":"scalar"},"locs":[{"a":343,"b":355}]}],"statement":"-- Create missing partitions for the current month and monthsAhead more (plus DEFAULT) on every\n-- monthly partitioned table. Idempotent: existing partitions come back with created = false.\nSELECT parent AS \"parent!\", partition_name AS \"partition_name!\", range_start, range_end, created AS \"created!\"\n  FROM core.ensure_all_monthly_partitions(:monthsAhead!::integer)"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- Create missing partitions for the current month and :monthsAhead more (plus DEFAULT) on every
+ * -- Create missing partitions for the current month and monthsAhead more (plus DEFAULT) on every
  * -- monthly partitioned table. Idempotent: existing partitions come back with created = false.
  * SELECT parent AS "parent!", partition_name AS "partition_name!", range_start, range_end, created AS "created!"
  *   FROM core.ensure_all_monthly_partitions(:monthsAhead!::integer)
