@@ -163,6 +163,8 @@ function listGenerated(): string[] {
 }
 
 async function main() {
+  // A .env file beside the Makefile fills in variables not already set (see .env.example).
+  if (fs.existsSync(path.join(ROOT, ".env"))) process.loadEnvFile(path.join(ROOT, ".env"));
   const [name, ...args] = process.argv.slice(2);
   const cmd = name ? commands[name] : undefined;
   if (!cmd) {
