@@ -26,6 +26,8 @@ export interface TxOptions {
   readOnly?: boolean;
   /** Retries after a serialization failure or deadlock (default 5). */
   maxRetries?: number;
+  /** Run as the application role `app` (SET LOCAL ROLE), so its grants apply. withTenant implies it. */
+  asApp?: boolean;
 }
 
 const RETRYABLE = new Set(["40001", "40P01"]);
@@ -46,6 +48,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
     }
     try {
       await client.query(begin);
+      if (opts.asApp) await client.query("SELECT set_config('role', $1, true)", [APP_ROLE]);
       const result = await fn(client);
       await client.query("COMMIT");
       client.release();
