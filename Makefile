@@ -7,7 +7,7 @@ CLI   := $(TSX) src/cli.ts
 DEPS  := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate migrate-down migration gen db test lint partitions clean
+.PHONY: help install migrate migrate-down migration gen db demo test lint partitions clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ gen: $(DEPS) ## Regenerate pgtyped modules from queries/ (uses a throwaway embed
 
 db: $(DEPS) ## Serve the embedded database on 127.0.0.1:$PGLITE_PORT (default 5433) and print the psql URL
 	@$(CLI) db
+
+demo: $(DEPS) ## Walk each domain through the service layer and print what happened
+	@$(TSX) src/demo.ts
 
 partitions: $(DEPS) ## Keep monthly partitions 3 months ahead; warn about rows in DEFAULT partitions
 	@$(CLI) partitions $(ahead)

@@ -83,15 +83,15 @@ describe("consent records", () => {
   });
 
   it.each([
-    [{ categories: {} }, "categories"],
-    [{ categories: { will_drafting: "yes" } }, "categories.will_drafting"],
-    [{ categories: { "Bad Name": true } }, "categories"],
-    [{ channel: "carrier_pigeon" }, "channel"],
-    [{ privacyPolicyVersion: "" }, "privacyPolicyVersion"],
-    [{ ipAddress: "999.1.1.1" }, "ipAddress"],
-    [{ userAgent: "x".repeat(1025) }, "userAgent"],
-    [{ dataSubjectId: "not-a-uuid" }, "dataSubjectId"],
-  ])("rejects %o with a ValidationError naming %s, writing nothing", async (bad, field) => {
+    ["categories", "empty", { categories: {} }],
+    ["categories.will_drafting", "not a boolean", { categories: { will_drafting: "yes" } }],
+    ["categories", "a bad name", { categories: { "Bad Name": true } }],
+    ["channel", "unknown", { channel: "carrier_pigeon" }],
+    ["privacyPolicyVersion", "empty", { privacyPolicyVersion: "" }],
+    ["ipAddress", "not an IP", { ipAddress: "999.1.1.1" }],
+    ["userAgent", "of 1,025 chars", { userAgent: "x".repeat(1025) }],
+    ["dataSubjectId", "not a UUID", { dataSubjectId: "not-a-uuid" }],
+  ])("rejects %s (%s) with a ValidationError naming it, writing nothing", async (field, _why, bad) => {
     const before = await counts();
     const err = await grant(crypto.randomUUID(), bad).catch((e) => e);
     expect(err).toBeInstanceOf(ValidationError);

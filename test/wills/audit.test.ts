@@ -1,0 +1,95 @@
+import crypto from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ensurePartitions, reportPartitions } from "../../src/core/partitions";
+import { AppendOnlyError, ForbiddenError, ValidationError } from "../../src/db/errors";
+import { auditForSubject, grantConsent, willsContext } from "../../src/wills";
+import { useTestDb } from "../support/db";
+
+const t = useTestDb();
+const ctx = willsContext({ actorId: null, actorType: "system", correlationId: crypto.randomUUID() });
+const subject = crypto.randomUUID();
+
+beforeAll(async () => {
+  await grantConsent(t.db, ctx, {
+    dataSubjectId: subject,
+    categories: { will_drafting: true },
+    privacyPolicyVersion: "1",
+    consentTextVersion: "1",
+    channel: "api",
+  });
+});
+
+const auditCount = async () => Number((await t.db.pool.query("SELECT count(*) AS n FROM wills.audit_logs")).rows[0].n);
+
+describe("wills.audit_logs", () => {
+  it("is partitioned by month: current month and 3 ahead plus DEFAULT, and the partition run is idempotent", async () => {
+    const r = await ensurePartitions(t.db, "wills.audit_logs", 3);
+    expect(r).toHaveLength(5);
+    expect(r.some((p) => p.created)).toBe(false);
+    expect(r.at(-1)?.partition_name).toBe("audit_logs_default");
+  });
+
+  it.each([
+    ["owner", false],
+    ["app role", true],
+  ])("UPDATE, DELETE and TRUNCATE all fail for the %s, on the parent and on a partition", async (_who, asApp) => {
+    const before = await auditCount();
+    const [{ part }] = (await t.db.pool.query("SELECT tableoid::regclass::text AS part FROM wills.audit_logs LIMIT 1")).rows;
+    for (const table of ["wills.audit_logs", part]) {
+      for (const sql of [`UPDATE ${table} SET action = 'consent.forged'`, `DELETE FROM ${table}`, `TRUNCATE ${table}`]) {
+        const err = await t.db.transaction((c) => c.query(sql), { asApp }).catch((e) => e);
+        // The owner hits the append-only guard; `app` has no such privilege in the first place.
+        expect(err, `${sql} as ${_who}`).toBeInstanceOf(asApp ? ForbiddenError : AppendOnlyError);
+      }
+    }
+    expect(await auditCount()).toBe(before);
+  });
+
+  it("a failed change leaves no audit row", async () => {
+    const before = await auditCount();
+    const err = await grantConsent(t.db, ctx, {
+      dataSubjectId: subject,
+      categories: { will_drafting: true },
+      privacyPolicyVersion: "1", // already active: the insert fails after nothing else was written
+      consentTextVersion: "1",
+      channel: "api",
+    }).catch((e) => e);
+    expect(err.code).toBe("conflict");
+    expect(await auditCount()).toBe(before);
+  });
+
+  it("a row dated 10 years ahead lands in DEFAULT, and the partition report flags it", async () => {
+    await t.db.pool.query(
+      "INSERT INTO wills.audit_logs (created_at, action, actor_type, resource_type) VALUES (now() + interval '10 years', 'test.far_future', 'system', 'test')",
+    );
+    const { rows } = await t.db.pool.query("SELECT tableoid::regclass::text AS part FROM wills.audit_logs WHERE action = 'test.far_future'");
+    expect(rows).toEqual([{ part: "wills.audit_logs_default" }]);
+    const report = await reportPartitions(t.db);
+    expect(report.nonEmptyDefaults.map((d) => [d.parent, d.row_count])).toEqual([["wills.audit_logs", "1"]]);
+  });
+
+  it("a one-month range query scans only that month's partition (EXPLAIN shows pruning)", async () => {
+    const now = new Date();
+    const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+    const to = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+    const month = `${from.getUTCFullYear()}_${String(from.getUTCMonth() + 1).padStart(2, "0")}`;
+    const plan = await t.db.transaction(async (c) => {
+      const r = await c.query(
+        "EXPLAIN (FORMAT JSON) SELECT * FROM wills.audit_logs WHERE data_subject_id = $1 AND created_at >= $2 AND created_at < $3",
+        [subject, from, to],
+      );
+      return JSON.stringify(r.rows[0]["QUERY PLAN"]);
+    });
+    const scanned = [...plan.matchAll(/"Relation Name":"(audit_logs[^"]*)"/g)].map((m) => m[1]);
+    expect(scanned.length).toBeGreaterThan(0);
+    expect(new Set(scanned)).toEqual(new Set([`audit_logs_p${month}`]));
+    // And the service's query returns this month's consent event.
+    const rows = await auditForSubject(t.db, subject, { from, to });
+    expect(rows.map((r) => r.action)).toEqual(["consent.granted"]);
+  });
+
+  it("rejects a reversed time range", async () => {
+    const now = new Date();
+    await expect(auditForSubject(t.db, subject, { from: now, to: new Date(now.getTime() - 1) })).rejects.toBeInstanceOf(ValidationError);
+  });
+});
