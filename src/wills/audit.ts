@@ -52,6 +52,20 @@ export async function recordAudit(client: pg.ClientBase, ctx: WillsContext, ev: 
   return row;
 }
 
+const eventSchema = z.object({
+  action: z.string().regex(/^[a-z][a-z_]*\.[a-z][a-z_]*$/, "must be <resource>.<verb> in snake_case"),
+  resourceType: z.string().regex(/^[a-z][a-z_]{0,63}$/, "must be snake_case"),
+  resourceId: z.uuid().nullable().optional(),
+  dataSubjectId: z.uuid().nullable().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** Record an event on its own (for events that are not part of a data change, e.g. a document viewed). */
+export async function recordAuditEvent(db: Db, ctx: WillsContext, ev: AuditEvent) {
+  const e = parseInput(eventSchema, ev, "audit event");
+  return db.transaction((c) => recordAudit(c, ctx, e), { asApp: true });
+}
+
 const range = z
   .object({ from: z.date(), to: z.date(), limit: z.number().int().min(1).max(10_000).default(1000) })
   .refine((r) => r.from < r.to, { message: "from must be before to", path: ["to"] });

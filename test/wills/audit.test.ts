@@ -93,3 +93,31 @@ describe("wills.audit_logs", () => {
     await expect(auditForSubject(t.db, subject, { from: now, to: new Date(now.getTime() - 1) })).rejects.toBeInstanceOf(ValidationError);
   });
 });
+
+describe("database constraints of the wills schema", () => {
+  const subjectId = "0190a000-0000-7000-8000-0000000000aa";
+  it.each([
+    ["clauses_title_length", "INSERT INTO wills.clauses (code, version, title, body, category, will_types) VALUES ('c_t', 1, '', 'b', 'general', '[\"single\"]')"],
+    ["clauses_body_length", "INSERT INTO wills.clauses (code, version, title, body, category, will_types) VALUES ('c_b', 1, 't', '', 'general', '[\"single\"]')"],
+    ["clauses_variables_schema_object", "INSERT INTO wills.clauses (code, version, title, body, category, will_types, variables_schema) VALUES ('c_v', 1, 't', 'b', 'general', '[\"single\"]', '[]')"],
+    ["clauses_will_types_known", "INSERT INTO wills.clauses (code, version, title, body, category, will_types) VALUES ('c_w', 1, 't', 'b', 'general', '[\"polygamous\"]')"],
+    ["clauses_will_types_known", "INSERT INTO wills.clauses (code, version, title, body, category, will_types) VALUES ('c_w2', 1, 't', 'b', 'general', '[]')"],
+    ["consent_records_text_version_format", `INSERT INTO wills.consent_records (data_subject_id, consent_categories, privacy_policy_version, consent_text_version, channel) VALUES ('${subjectId}', '{"a": true}', '1', ' bad', 'web')`],
+    ["consent_records_user_agent_length", `INSERT INTO wills.consent_records (data_subject_id, consent_categories, privacy_policy_version, consent_text_version, channel, user_agent) VALUES ('${subjectId}', '{"a": true}', '1', '1', 'web', repeat('x', 1025))`],
+    ["audit_logs_action_format", "INSERT INTO wills.audit_logs (action, actor_type, resource_type) VALUES ('Bad Action', 'system', 'x')"],
+    ["audit_logs_actor_type_check", "INSERT INTO wills.audit_logs (action, actor_type, resource_type) VALUES ('a.b', 'robot', 'x')"],
+    ["audit_logs_resource_type_format", "INSERT INTO wills.audit_logs (action, actor_type, resource_type) VALUES ('a.b', 'system', 'X Y')"],
+    ["audit_logs_details_object", "INSERT INTO wills.audit_logs (action, actor_type, resource_type, details) VALUES ('a.b', 'system', 'x', '[1]')"],
+  ])("%s rejects a bad row with a ValidationError naming it", async (constraint, sql) => {
+    const err = await t.db.transaction((c) => c.query(sql)).catch((e) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(err.constraint).toBe(constraint);
+  });
+
+  it("recordAuditEvent validates and records a standalone event", async () => {
+    const { recordAuditEvent } = await import("../../src/wills");
+    const row = await recordAuditEvent(t.db, ctx, { action: "will.viewed", resourceType: "will", dataSubjectId: subject });
+    expect(row?.id).toMatch(/^[0-9a-f-]{36}$/);
+    await expect(recordAuditEvent(t.db, ctx, { action: "DROP TABLE", resourceType: "will" })).rejects.toBeInstanceOf(ValidationError);
+  });
+});
