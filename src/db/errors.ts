@@ -17,6 +17,7 @@ export type ErrorCode =
   | "timeout"
   | "unavailable"
   | "config"
+  | "decryption"
   | "database";
 
 export interface DbErrorFields {
