@@ -2,6 +2,7 @@
  * Per-file test databases. `useTestDb()` registers beforeAll/afterAll hooks that give the file its own
  * migrated database on the engine chosen for this run, and returns a handle filled in by beforeAll.
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, inject } from "vitest";
 import { loadConfig } from "../../src/config";
@@ -30,10 +31,15 @@ export async function createTestEngine(opts: { empty?: boolean } = {}): Promise<
   return startEmbedded({ snapshot });
 }
 
+/** Throwaway keys for this test run: two encryption keys (so rotation is exercised) and a blind-index key. */
+const key = () => crypto.randomBytes(32).toString("base64");
+const TEST_KEYS = { ENCRYPTION_KEYS: `t1:${key()},t2:${key()}`, ENCRYPTION_ACTIVE_KEY_ID: "t2", BLIND_INDEX_KEY: key() };
+
 /** Configuration for tests: the environment's, with test keys and the engine's URL. */
 export function testConfig(url: string, overrides: Record<string, string> = {}) {
   return loadConfig({
     ...process.env,
+    ...TEST_KEYS,
     DATABASE_URL: url,
     DB_POOL_MAX: "8",
     ...overrides,

@@ -1,0 +1,357 @@
+import crypto from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../src/db/errors";
+import {
+  connections,
+  costTotals,
+  createEntity,
+  createProfileVersion,
+  createTenant,
+  deactivateTenant,
+  eraseEntity,
+  findEntityByIdentifier,
+  getEntity,
+  latestProfileOf,
+  linkEntities,
+  listAuditEvents,
+  lookupCache,
+  neighbours,
+  profileHistoryOf,
+  profileVersion,
+  type RequestContext,
+  requestContext,
+  softDeleteEntityById,
+  storeProviderResponse,
+  sweepFreshness,
+  tenantBySlugOrThrow,
+} from "../../src/screening";
+import { describeServer, SERVER_ONLY_REASON, useTestDb } from "../support/db";
+
+const t = useTestDb();
+let A: RequestContext;
+let B: RequestContext;
+const ctxFor = (tenantId: string) => requestContext({ tenantId, actorId: crypto.randomUUID(), correlationId: crypto.randomUUID() });
+const ssn = () => String(100_000_000 + crypto.randomInt(899_999_999));
+const hour = 3_600_000;
+const today = () => ({ from: new Date(Date.now() - 24 * hour), to: new Date(Date.now() + 24 * hour) });
+const count = async (sql: string, params: unknown[] = []) => Number((await t.db.pool.query(sql, params)).rows[0].n);
+
+beforeAll(async () => {
+  A = ctxFor((await createTenant(t.db, { slug: "acme", name: "Acme Screening" })).tenant_id);
+  B = ctxFor((await createTenant(t.db, { slug: "globex", name: "Globex HR" })).tenant_id);
+});
+
+describe("tenants", () => {
+  it("are found by slug; slugs are checked and unique; deactivation keeps the row", async () => {
+    expect((await tenantBySlugOrThrow(t.db, "acme")).tenant_id).toBe(A.tenantId);
+    await expect(createTenant(t.db, { slug: "Not_OK", name: "x" })).rejects.toBeInstanceOf(ValidationError);
+    await expect(createTenant(t.db, { slug: "x".repeat(64), name: "x" })).rejects.toBeInstanceOf(ValidationError);
+    const dup = await createTenant(t.db, { slug: "acme", name: "again" }).catch((e) => e);
+    expect(dup).toBeInstanceOf(ConflictError);
+    expect(dup.constraint).toBe("tenants_slug_key");
+    const temp = await createTenant(t.db, { slug: "short-lived", name: "Temp" });
+    expect((await deactivateTenant(t.db, temp.tenant_id)).is_active).toBe(false);
+    await expect(tenantBySlugOrThrow(t.db, "nobody")).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe("entities", () => {
+  it("stores identifiers encrypted and finds the entity by SSN in any formatting", async () => {
+    const s = ssn();
+    const e = await createEntity(t.db, A, { entityType: "individual", identifiers: { ssn: s, passport: "ab 123" } });
+    expect(e.identifiers).toEqual({ ssn: s, passport: "AB 123" });
+    const { rows } = await t.db.pool.query("SELECT canonical_identifiers::text AS raw FROM screening.entities WHERE entity_id = $1", [e.entity_id]);
+    expect(rows[0].raw).not.toContain(s);
+    expect(Buffer.from(rows[0].raw.slice(2), "hex").includes(Buffer.from(s))).toBe(false);
+    const dashed = `${s.slice(0, 3)}-${s.slice(3, 5)}-${s.slice(5)}`;
+    expect((await findEntityByIdentifier(t.db, B, "ssn", dashed))?.entity_id).toBe(e.entity_id);
+    expect(await findEntityByIdentifier(t.db, A, "ein", s)).toBeNull(); // same digits, other kind
+  });
+
+  it("refuses a second entity with the same SSN (ConflictError) and writes nothing", async () => {
+    const s = ssn();
+    await createEntity(t.db, A, { entityType: "individual", identifiers: { ssn: s } });
+    const before = await count("SELECT count(*) AS n FROM screening.entities");
+    const err = await createEntity(t.db, B, { entityType: "individual", identifiers: { ssn: ` ${s} ` } }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(err.constraint).toBe("entity_identifiers_pkey");
+    expect(err.message).not.toContain(s);
+    expect(await count("SELECT count(*) AS n FROM screening.entities")).toBe(before);
+  });
+
+  it("rejects bad input naming the field", async () => {
+    for (const [input, field] of [
+      [{ entityType: "robot", identifiers: {} }, "entityType"],
+      [{ entityType: "individual", identifiers: { ssn: "12345" } }, "identifiers.ssn"],
+      [{ entityType: "individual", identifiers: { tattoo: "x" } }, "identifiers"],
+    ] as const) {
+      const err = await createEntity(t.db, A, input as never).catch((e) => e);
+      expect(err).toBeInstanceOf(ValidationError);
+      expect(err.fields.some((f: string) => f.startsWith(field)), `${JSON.stringify(input)} -> ${err.fields}`).toBe(true);
+    }
+  });
+
+  it("soft delete hides the entity; erase removes it with profiles, relations, cache rows and identifiers", async () => {
+    const s = ssn();
+    const e = await createEntity(t.db, A, { entityType: "individual", identifiers: { ssn: s } });
+    const other = await createEntity(t.db, A, { entityType: "organization" });
+    const p = await createProfileVersion(t.db, A, { entityId: e.entity_id, triggerType: "screening", findings: [], riskScore: { score: 1 } });
+    await linkEntities(t.db, A, { fromEntityId: e.entity_id, toEntityId: other.entity_id, relationType: "employer", confidenceScore: 0.9, discoveredInScreening: p.profile_id });
+    await storeProviderResponse(t.db, A, paid(e.entity_id));
+
+    await softDeleteEntityById(t.db, A, e.entity_id);
+    expect(await findEntityByIdentifier(t.db, A, "ssn", s)).toBeNull();
+    await expect(getEntity(t.db, A, e.entity_id)).rejects.toBeInstanceOf(NotFoundError);
+    expect((await getEntity(t.db, A, e.entity_id, { includeDeleted: true })).deleted_at).toBeInstanceOf(Date);
+
+    await eraseEntity(t.db, A, e.entity_id);
+    for (const table of ["entities", "entity_profiles", "cached_data_sources", "entity_identifiers"]) {
+      expect(await count(`SELECT count(*) AS n FROM screening.${table} WHERE entity_id = $1`, [e.entity_id]), table).toBe(0);
+    }
+    expect(await count("SELECT count(*) AS n FROM screening.entity_relations WHERE from_entity_id = $1", [e.entity_id])).toBe(0);
+    // The audit trail keeps its record of the erasure.
+    const events = await listAuditEvents(t.db, A, today());
+    expect(events.filter((ev) => ev.entity_id === e.entity_id).map((ev) => ev.event_type)).toContain("entity_erased");
+  });
+});
+
+const paid = (entityId: string, over: Record<string, unknown> = {}) => ({
+  entityId,
+  providerId: "acme-bureau",
+  checkType: "criminal_record",
+  dataOrigin: "paid_external" as const,
+  acquiredAt: new Date(Date.now() - hour),
+  freshUntil: new Date(Date.now() + 24 * hour),
+  staleUntil: new Date(Date.now() + 48 * hour),
+  rawResponse: JSON.stringify({ records: [], ssn_checked: "on file" }),
+  normalizedData: { records: 0 },
+  cost: 12.5,
+  currency: "USD",
+  ...over,
+});
+
+describe("profiles", () => {
+  it("versions 1 and 2 with a delta; latest, by version and history", async () => {
+    const e = await createEntity(t.db, A, { entityType: "individual" });
+    const friend = await createEntity(t.db, A, { entityType: "individual" });
+    const v1 = await createProfileVersion(t.db, A, {
+      entityId: e.entity_id,
+      triggerType: "screening",
+      findings: [{ id: "f1", kind: "address_history" }],
+      riskScore: { score: 10 },
+    });
+    expect(v1).toMatchObject({ version: 1, previous_version: null, delta: null, connection_count: 0 });
+    const v2 = await createProfileVersion(t.db, A, {
+      entityId: e.entity_id,
+      triggerType: "monitoring",
+      findings: [{ id: "f2", kind: "court_record" }],
+      riskScore: { score: 55 },
+      connections: [{ entity_id: friend.entity_id, relation_type: "household" }],
+    });
+    expect(v2).toMatchObject({ version: 2, previous_version: 1, connection_count: 1 });
+    expect(v2.delta).toMatchObject({ findings_added: ["f2"], findings_removed: ["f1"], risk_score: { change: 45 }, connections_added: [`${friend.entity_id}:household`] });
+    expect((await latestProfileOf(t.db, A, e.entity_id))?.profile_id).toBe(v2.profile_id);
+    expect((await profileVersion(t.db, A, e.entity_id, 1)).profile_id).toBe(v1.profile_id);
+    expect((await profileHistoryOf(t.db, A, e.entity_id)).map((h) => h.version)).toEqual([2, 1]);
+  });
+
+  it("round-trips a profile with 1,500 findings", async () => {
+    const e = await createEntity(t.db, A, { entityType: "individual" });
+    const findings = Array.from({ length: 1500 }, (_, i) => ({ id: `f${i}`, detail: "x".repeat(50), n: i }));
+    await createProfileVersion(t.db, A, { entityId: e.entity_id, triggerType: "screening", findings, riskScore: { score: 1 } });
+    expect((await profileVersion(t.db, A, e.entity_id, 1)).findings).toEqual(findings);
+  });
+
+  it("a profile for a missing entity is a NotFoundError; the FK rejects one written by hand", async () => {
+    await expect(createProfileVersion(t.db, A, { entityId: crypto.randomUUID(), triggerType: "manual", findings: [], riskScore: {} })).rejects.toBeInstanceOf(NotFoundError);
+    const err = await t.db
+      .transaction((c) =>
+        c.query(`INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used)
+                 VALUES (gen_random_uuid(), 1, 'manual', '[]', '{}', '[]', '[]')`),
+      )
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(err.constraint).toBe("entity_profiles_entity_id_fkey");
+  });
+
+  it("duplicate primary keys and versions are rejected", async () => {
+    const e = await createEntity(t.db, A, { entityType: "individual" });
+    const v1 = await createProfileVersion(t.db, A, { entityId: e.entity_id, triggerType: "manual", findings: [], riskScore: {} });
+    const insert = (id: string, version: number, prev: number | null) =>
+      t.db
+        .transaction((c) =>
+          c.query(
+            `INSERT INTO screening.entity_profiles (profile_id, entity_id, version, previous_version, trigger_type, findings, risk_score, connections, data_sources_used)
+             VALUES ($1, $2, $3, $4, 'manual', '[]', '{}', '[]', '[]')`,
+            [id, e.entity_id, version, prev],
+          ),
+        )
+        .catch((x) => x);
+    expect((await insert(v1.profile_id, 2, 1)).constraint).toBe("entity_profiles_pkey");
+    expect((await insert(crypto.randomUUID(), 1, null)).constraint).toBe("idx_profile_version");
+    expect((await insert(crypto.randomUUID(), 3, 1)).constraint).toBe("entity_profiles_previous_version_check");
+  });
+});
+
+describe("CHECK constraints name themselves", () => {
+  it.each([
+    ["entity_relations_confidence_range", "INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score) SELECT a, b, 'employer', 1.5 FROM ids"],
+    ["entity_relations_no_self", "INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score) SELECT a, a, 'employer', 0.5 FROM ids"],
+    ["entity_profiles_connection_count_check", "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used, connection_count) SELECT a, 1, 'manual', '[]', '{}', '[]', '[]', -1 FROM ids"],
+    ["entity_profiles_trigger_type_check", "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT a, 1, 'whim', '[]', '{}', '[]', '[]' FROM ids"],
+    ["cached_data_sources_origin_customer", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'c', 'customer_provided', now(), now(), now(), '\\x00', '{}', 0 FROM ids"],
+    ["cached_data_sources_window_order", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'c', 'paid_external', now(), now() + interval '2 days', now() + interval '1 day', '\\x00', '{}', 0 FROM ids"],
+    ["cached_data_sources_cost_nonnegative", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', -1 FROM ids"],
+    ["cached_data_sources_currency_format", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred, cost_currency) SELECT a, 'p', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', 0, 'usd' FROM ids"],
+    ["tenants_slug_format", "INSERT INTO screening.tenants (slug, name) VALUES ('-bad-', 'x')"],
+  ])("%s", async (constraint, sql) => {
+    const [a, b] = await Promise.all([createEntity(t.db, A, { entityType: "individual" }), createEntity(t.db, A, { entityType: "individual" })]);
+    const err = await t.db
+      .transaction((c) => c.query(`WITH ids AS (SELECT $1::uuid AS a, $2::uuid AS b) ${sql}`, [a.entity_id, b.entity_id]))
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(err.constraint).toBe(constraint);
+  });
+});
+
+describe("relations", () => {
+  it("links entities, lists neighbours, and finds connections to depth N without looping", async () => {
+    const ids = (await Promise.all([0, 1, 2, 3].map(() => createEntity(t.db, A, { entityType: "individual" })))).map((x) => x.entity_id);
+    const [a, b, c, d] = ids as [string, string, string, string];
+    const link = (from: string, to: string, relationType: string, confidenceScore: number) =>
+      linkEntities(t.db, A, { fromEntityId: from, toEntityId: to, relationType, confidenceScore });
+    await link(a, b, "employer", 0.9);
+    await link(b, c, "household", 0.5);
+    await link(c, d, "business_partner", 0.8);
+    await link(c, a, "household", 0.4); // a cycle
+    expect((await neighbours(t.db, A, a)).map((n) => n.entity_id).sort()).toEqual([b, c].sort());
+    const within2 = await connections(t.db, A, a, 2);
+    expect(Object.fromEntries(within2.map((r) => [r.entity_id, r.depth]))).toEqual({ [b]: 1, [c]: 1, [d]: 2 });
+    expect((await connections(t.db, A, a, 1)).map((r) => r.entity_id).sort()).toEqual([b, c].sort());
+    expect(await link(a, b, "employer", 0.7).catch((e) => e)).toBeInstanceOf(ConflictError);
+    await expect(link(a, b, "friend", 1.5)).rejects.toBeInstanceOf(ValidationError);
+    await expect(link(a, a, "friend", 0.5)).rejects.toBeInstanceOf(ValidationError);
+  });
+});
+
+describe("provider cache and tenant isolation", () => {
+  it("shares paid data across tenants, keeps customer-provided data private, computes freshness at read time", async () => {
+    const e = await createEntity(t.db, A, { entityType: "individual" });
+    await storeProviderResponse(t.db, A, paid(e.entity_id));
+    await storeProviderResponse(t.db, A, paid(e.entity_id, { dataOrigin: "customer_provided", providerId: "acme-hr", rawResponse: "acme's own file", cost: 0 }));
+    await storeProviderResponse(t.db, A, paid(e.entity_id, { providerId: "old-bureau", acquiredAt: new Date(Date.now() - 72 * hour), freshUntil: new Date(Date.now() - 48 * hour), staleUntil: new Date(Date.now() + hour) }));
+
+    const forA = await lookupCache(t.db, A, e.entity_id, "criminal_record");
+    const forB = await lookupCache(t.db, B, e.entity_id, "criminal_record");
+    expect(forA.map((r) => r.provider_id).sort()).toEqual(["acme-bureau", "acme-hr", "old-bureau"]);
+    expect(forB.map((r) => r.provider_id).sort()).toEqual(["acme-bureau", "old-bureau"]);
+    expect(forA.find((r) => r.provider_id === "acme-hr")?.rawResponse).toBe("acme's own file");
+    expect(Object.fromEntries(forB.map((r) => [r.provider_id, r.freshness]))).toEqual({ "acme-bureau": "fresh", "old-bureau": "stale" });
+
+    // Hand-written SQL as the application role with B's tenant: A's private row is invisible and untouchable.
+    const asB = await t.db.tenant(B.tenantId, async (c) => {
+      const seen = await c.query("SELECT count(*)::int AS n FROM screening.cached_data_sources WHERE data_origin = 'customer_provided' AND entity_id = $1", [e.entity_id]);
+      const del = await c.query("DELETE FROM screening.cached_data_sources WHERE data_origin = 'customer_provided' AND entity_id = $1", [e.entity_id]);
+      return { seen: seen.rows[0].n, deleted: del.rowCount };
+    });
+    expect(asB).toEqual({ seen: 0, deleted: 0 });
+    const forged = await t.db
+      .tenant(B.tenantId, (c) =>
+        c.query(
+          `INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, customer_id, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred)
+           VALUES ($1, 'p', 'c', 'customer_provided', $2, now(), now(), now(), '\\x00', '{}', 0)`,
+          [e.entity_id, A.tenantId],
+        ),
+      )
+      .catch((x) => x);
+    expect(forged).toBeInstanceOf(ForbiddenError);
+
+    // Time passes for old-bureau's data (moved by hand as the owner): its stored status is now out of date.
+    await t.db.pool.query(
+      "UPDATE screening.cached_data_sources SET fresh_until = acquired_at, stale_until = acquired_at + interval '1 hour' WHERE provider_id = 'old-bureau' AND entity_id = $1",
+      [e.entity_id],
+    );
+    expect((await lookupCache(t.db, B, e.entity_id, "criminal_record")).find((r) => r.provider_id === "old-bureau")?.freshness).toBe("expired");
+    const swept = await sweepFreshness(t.db);
+    expect(swept.expired).toBeGreaterThanOrEqual(1);
+    const { rows } = await t.db.pool.query("SELECT freshness_status FROM screening.cached_data_sources WHERE provider_id = 'old-bureau' AND entity_id = $1", [e.entity_id]);
+    expect(rows).toEqual([{ freshness_status: "expired" }]);
+    expect(await sweepFreshness(t.db)).toEqual({}); // nothing left to change
+  });
+
+  it("rejects bad cache input naming the field, and totals what each tenant spent", async () => {
+    const e = await createEntity(t.db, B, { entityType: "organization" });
+    for (const [over, field] of [
+      [{ cost: -1 }, "cost"],
+      [{ currency: "usd" }, "currency"],
+      [{ freshUntil: new Date(Date.now() - 10 * hour) }, "freshUntil"],
+      [{ dataOrigin: "stolen" }, "dataOrigin"],
+    ] as const) {
+      const err = await storeProviderResponse(t.db, B, paid(e.entity_id, over) as never).catch((x) => x);
+      expect(err).toBeInstanceOf(ValidationError);
+      expect(err.fields).toContain(field);
+    }
+    await storeProviderResponse(t.db, B, paid(e.entity_id, { cost: 10.25 }));
+    await storeProviderResponse(t.db, B, paid(e.entity_id, { cost: 4.5, checkType: "credit" }));
+    await storeProviderResponse(t.db, B, paid(e.entity_id, { cost: 3, currency: "ZAR", checkType: "sanctions" }));
+    const totals = await costTotals(t.db, B, today());
+    expect(totals.map((r) => [r.currency, Number(r.total)])).toEqual([
+      ["USD", 14.75],
+      ["ZAR", 3],
+    ]);
+  });
+});
+
+describe("audit events", () => {
+  it("carry actor and correlation id, stay within the tenant, and failures are audited separately", async () => {
+    const ctx = ctxFor(A.tenantId);
+    const e = await createEntity(t.db, ctx, { entityType: "address" });
+    const err = await createEntity(t.db, ctx, { entityType: "individual", identifiers: { ssn: "1" } }).catch((x) => x);
+    expect(err).toBeInstanceOf(ValidationError);
+    const mine = (await listAuditEvents(t.db, A, today())).filter((ev) => ev.correlation_id === ctx.correlationId);
+    expect(mine.map((ev) => ev.event_type)).toEqual(["entity_created", "error"]);
+    expect(mine.every((ev) => ev.actor_id === ctx.actorId)).toBe(true);
+    expect(mine[0]?.entity_id).toBe(e.entity_id);
+    expect(mine[1]?.details).toMatchObject({ operation: "entity.create", code: "validation" });
+    expect((await listAuditEvents(t.db, B, today())).some((ev) => ev.correlation_id === ctx.correlationId)).toBe(false);
+    for (const sql of ["UPDATE screening.audit_events SET event_type = 'error'", "DELETE FROM screening.audit_events", "TRUNCATE screening.audit_events"]) {
+      expect(await t.db.tenant(A.tenantId, (c) => c.query(sql)).catch((x) => x), sql).toBeInstanceOf(ForbiddenError);
+    }
+  });
+});
+
+describe("indexes are used (EXPLAIN)", () => {
+  it("profile by version and cache by (entity, check_type)", async () => {
+    const plan = async (sql: string, params: unknown[]) =>
+      t.db.transaction(async (c) => {
+        await c.query("SET LOCAL enable_seqscan = off"); // tiny tables: ask whether an index CAN serve the query
+        return JSON.stringify((await c.query(`EXPLAIN (FORMAT JSON) ${sql}`, params)).rows[0]["QUERY PLAN"]);
+      });
+    const id = crypto.randomUUID();
+    expect(await plan("SELECT * FROM screening.entity_profiles WHERE entity_id = $1 AND version = $2", [id, 1])).toContain('"Index Name":"idx_profile_version"');
+    expect(await plan("SELECT * FROM screening.cached_data_sources WHERE entity_id = $1 AND check_type = $2", [id, "credit"])).toContain(
+      '"Index Name":"idx_cache_entity_check"',
+    );
+  });
+});
+
+describeServer(`races (server engine; ${SERVER_ONLY_REASON})`, () => {
+  it("50 concurrent profile writers for one entity get versions 1..50, no gap, no error", async () => {
+    const e = await createEntity(t.db, A, { entityType: "individual" });
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) =>
+        createProfileVersion(t.db, A, { entityId: e.entity_id, triggerType: "monitoring", findings: [{ id: `f${i}` }], riskScore: { score: i } }),
+      ),
+    );
+    expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+    const { rows } = await t.db.pool.query("SELECT version FROM screening.entity_profiles WHERE entity_id = $1 ORDER BY version", [e.entity_id]);
+    expect(rows.map((r) => r.version)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+
+  it("concurrent creation of the same SSN: exactly one wins, the others get ConflictError", async () => {
+    const s = ssn();
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => createEntity(t.db, A, { entityType: "individual", identifiers: { ssn: s } })));
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    for (const r of results.filter((x): x is PromiseRejectedResult => x.status === "rejected")) expect(r.reason).toBeInstanceOf(ConflictError);
+  });
+});
