@@ -30,3 +30,13 @@ WITH changed AS (
   RETURNING freshness_status
 )
 SELECT freshness_status AS "freshness_status!", count(*) AS "changed!" FROM changed GROUP BY freshness_status ORDER BY 1;
+
+/* @name CacheNotUnderKey */
+-- Visible cache rows whose raw_response was encrypted with another key than :activeKeyId.
+SELECT cache_id, entity_id, check_type, raw_response FROM screening.cached_data_sources
+ WHERE convert_from(substring(raw_response FROM 3 FOR get_byte(raw_response, 1)), 'SQL_ASCII') <> :activeKeyId!
+ ORDER BY cache_id
+ LIMIT :limit!;
+
+/* @name SetCacheCiphertext */
+UPDATE screening.cached_data_sources SET raw_response = :ciphertext! WHERE cache_id = :cacheId!;

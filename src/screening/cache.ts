@@ -28,7 +28,8 @@ const storeSchema = z
   .refine((r) => r.acquiredAt <= r.freshUntil, { message: "must not be before acquiredAt", path: ["freshUntil"] })
   .refine((r) => r.freshUntil <= r.staleUntil, { message: "must not be before freshUntil", path: ["staleUntil"] });
 
-const aad = (entityId: string, checkType: string) => `screening.cached_data_sources.raw_response:${entityId}:${checkType}`;
+/** AAD binding a raw response ciphertext to its entity and check type. */
+export const rawResponseAad = (entityId: string, checkType: string) => `screening.cached_data_sources.raw_response:${entityId}:${checkType}`;
 
 /** Store a provider response (raw response encrypted); customer_provided data belongs to the caller's tenant. */
 export function storeProviderResponse(db: Db, ctx: RequestContext, input: z.input<typeof storeSchema>) {
@@ -43,7 +44,7 @@ export function storeProviderResponse(db: Db, ctx: RequestContext, input: z.inpu
         acquiredAt: p.acquiredAt,
         freshUntil: p.freshUntil,
         staleUntil: p.staleUntil,
-        rawResponse: keyring(db.config).encrypt(p.rawResponse, aad(p.entityId, p.checkType)),
+        rawResponse: keyring(db.config).encrypt(p.rawResponse, rawResponseAad(p.entityId, p.checkType)),
         normalizedData: JSON.stringify(p.normalizedData),
         costIncurred: p.cost.toFixed(2),
         costCurrency: p.currency,
@@ -70,7 +71,7 @@ export function lookupCache(db: Db, ctx: RequestContext, entityId: string, check
       const rows = await cacheForCheck.run(p, c);
       if (rows.length) await recordEvent(c, db, ctx, "data_accessed", { entityId: p.entityId, details: { check_type: p.checkType, entries: rows.length } });
       const k = keyring(db.config);
-      return rows.map(({ raw_response, ...r }) => ({ ...r, freshness: r.freshness as "fresh" | "stale" | "expired", rawResponse: k.decryptString(raw_response, aad(r.entity_id, r.check_type)) }));
+      return rows.map(({ raw_response, ...r }) => ({ ...r, freshness: r.freshness as "fresh" | "stale" | "expired", rawResponse: k.decryptString(raw_response, rawResponseAad(r.entity_id, r.check_type)) }));
     },
   );
 }

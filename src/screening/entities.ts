@@ -47,11 +47,12 @@ export interface Entity {
   updated_at: Date;
 }
 
-const aad = (entityId: string) => `screening.entities.canonical_identifiers:${entityId}`;
+/** AAD binding an entity's identifier ciphertext to its row. */
+export const identifiersAad = (entityId: string) => `screening.entities.canonical_identifiers:${entityId}`;
 
 function decode(db: Db, row: { entity_id: string; entity_type: EntityType; canonical_identifiers: Buffer; deleted_at: Date | null; created_at: Date; updated_at: Date }): Entity {
   const { canonical_identifiers, ...rest } = row;
-  return { ...rest, identifiers: JSON.parse(keyring(db.config).decryptString(canonical_identifiers, aad(row.entity_id))) };
+  return { ...rest, identifiers: JSON.parse(keyring(db.config).decryptString(canonical_identifiers, identifiersAad(row.entity_id))) };
 }
 
 const createSchema = z.object({ entityType: z.enum(["individual", "organization", "address"]), identifiers: identifiers.default({}) });
@@ -63,7 +64,7 @@ export function createEntity(db: Db, ctx: RequestContext, input: z.input<typeof 
     ) as Partial<Record<IdentifierKind, string>>;
     const [{ entity_id: entityId }] = (await newEntityId.run(undefined, c)) as [{ entity_id: string }];
     const [row] = await insertEntity.run(
-      { entityId, entityType: p.entityType, canonicalIdentifiers: keyring(db.config).encrypt(JSON.stringify(normalised), aad(entityId)) },
+      { entityId, entityType: p.entityType, canonicalIdentifiers: keyring(db.config).encrypt(JSON.stringify(normalised), identifiersAad(entityId)) },
       c,
     );
     const kinds = Object.keys(normalised) as IdentifierKind[];

@@ -7,3 +7,4 @@ export * from "./entities";
 export * from "./profiles";
 export * from "./relations";
 export * from "./tenants";
+export * from "./rotation";

@@ -146,3 +146,65 @@ const sweepFreshnessIR: any = {"usedParamSet":{},"params":[],"statement":"-- Bri
 export const sweepFreshness = new PreparedQuery<ISweepFreshnessParams,ISweepFreshnessResult>(sweepFreshnessIR);
 
 
+/** 'CacheNotUnderKey' parameters type */
+export interface ICacheNotUnderKeyParams {
+  activeKeyId: string;
+  limit: NumberOrString;
+}
+
+/** 'CacheNotUnderKey' return type */
+export interface ICacheNotUnderKeyResult {
+  cache_id: string;
+  check_type: string;
+  entity_id: string;
+  /** AES-256-GCM ciphertext of the provider's raw response. */
+  raw_response: Buffer;
+}
+
+/** 'CacheNotUnderKey' query type */
+export interface ICacheNotUnderKeyQuery {
+  params: ICacheNotUnderKeyParams;
+  result: ICacheNotUnderKeyResult;
+}
+
+const cacheNotUnderKeyIR: any = {"usedParamSet":{"activeKeyId":true,"limit":true},"params":[{"name":"activeKeyId","required":true,"transform":{"type":"scalar"},"locs":[{"a":277,"b":289}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":317,"b":323}]}],"statement":"-- Visible cache rows whose raw_response was encrypted with another key than :activeKeyId.\nSELECT cache_id, entity_id, check_type, raw_response FROM screening.cached_data_sources\n WHERE convert_from(substring(raw_response FROM 3 FOR get_byte(raw_response, 1)), 'SQL_ASCII') <> :activeKeyId!\n ORDER BY cache_id\n LIMIT :limit!"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Visible cache rows whose raw_response was encrypted with another key than :activeKeyId.
+ * SELECT cache_id, entity_id, check_type, raw_response FROM screening.cached_data_sources
+ *  WHERE convert_from(substring(raw_response FROM 3 FOR get_byte(raw_response, 1)), 'SQL_ASCII') <> :activeKeyId!
+ *  ORDER BY cache_id
+ *  LIMIT :limit!
+ * ```
+ */
+export const cacheNotUnderKey = new PreparedQuery<ICacheNotUnderKeyParams,ICacheNotUnderKeyResult>(cacheNotUnderKeyIR);
+
+
+/** 'SetCacheCiphertext' parameters type */
+export interface ISetCacheCiphertextParams {
+  cacheId: string;
+  ciphertext: Buffer;
+}
+
+/** 'SetCacheCiphertext' return type */
+export type ISetCacheCiphertextResult = void;
+
+/** 'SetCacheCiphertext' query type */
+export interface ISetCacheCiphertextQuery {
+  params: ISetCacheCiphertextParams;
+  result: ISetCacheCiphertextResult;
+}
+
+const setCacheCiphertextIR: any = {"usedParamSet":{"ciphertext":true,"cacheId":true},"params":[{"name":"ciphertext","required":true,"transform":{"type":"scalar"},"locs":[{"a":56,"b":67}]},{"name":"cacheId","required":true,"transform":{"type":"scalar"},"locs":[{"a":86,"b":94}]}],"statement":"UPDATE screening.cached_data_sources SET raw_response = :ciphertext! WHERE cache_id = :cacheId!"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * UPDATE screening.cached_data_sources SET raw_response = :ciphertext! WHERE cache_id = :cacheId!
+ * ```
+ */
+export const setCacheCiphertext = new PreparedQuery<ISetCacheCiphertextParams,ISetCacheCiphertextResult>(setCacheCiphertextIR);
+
+

@@ -4,6 +4,8 @@ import { PreparedQuery } from '@pgtyped/runtime';
 
 export type entity_type = 'address' | 'individual' | 'organization';
 
+export type NumberOrString = number | string;
+
 /** 'InsertEntity' parameters type */
 export interface IInsertEntityParams {
   canonicalIdentifiers: Buffer;
@@ -252,5 +254,66 @@ const eraseEntityIR: any = {"usedParamSet":{"entityId":true},"params":[{"name":"
  * ```
  */
 export const eraseEntity = new PreparedQuery<IEraseEntityParams,IEraseEntityResult>(eraseEntityIR);
+
+
+/** 'EntitiesNotUnderKey' parameters type */
+export interface IEntitiesNotUnderKeyParams {
+  activeKeyId: string;
+  limit: NumberOrString;
+}
+
+/** 'EntitiesNotUnderKey' return type */
+export interface IEntitiesNotUnderKeyResult {
+  /** AES-256-GCM ciphertext (key id inside) of the JSON object of identifiers (ssn, ein, ...). Never plaintext. */
+  canonical_identifiers: Buffer;
+  entity_id: string;
+}
+
+/** 'EntitiesNotUnderKey' query type */
+export interface IEntitiesNotUnderKeyQuery {
+  params: IEntitiesNotUnderKeyParams;
+  result: IEntitiesNotUnderKeyResult;
+}
+
+const entitiesNotUnderKeyIR: any = {"usedParamSet":{"activeKeyId":true,"limit":true},"params":[{"name":"activeKeyId","required":true,"transform":{"type":"scalar"},"locs":[{"a":356,"b":368}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":397,"b":403}]}],"statement":"-- A batch of entities whose identifiers were encrypted with another key than :activeKeyId (the key id\n-- sits in the ciphertext header: byte 1 is its length, the id follows).\nSELECT entity_id, canonical_identifiers FROM screening.entities\n WHERE convert_from(substring(canonical_identifiers FROM 3 FOR get_byte(canonical_identifiers, 1)), 'SQL_ASCII') <> :activeKeyId!\n ORDER BY entity_id\n LIMIT :limit!"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- A batch of entities whose identifiers were encrypted with another key than :activeKeyId (the key id
+ * -- sits in the ciphertext header: byte 1 is its length, the id follows).
+ * SELECT entity_id, canonical_identifiers FROM screening.entities
+ *  WHERE convert_from(substring(canonical_identifiers FROM 3 FOR get_byte(canonical_identifiers, 1)), 'SQL_ASCII') <> :activeKeyId!
+ *  ORDER BY entity_id
+ *  LIMIT :limit!
+ * ```
+ */
+export const entitiesNotUnderKey = new PreparedQuery<IEntitiesNotUnderKeyParams,IEntitiesNotUnderKeyResult>(entitiesNotUnderKeyIR);
+
+
+/** 'SetEntityCiphertext' parameters type */
+export interface ISetEntityCiphertextParams {
+  ciphertext: Buffer;
+  entityId: string;
+}
+
+/** 'SetEntityCiphertext' return type */
+export type ISetEntityCiphertextResult = void;
+
+/** 'SetEntityCiphertext' query type */
+export interface ISetEntityCiphertextQuery {
+  params: ISetEntityCiphertextParams;
+  result: ISetEntityCiphertextResult;
+}
+
+const setEntityCiphertextIR: any = {"usedParamSet":{"ciphertext":true,"entityId":true},"params":[{"name":"ciphertext","required":true,"transform":{"type":"scalar"},"locs":[{"a":54,"b":65}]},{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":85,"b":94}]}],"statement":"UPDATE screening.entities SET canonical_identifiers = :ciphertext! WHERE entity_id = :entityId!"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * UPDATE screening.entities SET canonical_identifiers = :ciphertext! WHERE entity_id = :entityId!
+ * ```
+ */
+export const setEntityCiphertext = new PreparedQuery<ISetEntityCiphertextParams,ISetEntityCiphertextResult>(setEntityCiphertextIR);
 
 
