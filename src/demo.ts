@@ -4,10 +4,13 @@
  * run uses fresh ids and clause codes.
  */
 import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import { loadConfig } from "./config";
 import { dbFor, openEngine } from "./db/connect";
 import { AppError } from "./db/errors";
 import { migrate } from "./db/migrate";
+import * as screening from "./screening";
 import {
   auditForSubject,
   clauseHistoryOf,
@@ -23,13 +26,38 @@ import {
 
 const say = (s = "") => console.log(s);
 
+const ROOT = path.resolve(import.meta.dirname, "..");
+
+/**
+ * The screening service encrypts PII, so it needs keys. A fresh checkout has none: write random
+ * development keys to the gitignored .env once (never a built-in default key), and say so.
+ */
+function ensureDevKeys() {
+  const envFile = path.join(ROOT, ".env");
+  if (fs.existsSync(envFile)) process.loadEnvFile(envFile);
+  if (process.env.ENCRYPTION_KEYS && process.env.BLIND_INDEX_KEY) return;
+  const key = () => crypto.randomBytes(32).toString("base64");
+  const lines = [
+    "# Development keys written by `make demo`; never use them for real data.",
+    `ENCRYPTION_KEYS=dev1:${key()}`,
+    "ENCRYPTION_ACTIVE_KEY_ID=dev1",
+    `BLIND_INDEX_KEY=${key()}`,
+  ];
+  fs.appendFileSync(envFile, `${lines.join("\n")}\n`);
+  process.loadEnvFile(envFile);
+  say("(no encryption keys configured: wrote random development keys to .env)");
+}
+
 async function main() {
+  ensureDevKeys();
   const cfg = loadConfig();
   const engine = await openEngine(cfg);
   const applied = await migrate(engine.url, { direction: "up" });
   const db = dbFor(engine, cfg);
   try {
     say(`database: ${engine.kind}${applied.length ? ` (applied ${applied.length} pending migration(s))` : ""}`);
+
+    await screeningWalkthrough(db);
 
     say("\n== wills: POPIA consent ==");
     const subject = crypto.randomUUID();
@@ -93,6 +121,62 @@ async function main() {
       .catch((e: AppError) => say(`deleting audit rows, even as the owner -> ${e.name}: ${e.message}`));
   } finally {
     await db.close();
+  }
+}
+
+async function screeningWalkthrough(db: ReturnType<typeof dbFor>) {
+  say("\n== screening: tenants and entities ==");
+  const run = Date.now().toString(36);
+  const acme = await screening.createTenant(db, { slug: `acme-${run}`, name: "Acme Screening" });
+  const globex = await screening.createTenant(db, { slug: `globex-${run}`, name: "Globex HR" });
+  const ctx = screening.requestContext({ tenantId: acme.tenant_id, actorId: crypto.randomUUID(), correlationId: crypto.randomUUID() });
+  const ctxB = screening.requestContext({ tenantId: globex.tenant_id, actorId: crypto.randomUUID(), correlationId: crypto.randomUUID() });
+  say(`tenants: ${acme.slug}, ${globex.slug}`);
+  const ssn = String(100_000_000 + crypto.randomInt(899_999_999));
+  const person = await screening.createEntity(db, ctx, { entityType: "individual", identifiers: { ssn } });
+  say(`entity ${person.entity_id} created with an SSN (stored AES-256-GCM encrypted, indexed by HMAC blind index)`);
+  const found = await screening.findEntityByIdentifier(db, ctx, "ssn", `${ssn.slice(0, 3)}-${ssn.slice(3, 5)}-${ssn.slice(5)}`);
+  say(`found again by the dashed SSN: ${found?.entity_id === person.entity_id}`);
+  await screening
+    .createEntity(db, ctx, { entityType: "individual", identifiers: { ssn } })
+    .catch((e: AppError) => say(`creating a second entity with that SSN -> ${e.name}: ${e.message}`));
+
+  say("\n== screening: versioned profiles ==");
+  const employer = await screening.createEntity(db, ctx, { entityType: "organization", identifiers: { ein: "12-3456789" } });
+  await screening.createProfileVersion(db, ctx, {
+    entityId: person.entity_id,
+    triggerType: "screening",
+    findings: [{ id: "addr-1", kind: "address_history" }],
+    riskScore: { score: 20, band: "low" },
+  });
+  const v2 = await screening.createProfileVersion(db, ctx, {
+    entityId: person.entity_id,
+    triggerType: "monitoring",
+    findings: [{ id: "court-7", kind: "civil_judgment" }],
+    riskScore: { score: 55, band: "medium" },
+    connections: [{ entity_id: employer.entity_id, relation_type: "employer" }],
+  });
+  say(`profile v${v2.version} delta: ${JSON.stringify(v2.delta)}`);
+
+  say("\n== screening: provider cache across tenants ==");
+  const window = { acquiredAt: new Date(), freshUntil: new Date(Date.now() + 7 * 86_400_000), staleUntil: new Date(Date.now() + 30 * 86_400_000) };
+  await screening.storeProviderResponse(db, ctx, {
+    entityId: person.entity_id, providerId: "bureau-one", checkType: "criminal_record", dataOrigin: "paid_external",
+    ...window, rawResponse: '{"records":[]}', normalizedData: { records: 0 }, cost: 12.5, currency: "USD",
+  });
+  await screening.storeProviderResponse(db, ctx, {
+    entityId: person.entity_id, providerId: "acme-hr", checkType: "criminal_record", dataOrigin: "customer_provided",
+    ...window, rawResponse: "acme's own background file", normalizedData: {}, cost: 0, currency: "USD",
+  });
+  for (const [name, c] of [[acme.slug, ctx], [globex.slug, ctxB]] as const) {
+    const rows = await screening.lookupCache(db, c, person.entity_id, "criminal_record");
+    say(`${name} sees: ${rows.map((r) => `${r.provider_id} (${r.data_origin}, ${r.freshness})`).join(", ")}`);
+  }
+
+  say("\n== screening: audit events for this request ==");
+  const day = 86_400_000;
+  for (const ev of await screening.listAuditEvents(db, ctx, { from: new Date(Date.now() - day), to: new Date(Date.now() + day) })) {
+    if (ev.correlation_id === ctx.correlationId) say(`  ${ev.event_type.padEnd(16)} entity=${ev.entity_id ?? "-"} ${JSON.stringify(ev.details)}`);
   }
 }
 
