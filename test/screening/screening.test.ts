@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../src/db/errors";
+import { AppendOnlyError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../src/db/errors";
 import {
   connections,
   costTotals,
@@ -204,6 +204,18 @@ describe("CHECK constraints name themselves", () => {
     ["cached_data_sources_cost_nonnegative", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', -1 FROM ids"],
     ["cached_data_sources_currency_format", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred, cost_currency) SELECT a, 'p', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', 0, 'usd' FROM ids"],
     ["tenants_slug_format", "INSERT INTO screening.tenants (slug, name) VALUES ('-bad-', 'x')"],
+    ["tenants_name_length", "INSERT INTO screening.tenants (slug, name) VALUES ('fine', '')"],
+    ["entity_identifiers_kind_check", "INSERT INTO screening.entity_identifiers (identifier_kind, blind_index, entity_id) SELECT 'shoe_size', decode(repeat('00', 32), 'hex'), a FROM ids"],
+    ["entity_identifiers_blind_index_length", "INSERT INTO screening.entity_identifiers (identifier_kind, blind_index, entity_id) SELECT 'ssn', '\\x00', a FROM ids"],
+    ["entity_relations_type_format", "INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score) SELECT a, b, 'Best Friend', 0.5 FROM ids"],
+    ["entity_profiles_findings_array", "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT a, 1, 'manual', '{}', '{}', '[]', '[]' FROM ids"],
+    ["entity_profiles_risk_score_object", "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT a, 1, 'manual', '[]', '5', '[]', '[]' FROM ids"],
+    ["cached_data_sources_origin_check", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'c', 'found_it', now(), now(), now(), '\\x00', '{}', 0 FROM ids"],
+    ["cached_data_sources_freshness_status_check", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred, freshness_status) SELECT a, 'p', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', 0, 'rotten' FROM ids"],
+    ["cached_data_sources_provider_format", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'P P', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', 0 FROM ids"],
+    ["cached_data_sources_check_type_format", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'C C', 'paid_external', now(), now(), now(), '\\x00', '{}', 0 FROM ids"],
+    ["audit_events_event_type_check", "INSERT INTO screening.audit_events (tenant_id, event_type, correlation_id) SELECT a, 'gossip', b FROM ids"],
+    ["audit_events_details_object", "INSERT INTO screening.audit_events (tenant_id, event_type, correlation_id, details) SELECT a, 'error', b, '[]' FROM ids"],
   ])("%s", async (constraint, sql) => {
     const [a, b] = await Promise.all([createEntity(t.db, A, { entityType: "individual" }), createEntity(t.db, A, { entityType: "individual" })]);
     const err = await t.db
@@ -211,6 +223,21 @@ describe("CHECK constraints name themselves", () => {
       .catch((e) => e);
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.constraint).toBe(constraint);
+  });
+
+  it("version 0 is refused (entity_profiles_version_positive, with the previous-version rule it implies)", async () => {
+    const e = await createEntity(t.db, A, { entityType: "individual" });
+    const err = await t.db
+      .transaction((c) =>
+        c.query(
+          `INSERT INTO screening.entity_profiles (entity_id, version, previous_version, trigger_type, findings, risk_score, connections, data_sources_used)
+           VALUES ($1, 0, -1, 'manual', '[]', '{}', '[]', '[]')`,
+          [e.entity_id],
+        ),
+      )
+      .catch((x) => x);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(["entity_profiles_version_positive", "entity_profiles_previous_version_check"]).toContain(err.constraint);
   });
 });
 
@@ -315,7 +342,9 @@ describe("audit events", () => {
     expect(mine[1]?.details).toMatchObject({ operation: "entity.create", code: "validation" });
     expect((await listAuditEvents(t.db, B, today())).some((ev) => ev.correlation_id === ctx.correlationId)).toBe(false);
     for (const sql of ["UPDATE screening.audit_events SET event_type = 'error'", "DELETE FROM screening.audit_events", "TRUNCATE screening.audit_events"]) {
+      // Not granted to the application role, and refused by the append-only guard for the owner.
       expect(await t.db.tenant(A.tenantId, (c) => c.query(sql)).catch((x) => x), sql).toBeInstanceOf(ForbiddenError);
+      expect(await t.db.transaction((c) => c.query(sql)).catch((x) => x), `${sql} as owner`).toBeInstanceOf(AppendOnlyError);
     }
   });
 });
