@@ -7,7 +7,7 @@ CLI   := $(TSX) src/cli.ts
 DEPS  := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate migrate-down migration gen db demo test lint partitions clean
+.PHONY: help install migrate migrate-down migration gen db demo doctor test lint partitions clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ db: $(DEPS) ## Serve the embedded database on 127.0.0.1:$PGLITE_PORT (default 54
 
 demo: $(DEPS) ## Walk each domain through the service layer and print what happened
 	@$(TSX) src/demo.ts
+
+doctor: $(DEPS) ## Check the live database (version, extensions, migrations, partitions, conventions); exit 1 on problems
+	@$(CLI) doctor
 
 partitions: $(DEPS) ## Keep monthly partitions 3 months ahead; warn about rows in DEFAULT partitions
 	@$(CLI) partitions $(ahead)

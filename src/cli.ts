@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { parseSQLFile } from "@pgtyped/parser";
+import pg from "pg";
 import { loadConfig } from "./config";
 import { dbFor, openEngine, openLocalEmbedded } from "./db/connect";
 import { type Engine, startEmbedded } from "./db/engine";
@@ -96,6 +97,22 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       process.once("SIGTERM", resolve);
     });
     await engine.stop();
+  },
+
+  /** Check a live database; exit 1 with a readable report when anything is off. */
+  async doctor() {
+    const { doctor, formatReport } = await import("./db/doctor");
+    await withEngine(async (engine) => {
+      const pool = new pg.Pool({ connectionString: engine.url, max: 1 });
+      try {
+        console.log(`checking ${describe(engine)}\n`);
+        const { text, ok } = formatReport(await doctor(pool));
+        console.log(text);
+        if (!ok) process.exitCode = 1;
+      } finally {
+        await pool.end();
+      }
+    });
   },
 
   /** Keep monthly partitions 3 months ahead on every partitioned table; report rows in DEFAULT partitions. */
