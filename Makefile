@@ -7,7 +7,7 @@ CLI   := $(TSX) src/cli.ts
 DEPS  := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate migrate-down migration gen db demo doctor test lint partitions clean
+.PHONY: help install migrate migrate-down migration gen db demo doctor schema test lint partitions clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -27,8 +27,11 @@ migrate-down: $(DEPS) ## Revert the last migration (n=N for more)
 migration: $(DEPS) ## New migration from the template: make migration name=add_x
 	@$(CLI) migration $(name)
 
-gen: $(DEPS) ## Regenerate pgtyped modules from queries/ (uses a throwaway embedded database)
+gen: $(DEPS) ## Regenerate pgtyped modules (throwaway embedded database) and, with DATABASE_URL, docs/schema.sql
 	@$(CLI) gen
+
+schema: $(DEPS) ## Dump docs/schema.sql from a fresh database on the DATABASE_URL server
+	@$(CLI) schema
 
 db: $(DEPS) ## Serve the embedded database on 127.0.0.1:$PGLITE_PORT (default 5433) and print the psql URL
 	@$(CLI) db

@@ -10,7 +10,7 @@ import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { snapshotEmbedded, startEmbedded } from "../../src/db/engine";
 import { migrate } from "../../src/db/migrate";
-import { ensureTemplate } from "./server";
+import { ensureTemplate } from "../../src/db/databases";
 
 export interface DbInfo {
   kind: "server" | "embedded";

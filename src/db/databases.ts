@@ -1,9 +1,9 @@
-/** Server-engine database management for tests: template by migrations hash, one database per file. */
+/** Server-engine database management: throwaway databases (tests, schema dump) and the migrated test template. */
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { MIGRATIONS_DIR, migrate } from "../../src/db/migrate";
+import { MIGRATIONS_DIR, migrate } from "./migrate";
 
 /** The URL of another database on the same server. */
 export function withDatabase(url: string, database: string): string {
