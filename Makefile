@@ -7,7 +7,7 @@ CLI   := $(TSX) src/cli.ts
 DEPS  := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate migrate-down migration gen db demo doctor schema test lint partitions clean
+.PHONY: help install migrate migrate-down migration gen db demo doctor schema erd test lint partitions clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -27,8 +27,11 @@ migrate-down: $(DEPS) ## Revert the last migration (n=N for more)
 migration: $(DEPS) ## New migration from the template: make migration name=add_x
 	@$(CLI) migration $(name)
 
-gen: $(DEPS) ## Regenerate pgtyped modules (throwaway embedded database) and, with DATABASE_URL, docs/schema.sql
+gen: $(DEPS) ## Regenerate pgtyped modules and docs/erd.* (throwaway embedded database); with DATABASE_URL also docs/schema.sql
 	@$(CLI) gen
+
+erd: $(DEPS) ## Draw docs/erd.md (Mermaid) and docs/erd.svg (Graphviz/WASM) from the catalog (part of make gen)
+	@$(CLI) erd
 
 schema: $(DEPS) ## Dump docs/schema.sql from a fresh database on the DATABASE_URL server
 	@$(CLI) schema

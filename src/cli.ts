@@ -64,6 +64,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     try {
       checkQueryFiles();
       await migrate(engine.url, { direction: "up" });
+      await writeErd(engine.url);
       for (const f of listGenerated()) fs.rmSync(f);
       // Async spawn: the embedded engine answers from this process's event loop.
       const code = await run(path.join(ROOT, "node_modules/.bin/pgtyped"), ["-c", "pgtyped.config.json", "--uri", engine.url]);
@@ -98,6 +99,17 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       process.once("SIGTERM", resolve);
     });
     await engine.stop();
+  },
+
+  /** docs/erd.md and docs/erd.svg from a fresh embedded database (also part of gen). */
+  async erd() {
+    const engine = await startEmbedded();
+    try {
+      await migrate(engine.url, { direction: "up" });
+      await writeErd(engine.url);
+    } finally {
+      await engine.stop();
+    }
   },
 
   /**
@@ -194,6 +206,20 @@ function checkQueryFiles(): void {
     if (parsed.queries.length === 0) problems.push(`${path.relative(ROOT, file)}: no /* @name ... */ query found`);
   }
   if (problems.length) throw new Error(`query files do not parse:\n  ${problems.join("\n  ")}`);
+}
+
+async function writeErd(url: string): Promise<void> {
+  const { readModel, toDot, toMermaid, toSvg } = await import("./db/erd");
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    const model = await readModel(pool);
+    fs.mkdirSync(path.join(ROOT, "docs"), { recursive: true });
+    fs.writeFileSync(path.join(ROOT, "docs/erd.md"), toMermaid(model));
+    fs.writeFileSync(path.join(ROOT, "docs/erd.svg"), await toSvg(toDot(model)));
+    console.log(`wrote docs/erd.md and docs/erd.svg (${model.tables.length} tables, ${model.fks.length} foreign keys)`);
+  } finally {
+    await pool.end();
+  }
 }
 
 /** Run a command and return its standard output; fails with its standard error. */
