@@ -5,6 +5,11 @@ SHELL := bash
 TSX   := node_modules/.bin/tsx
 CLI   := $(TSX) src/cli.ts
 DEPS  := node_modules/.installed
+# squawk-cli (migration linter) ships its binary in per-platform npm packages, and this project's registry
+# mirror holds only linux-x64: in package-lock.json it would break `npm ci`, so it is pinned here and
+# installed on first use into .tools/ (gitignored) instead.
+SQUAWK_VERSION := 2.66.0
+SQUAWK := .tools/squawk-$(SQUAWK_VERSION)/node_modules/.bin/squawk
 
 .DEFAULT_GOAL := help
 .PHONY: help install migrate migrate-down migration gen db demo doctor schema erd test lint partitions clean
@@ -51,9 +56,13 @@ partitions: $(DEPS) ## Keep monthly partitions 3 months ahead; warn about rows i
 test: $(DEPS) ## Run the test suite (DATABASE_URL server, else embedded)
 	@node_modules/.bin/vitest run $(args)
 
-lint: $(DEPS) ## Type-check (tsc) and lint (eslint + typescript-eslint)
+$(SQUAWK):
+	npm install --prefix .tools/squawk-$(SQUAWK_VERSION) --no-save --no-package-lock --no-audit --no-fund squawk-cli@$(SQUAWK_VERSION)
+
+lint: $(DEPS) $(SQUAWK) ## Type-check (tsc), lint TypeScript (eslint) and migrations (squawk)
 	@node_modules/.bin/tsc --noEmit
 	@node_modules/.bin/eslint --max-warnings 0 .
+	@$(SQUAWK) --assume-in-transaction migrations/*.sql
 
 clean: ## Remove the embedded database in .data/
 	rm -rf .data

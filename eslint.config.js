@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".data/", "scratch/", "**/*.queries.ts"] },
+  { ignores: ["node_modules/", ".data/", ".tools/", "scratch/", "**/*.queries.ts"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
