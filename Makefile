@@ -12,7 +12,7 @@ SQUAWK_VERSION := 2.66.0
 SQUAWK := .tools/squawk-$(SQUAWK_VERSION)/node_modules/.bin/squawk
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate migrate-down migration gen db demo doctor schema erd test lint partitions clean
+.PHONY: help install migrate migrate-down migration gen db demo doctor explain schema erd test lint partitions clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ db: $(DEPS) ## Serve the embedded database on 127.0.0.1:$PGLITE_PORT (default 54
 
 demo: $(DEPS) ## Walk each domain through the service layer and print what happened
 	@$(TSX) src/demo.ts
+
+explain: $(DEPS) ## Seed realistic volume (scale=1: 20k entities) and EXPLAIN every named query; exit 1 on unexplained seq scans
+	@$(CLI) explain $(scale)
 
 doctor: $(DEPS) ## Check the live database (version, extensions, migrations, partitions, conventions); exit 1 on problems
 	@$(CLI) doctor

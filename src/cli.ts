@@ -151,6 +151,37 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     }
   },
 
+  /**
+   * Seed a throwaway database with realistic volume and EXPLAIN every named query; exit 1 when a query
+   * sequentially scans a large table without a `-- explain: seq-scan-ok <why>` annotation.
+   * Usage: make explain [scale=1]  (1 = 20,000 entities; the server engine when DATABASE_URL is set).
+   */
+  async explain(args) {
+    const scale = args[0] ? Number(args[0]) : 1;
+    const { explainAll, formatPlanLine, seedVolume } = await import("./db/explain");
+    const cfg = loadConfig();
+    const { createDatabase } = await import("./db/databases");
+    const scratch = cfg.databaseUrl ? await createDatabase(cfg.databaseUrl) : undefined;
+    const engine = scratch ? undefined : await startEmbedded();
+    const url = scratch?.url ?? (engine as Engine).url;
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    try {
+      await migrate(url, { direction: "up" });
+      const started = Date.now();
+      await seedVolume(pool, scale);
+      console.log(`seeded ${scratch ? "a scratch server database" : "an embedded database"} at scale ${scale} in ${Date.now() - started} ms\n`);
+      const lines = await explainAll(pool);
+      for (const l of lines) console.log(formatPlanLine(l));
+      const bad = lines.filter((l) => l.error || l.violations.length);
+      console.log(`\n${lines.length} queries, ${bad.length} with problems`);
+      if (bad.length) process.exitCode = 1;
+    } finally {
+      await pool.end();
+      await scratch?.drop();
+      await engine?.stop();
+    }
+  },
+
   /** Check a live database; exit 1 with a readable report when anything is off. */
   async doctor() {
     const { doctor, formatReport } = await import("./db/doctor");

@@ -22,6 +22,7 @@ SELECT cache_id, entity_id, provider_id, check_type, data_origin, customer_id, a
 
 /* @name SweepFreshness */
 -- Bring the stored freshness_status of visible rows up to date; returns how many changed.
+-- explain: seq-scan-ok the periodic sweep compares every row's status with its timestamps.
 WITH changed AS (
   UPDATE screening.cached_data_sources
      SET freshness_status = CASE WHEN now() < fresh_until THEN 'fresh' WHEN now() < stale_until THEN 'stale' ELSE 'expired' END
@@ -32,7 +33,8 @@ WITH changed AS (
 SELECT freshness_status AS "freshness_status!", count(*) AS "changed!" FROM changed GROUP BY freshness_status ORDER BY 1;
 
 /* @name CacheNotUnderKey */
--- Visible cache rows whose raw_response was encrypted with another key than :activeKeyId.
+-- Visible cache rows whose raw_response was encrypted with another key than activeKeyId.
+-- explain: seq-scan-ok key rotation is a batch job that must look at every row.
 SELECT cache_id, entity_id, check_type, raw_response FROM screening.cached_data_sources
  WHERE convert_from(substring(raw_response FROM 3 FOR get_byte(raw_response, 1)), 'SQL_ASCII') <> :activeKeyId!
  ORDER BY cache_id

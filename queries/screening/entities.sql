@@ -35,8 +35,9 @@ UPDATE screening.entities SET deleted_at = now() WHERE entity_id = :entityId! AN
 DELETE FROM screening.entities WHERE entity_id = :entityId! RETURNING entity_id;
 
 /* @name EntitiesNotUnderKey */
--- A batch of entities whose identifiers were encrypted with another key than :activeKeyId (the key id
+-- A batch of entities whose identifiers were encrypted with another key than activeKeyId (the key id
 -- sits in the ciphertext header: byte 1 is its length, the id follows).
+-- explain: seq-scan-ok key rotation is a batch job that must look at every row.
 SELECT entity_id, canonical_identifiers FROM screening.entities
  WHERE convert_from(substring(canonical_identifiers FROM 3 FOR get_byte(canonical_identifiers, 1)), 'SQL_ASCII') <> :activeKeyId!
  ORDER BY entity_id

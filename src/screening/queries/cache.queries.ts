@@ -127,12 +127,13 @@ export interface ISweepFreshnessQuery {
   result: ISweepFreshnessResult;
 }
 
-const sweepFreshnessIR: any = {"usedParamSet":{},"params":[],"statement":"-- Bring the stored freshness_status of visible rows up to date; returns how many changed.\nWITH changed AS (\n  UPDATE screening.cached_data_sources\n     SET freshness_status = CASE WHEN now() < fresh_until THEN 'fresh' WHEN now() < stale_until THEN 'stale' ELSE 'expired' END\n   WHERE freshness_status IS DISTINCT FROM\n         (CASE WHEN now() < fresh_until THEN 'fresh' WHEN now() < stale_until THEN 'stale' ELSE 'expired' END)\n  RETURNING freshness_status\n)\nSELECT freshness_status AS \"freshness_status!\", count(*) AS \"changed!\" FROM changed GROUP BY freshness_status ORDER BY 1"};
+const sweepFreshnessIR: any = {"usedParamSet":{},"params":[],"statement":"-- Bring the stored freshness_status of visible rows up to date; returns how many changed.\n-- explain: seq-scan-ok the periodic sweep compares every row's status with its timestamps.\nWITH changed AS (\n  UPDATE screening.cached_data_sources\n     SET freshness_status = CASE WHEN now() < fresh_until THEN 'fresh' WHEN now() < stale_until THEN 'stale' ELSE 'expired' END\n   WHERE freshness_status IS DISTINCT FROM\n         (CASE WHEN now() < fresh_until THEN 'fresh' WHEN now() < stale_until THEN 'stale' ELSE 'expired' END)\n  RETURNING freshness_status\n)\nSELECT freshness_status AS \"freshness_status!\", count(*) AS \"changed!\" FROM changed GROUP BY freshness_status ORDER BY 1"};
 
 /**
  * Query generated from SQL:
  * ```
  * -- Bring the stored freshness_status of visible rows up to date; returns how many changed.
+ * -- explain: seq-scan-ok the periodic sweep compares every row's status with its timestamps.
  * WITH changed AS (
  *   UPDATE screening.cached_data_sources
  *      SET freshness_status = CASE WHEN now() < fresh_until THEN 'fresh' WHEN now() < stale_until THEN 'stale' ELSE 'expired' END
@@ -167,12 +168,13 @@ export interface ICacheNotUnderKeyQuery {
   result: ICacheNotUnderKeyResult;
 }
 
-const cacheNotUnderKeyIR: any = {"usedParamSet":{"activeKeyId":true,"limit":true},"params":[{"name":"activeKeyId","required":true,"transform":{"type":"scalar"},"locs":[{"a":277,"b":289}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":317,"b":323}]}],"statement":"-- Visible cache rows whose raw_response was encrypted with another key than :activeKeyId.\nSELECT cache_id, entity_id, check_type, raw_response FROM screening.cached_data_sources\n WHERE convert_from(substring(raw_response FROM 3 FOR get_byte(raw_response, 1)), 'SQL_ASCII') <> :activeKeyId!\n ORDER BY cache_id\n LIMIT :limit!"};
+const cacheNotUnderKeyIR: any = {"usedParamSet":{"activeKeyId":true,"limit":true},"params":[{"name":"activeKeyId","required":true,"transform":{"type":"scalar"},"locs":[{"a":357,"b":369}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":397,"b":403}]}],"statement":"-- Visible cache rows whose raw_response was encrypted with another key than activeKeyId.\n-- explain: seq-scan-ok key rotation is a batch job that must look at every row.\nSELECT cache_id, entity_id, check_type, raw_response FROM screening.cached_data_sources\n WHERE convert_from(substring(raw_response FROM 3 FOR get_byte(raw_response, 1)), 'SQL_ASCII') <> :activeKeyId!\n ORDER BY cache_id\n LIMIT :limit!"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- Visible cache rows whose raw_response was encrypted with another key than :activeKeyId.
+ * -- Visible cache rows whose raw_response was encrypted with another key than activeKeyId.
+ * -- explain: seq-scan-ok key rotation is a batch job that must look at every row.
  * SELECT cache_id, entity_id, check_type, raw_response FROM screening.cached_data_sources
  *  WHERE convert_from(substring(raw_response FROM 3 FOR get_byte(raw_response, 1)), 'SQL_ASCII') <> :activeKeyId!
  *  ORDER BY cache_id

@@ -275,13 +275,14 @@ export interface IEntitiesNotUnderKeyQuery {
   result: IEntitiesNotUnderKeyResult;
 }
 
-const entitiesNotUnderKeyIR: any = {"usedParamSet":{"activeKeyId":true,"limit":true},"params":[{"name":"activeKeyId","required":true,"transform":{"type":"scalar"},"locs":[{"a":356,"b":368}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":397,"b":403}]}],"statement":"-- A batch of entities whose identifiers were encrypted with another key than :activeKeyId (the key id\n-- sits in the ciphertext header: byte 1 is its length, the id follows).\nSELECT entity_id, canonical_identifiers FROM screening.entities\n WHERE convert_from(substring(canonical_identifiers FROM 3 FOR get_byte(canonical_identifiers, 1)), 'SQL_ASCII') <> :activeKeyId!\n ORDER BY entity_id\n LIMIT :limit!"};
+const entitiesNotUnderKeyIR: any = {"usedParamSet":{"activeKeyId":true,"limit":true},"params":[{"name":"activeKeyId","required":true,"transform":{"type":"scalar"},"locs":[{"a":436,"b":448}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":477,"b":483}]}],"statement":"-- A batch of entities whose identifiers were encrypted with another key than activeKeyId (the key id\n-- sits in the ciphertext header: byte 1 is its length, the id follows).\n-- explain: seq-scan-ok key rotation is a batch job that must look at every row.\nSELECT entity_id, canonical_identifiers FROM screening.entities\n WHERE convert_from(substring(canonical_identifiers FROM 3 FOR get_byte(canonical_identifiers, 1)), 'SQL_ASCII') <> :activeKeyId!\n ORDER BY entity_id\n LIMIT :limit!"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- A batch of entities whose identifiers were encrypted with another key than :activeKeyId (the key id
+ * -- A batch of entities whose identifiers were encrypted with another key than activeKeyId (the key id
  * -- sits in the ciphertext header: byte 1 is its length, the id follows).
+ * -- explain: seq-scan-ok key rotation is a batch job that must look at every row.
  * SELECT entity_id, canonical_identifiers FROM screening.entities
  *  WHERE convert_from(substring(canonical_identifiers FROM 3 FOR get_byte(canonical_identifiers, 1)), 'SQL_ASCII') <> :activeKeyId!
  *  ORDER BY entity_id
