@@ -11,6 +11,7 @@ import { loadConfig } from "./config";
 import { dbFor, openEngine, openLocalEmbedded } from "./db/connect";
 import { type Engine, startEmbedded } from "./db/engine";
 import { AppError } from "./db/errors";
+import { generatedModules } from "./db/generated";
 import { migrate, newMigration } from "./db/migrate";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -65,11 +66,11 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       checkQueryFiles();
       await migrate(engine.url, { direction: "up" });
       await writeErd(engine.url);
-      for (const f of listGenerated()) fs.rmSync(f);
+      for (const f of generatedModules().map((g) => g.module)) fs.rmSync(f);
       // Async spawn: the embedded engine answers from this process's event loop.
       const code = await run(path.join(ROOT, "node_modules/.bin/pgtyped"), ["-c", "pgtyped.config.json", "--uri", engine.url]);
       if (code !== 0) throw new Error(`pgtyped failed (exit ${code})`);
-      const files = listGenerated();
+      const files = generatedModules().map((g) => g.module);
       for (const f of files) {
         const body = fs.readFileSync(f, "utf8");
         const source = /found in "([^"]+)"/.exec(body)?.[1] ?? "queries/";
@@ -273,20 +274,6 @@ function run(cmd: string, args: string[]): Promise<number> {
     child.on("error", reject);
     child.on("exit", (code) => resolve(code ?? 1));
   });
-}
-
-function listGenerated(): string[] {
-  const src = path.join(ROOT, "src");
-  return fs
-    .readdirSync(src, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && fs.existsSync(path.join(src, d.name, "queries")))
-    .flatMap((d) =>
-      fs
-        .readdirSync(path.join(src, d.name, "queries"))
-        .filter((f) => f.endsWith(".queries.ts"))
-        .map((f) => path.join(src, d.name, "queries", f)),
-    )
-    .sort();
 }
 
 async function main() {

@@ -8,12 +8,10 @@
  * violation unless its SQL carries the annotation `-- explain: seq-scan-ok <why>`.
  */
 import crypto from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
 import type pg from "pg";
+import { generatedModules } from "./generated";
 import { APP_ROLE } from "./tx";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 export const SEQ_SCAN_ANNOTATION = /--\s*explain:\s*seq-scan-ok\b/;
 
 /** Fill the domain tables: `scale` 1 gives 20,000 entities and about 200,000 rows in all. */
@@ -131,7 +129,7 @@ export async function explainAll(db: pg.Pool, opts: { threshold?: number } = {})
     )).rows.map((r) => [r.t, r.n]),
   );
   const out: PlanLine[] = [];
-  for (const file of queryModules()) {
+  for (const file of generatedModules()) {
     const mod = (await import(file.module)) as Record<string, unknown>;
     for (const [name, q] of Object.entries(mod)) {
       if (!q || typeof q !== "object" || !("run" in q)) continue;
@@ -176,21 +174,6 @@ export async function explainAll(db: pg.Pool, opts: { threshold?: number } = {})
     }
   }
   return out;
-}
-
-/** Generated query modules with the .sql file each came from. */
-function queryModules(): { module: string; sql: string }[] {
-  const src = path.join(ROOT, "src");
-  return fs
-    .readdirSync(src, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && fs.existsSync(path.join(src, d.name, "queries")))
-    .flatMap((d) =>
-      fs
-        .readdirSync(path.join(src, d.name, "queries"))
-        .filter((f) => f.endsWith(".queries.ts"))
-        .sort()
-        .map((f) => ({ module: path.join(src, d.name, "queries", f), sql: `queries/${d.name}/${f.replace(".queries.ts", ".sql")}` })),
-    );
 }
 
 export function formatPlanLine(l: PlanLine): string {
