@@ -8,8 +8,33 @@ import { ValidationError } from "./errors";
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what = "input"): z.output<S> {
   const r = schema.safeParse(input);
-  if (r.success) return r.data;
+  if (r.success) {
+    // Type-correct input may still hold strings PostgreSQL cannot store faithfully.
+    const bad = illFormedStrings(input);
+    if (bad.length) {
+      throw new ValidationError(
+        `invalid ${what}: ${bad.map((p) => `${p || what}: must not contain NUL characters or unpaired UTF-16 surrogates (invalid UTF-8)`).join("; ")}`,
+        bad.map((p) => p || what),
+      );
+    }
+    return r.data;
+  }
   const fields = [...new Set(r.error.issues.map((i) => i.path.map(String).join(".") || what))];
   const detail = r.error.issues.map((i) => `${i.path.map(String).join(".") || what}: ${i.message}`).join("; ");
   throw new ValidationError(`invalid ${what}: ${detail}`, fields);
+}
+
+/**
+ * Paths of strings (values or object keys, at any depth) that PostgreSQL cannot store faithfully: NUL is
+ * refused by text and jsonb, and an unpaired surrogate would be silently replaced with U+FFFD when encoded
+ * as UTF-8. Checked after the schema accepted the input, so every service rejects them the same way, naming the field.
+ */
+function illFormedStrings(v: unknown, at = "", depth = 0): string[] {
+  const bad = (s: string) => s.includes("\u0000") || !s.isWellFormed();
+  if (typeof v === "string") return bad(v) ? [at] : [];
+  if (depth > 20 || v === null || typeof v !== "object" || v instanceof Date || Buffer.isBuffer(v)) return [];
+  return Object.entries(v).flatMap(([k, x]) => {
+    const path = at ? `${at}.${k}` : k;
+    return [...(bad(k) ? [path] : []), ...illFormedStrings(x, path, depth + 1)];
+  });
 }

@@ -76,7 +76,7 @@ export function latestProfileOf(db: Db, ctx: RequestContext, entityId: string): 
 }
 
 export function profileVersion(db: Db, ctx: RequestContext, entityId: string, version: number): Promise<Profile> {
-  return runParsed(db, ctx, "profile.by_version", z.object({ entityId: z.uuid(), version: z.number().int().min(1) }), { entityId, version }, async (p, c) => {
+  return runParsed(db, ctx, "profile.by_version", z.object({ entityId: z.uuid(), version: z.number().int().min(1).max(2_147_483_647) }), { entityId, version }, async (p, c) => {
     const [row] = await profileByVersion.run(p, c);
     if (!row) throw new NotFoundError(`profile version ${p.version} not found`);
     return row as unknown as Profile;

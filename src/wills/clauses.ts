@@ -79,7 +79,7 @@ export async function createClause(db: Db, ctx: WillsContext, input: z.input<typ
 
 const reviseSchema = z.object({
   code,
-  basedOnVersion: z.number().int().min(1),
+  basedOnVersion: z.number().int().min(1).max(2_147_483_647),
   body,
   title: title.optional(),
   variablesSchema: variablesSchema.optional(),
