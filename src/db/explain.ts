@@ -10,7 +10,7 @@
 import crypto from "node:crypto";
 import type pg from "pg";
 import { generatedModules } from "./generated";
-import { APP_ROLE } from "./tx";
+import { APP_ROLE, setLocalTenant } from "./tx";
 
 export const SEQ_SCAN_ANNOTATION = /--\s*explain:\s*seq-scan-ok\b/;
 
@@ -148,7 +148,7 @@ export async function explainAll(db: pg.Pool, opts: { threshold?: number } = {})
         const c = await db.connect();
         try {
           await c.query("BEGIN");
-          await c.query("SELECT set_config('app.tenant_id', $1, true)", [String(params(file.sql).tenantId)]);
+          await setLocalTenant(c, String(params(file.sql).tenantId));
           if (asApp) await c.query("SELECT set_config('role', $1, true)", [APP_ROLE]);
           return (await c.query(explain, captured?.values)).rows[0]["QUERY PLAN"][0] as { Plan: PlanNode; "Execution Time"?: number };
         } finally {

@@ -71,6 +71,11 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
   }
 }
 
+/** Set the tenant for row-level security for the rest of the transaction only (no role switch). */
+export async function setLocalTenant(client: pg.ClientBase, tenantId: string): Promise<void> {
+  await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
+}
+
 export interface TenantContext {
   tenantId: string;
   /** For tables private to a user inside a tenant (RLS on app.user_id). */

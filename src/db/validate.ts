@@ -1,5 +1,5 @@
 /** Input validation at the service boundary: zod schemas in, typed ValidationError out. */
-import type { z } from "zod";
+import { z } from "zod";
 import { ValidationError } from "./errors";
 
 /**
@@ -38,3 +38,11 @@ function illFormedStrings(v: unknown, at = "", depth = 0): string[] {
     return [...(bad(k) ? [path] : []), ...illFormedStrings(x, path, depth + 1)];
   });
 }
+
+/** A [from, to) time range, as every audit and cost query takes it. */
+export const timeRange = z.object({ from: z.date(), to: z.date() }).refine((r) => r.from < r.to, { message: "from must be before to", path: ["to"] });
+
+/** A [from, to) time range with a row limit (1..10,000, default 1,000). */
+export const pagedTimeRange = z
+  .object({ from: z.date(), to: z.date(), limit: z.number().int().min(1).max(10_000).default(1000) })
+  .refine((r) => r.from < r.to, { message: "from must be before to", path: ["to"] });

@@ -1,12 +1,11 @@
 /** Reading the screening audit trail: a tenant's events in a time range (pruned to those partitions). */
 import { z } from "zod";
 import type { Db } from "../db/connect";
+import { pagedTimeRange } from "../db/validate";
 import { keyring, type RequestContext, recordEvent, runParsed } from "./context";
 import { auditEventsInRange } from "./queries/audit.queries";
 
-const rangeSchema = z
-  .object({ from: z.date(), to: z.date(), limit: z.number().int().min(1).max(10_000).default(1000) })
-  .refine((r) => r.from < r.to, { message: "from must be before to", path: ["to"] });
+const rangeSchema = pagedTimeRange;
 
 export function listAuditEvents(db: Db, ctx: RequestContext, range: z.input<typeof rangeSchema>) {
   return runParsed(db, ctx, "audit.list", rangeSchema, range, async (p, c) => {

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import type { Db } from "../db/connect";
+import { timeRange } from "../db/validate";
 import { type RequestContext, keyring, recordEvent, runParsed } from "./context";
 import { cacheForCheck, insertCacheEntry, sweepFreshness as sweepQuery } from "./queries/cache.queries";
 import { activeTenantIds } from "./queries/tenants.queries";
@@ -97,7 +98,7 @@ export function costTotals(db: Db, ctx: RequestContext, range: { from: Date; to:
     db,
     ctx,
     "cache.cost_totals",
-    z.object({ from: z.date(), to: z.date() }).refine((r) => r.from < r.to, { message: "from must be before to", path: ["to"] }),
+    timeRange,
     range,
     (p, c) => costTotalsQuery.run({ tenantId: ctx.tenantId, ...p }, c),
     { readOnly: true },

@@ -9,6 +9,7 @@
  * shared paid rows).
  */
 import type { Db } from "../db/connect";
+import { setLocalTenant } from "../db/tx";
 import { rawResponseAad } from "./cache";
 import { keyring } from "./context";
 import { identifiersAad } from "./entities";
@@ -39,7 +40,7 @@ export async function reencryptToActiveKey(db: Db, batchSize = 500): Promise<Rot
   for (const { tenant_id } of tenants) {
     for (;;) {
       const n = await db.transaction(async (c) => {
-        await c.query("SELECT set_config('app.tenant_id', $1, true)", [tenant_id]);
+        await setLocalTenant(c, tenant_id);
         const rows = await cacheNotUnderKey.run({ activeKeyId: k.activeKeyId, limit: batchSize }, c);
         for (const r of rows) {
           await setCacheCiphertext.run({ cacheId: r.cache_id, ciphertext: k.reencrypt(r.raw_response, rawResponseAad(r.entity_id, r.check_type)) }, c);

@@ -3,6 +3,7 @@ import crypto from "node:crypto";
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
+import { setLocalTenant } from "../db/tx";
 import { parseInput } from "../db/validate";
 import { recordEvent, requestContext } from "./context";
 import { deactivateTenant as deactivateQuery, type IInsertTenantResult, insertTenant, tenantBySlug } from "./queries/tenants.queries";
@@ -18,7 +19,7 @@ export async function createTenant(db: Db, input: { slug: string; name: string }
     const [t] = await insertTenant.run(p, c);
     const tenant = t as Tenant;
     // The audit table is under RLS even for its owner: act as the new tenant for its first event.
-    await c.query("SELECT set_config('app.tenant_id', $1, true)", [tenant.tenant_id]);
+    await setLocalTenant(c, tenant.tenant_id);
     const ctx = requestContext({ tenantId: tenant.tenant_id, actorId, correlationId: crypto.randomUUID() });
     await recordEvent(c, db, ctx, "tenant_created", { details: { slug: tenant.slug } });
     return tenant;
@@ -37,7 +38,7 @@ export async function deactivateTenant(db: Db, tenantId: string, actorId: string
   return db.transaction(async (c) => {
     const [t] = await deactivateQuery.run({ tenantId: id }, c);
     if (!t) throw new NotFoundError("tenant does not exist");
-    await c.query("SELECT set_config('app.tenant_id', $1, true)", [id]);
+    await setLocalTenant(c, id);
     await recordEvent(c, db, requestContext({ tenantId: id, actorId, correlationId: crypto.randomUUID() }), "tenant_deactivated");
     return t;
   });

@@ -6,7 +6,7 @@
 import type pg from "pg";
 import { z } from "zod";
 import type { Db } from "../db/connect";
-import { parseInput } from "../db/validate";
+import { pagedTimeRange, parseInput } from "../db/validate";
 import { auditByResource, auditBySubject, type IAuditBySubjectResult, insertAuditLog } from "./queries/audit.queries";
 
 const contextSchema = z.object({
@@ -66,9 +66,7 @@ export async function recordAuditEvent(db: Db, ctx: WillsContext, ev: AuditEvent
   return db.transaction((c) => recordAudit(c, ctx, e), { asApp: true });
 }
 
-const range = z
-  .object({ from: z.date(), to: z.date(), limit: z.number().int().min(1).max(10_000).default(1000) })
-  .refine((r) => r.from < r.to, { message: "from must be before to", path: ["to"] });
+const range = pagedTimeRange;
 
 /** Audit rows about one data subject in [from, to). Pruned to the partitions of that range. */
 export async function auditForSubject(db: Db, dataSubjectId: string, r: { from: Date; to: Date; limit?: number }): Promise<IAuditBySubjectResult[]> {

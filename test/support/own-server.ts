@@ -20,7 +20,7 @@ export function serverBinDir(): string | undefined {
 
 const asRoot = process.getuid?.() === 0;
 /** As root, run the server binaries as `postgres` (spawned directly with its uid, so we stay their parent and reap them). */
-function runAs(): { uid?: number; gid?: number } {
+export function runAs(): { uid?: number; gid?: number } {
   if (!asRoot) return {};
   const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
   const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());

@@ -7,7 +7,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { freePort, waitFor } from "./own-server";
+import { freePort, runAs, waitFor } from "./own-server";
 
 export function pgbouncerBinary(): string | undefined {
   for (const p of ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]) if (fs.existsSync(p)) return p;
@@ -49,12 +49,8 @@ export class Bouncer {
         "",
       ].join("\n"),
     );
-    const asRoot = process.getuid?.() === 0;
-    const ids = asRoot
-      ? { uid: Number(execFileSync("id", ["-u", "postgres"]).toString()), gid: Number(execFileSync("id", ["-g", "postgres"]).toString()) }
-      : {};
-    if (asRoot) execFileSync("chown", ["-R", "postgres:postgres", dir]);
-    const proc = spawn(bin, [path.join(dir, "pgbouncer.ini")], { stdio: "ignore", cwd: dir, ...ids });
+    if (process.getuid?.() === 0) execFileSync("chown", ["-R", "postgres:postgres", dir]);
+    const proc = spawn(bin, [path.join(dir, "pgbouncer.ini")], { stdio: "ignore", cwd: dir, ...runAs() });
     const b = new Bouncer(dir, port, proc);
     try {
       await waitFor(b.url(database), 15_000);
