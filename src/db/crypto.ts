@@ -24,6 +24,8 @@ export class DecryptionError extends AppError {
   readonly code = "decryption" as const;
 }
 
+const keyrings = new WeakMap<Config, Keyring>();
+
 export class Keyring {
   readonly activeKeyId: string;
   readonly #keys: Map<string, Buffer>;
@@ -44,6 +46,16 @@ export class Keyring {
       throw new ConfigError(["ENCRYPTION_KEYS and ENCRYPTION_ACTIVE_KEY_ID must be set to store encrypted data (see .env.example)"]);
     }
     return new Keyring(cfg.keys.encryption, cfg.keys.activeKeyId);
+  }
+
+  /** The keyring of this configuration, built once and shared by every domain's service. */
+  static forConfig(cfg: Config): Keyring {
+    let k = keyrings.get(cfg);
+    if (!k) {
+      k = Keyring.fromConfig(cfg);
+      keyrings.set(cfg, k);
+    }
+    return k;
   }
 
   encrypt(plaintext: Buffer | string, aad = ""): Buffer {

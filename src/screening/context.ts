@@ -109,15 +109,9 @@ async function recordError(db: Db, ctx: RequestContext, operation: string, e: un
   }
 }
 
-const keyrings = new WeakMap<Config, Keyring>();
 /** The encryption keyring for this configuration (built once). */
 export function keyring(cfg: Config): Keyring {
-  let k = keyrings.get(cfg);
-  if (!k) {
-    k = Keyring.fromConfig(cfg);
-    keyrings.set(cfg, k);
-  }
-  return k;
+  return Keyring.forConfig(cfg);
 }
 
 export function blindIndexKey(cfg: Config): Buffer {

@@ -1,0 +1,76 @@
+/* Conversations, participants and messages (organisation-scoped through the conversation). */
+
+/* @name InsertConversation */
+INSERT INTO workspace.conversations (organization_id, type, name, description, is_private, created_by)
+VALUES (:organizationId!, :type!, :name, :description, coalesce(:isPrivate, true), :createdBy)
+RETURNING *;
+
+/* @name ConversationForMember */
+-- The live conversation and the user's role in it (NULL when not a participant).
+SELECT c.*, p.role AS "member_role?"
+  FROM workspace.conversations c
+  LEFT JOIN workspace.conversation_participants p ON p.conversation_id = c.id AND p.user_id = :userId
+ WHERE c.id = :id! AND c.deleted_at IS NULL;
+
+/*
+  @name AddParticipants
+  @param participants -> ((conversationId!, userId!, role!)...)
+*/
+INSERT INTO workspace.conversation_participants (conversation_id, user_id, role)
+VALUES :participants
+ON CONFLICT (conversation_id, user_id) DO NOTHING
+RETURNING *;
+
+/* @name ListParticipants */
+SELECT p.*, u.email, u.display_name
+  FROM workspace.conversation_participants p
+  JOIN workspace.users u ON u.id = p.user_id
+ WHERE p.conversation_id = :conversationId!
+ ORDER BY p.joined_at, p.user_id;
+
+/* @name PostMessage */
+-- Insert the message and move the conversation's last_message_at in one statement.
+WITH m AS (
+  INSERT INTO workspace.messages (conversation_id, sender_id, content, content_type, is_ai_response, ai_model)
+  VALUES (:conversationId!, :senderId, :content!, :contentType!, :isAiResponse!, :aiModel)
+  RETURNING *
+), c AS (
+  UPDATE workspace.conversations SET last_message_at = (SELECT created_at FROM m)
+   WHERE id = :conversationId! AND (last_message_at IS NULL OR last_message_at < (SELECT created_at FROM m))
+)
+SELECT * FROM m;
+
+/* @name ListMessages */
+-- Newest first, keyset-paged by created_at (idx_messages_conversation).
+SELECT * FROM workspace.messages
+ WHERE conversation_id = :conversationId! AND deleted_at IS NULL AND created_at < coalesce(:before::timestamptz, 'infinity')
+ ORDER BY created_at DESC, id DESC
+ LIMIT :limit!;
+
+/* @name MarkRead */
+UPDATE workspace.conversation_participants
+   SET last_read_at = greatest(coalesce(last_read_at, '-infinity'), coalesce(:at::timestamptz, now()))
+ WHERE conversation_id = :conversationId! AND user_id = :userId!
+RETURNING last_read_at;
+
+/* @name UnreadCounts */
+-- Per conversation of the user: messages from others created after the user's last_read_at.
+SELECT p.conversation_id, count(m.id)::int AS "unread!"
+  FROM workspace.conversation_participants p
+  LEFT JOIN workspace.messages m
+    ON m.conversation_id = p.conversation_id
+   AND m.created_at > coalesce(p.last_read_at, '-infinity')
+   AND m.deleted_at IS NULL
+   AND m.sender_id IS DISTINCT FROM p.user_id
+ WHERE p.user_id = :userId!
+ GROUP BY p.conversation_id
+ ORDER BY p.conversation_id;
+
+/* @name SearchMessages */
+-- Full-text search over the organisation's messages (idx_messages_content_search), best rank first.
+SELECT m.id, m.conversation_id, m.sender_id, m.content, m.created_at,
+       ts_rank(to_tsvector('english', m.content), websearch_to_tsquery('english', :query!)) AS "rank!"
+  FROM workspace.messages m
+ WHERE to_tsvector('english', m.content) @@ websearch_to_tsquery('english', :query!) AND m.deleted_at IS NULL
+ ORDER BY 6 DESC, m.created_at DESC
+ LIMIT :limit!;

@@ -1,0 +1,176 @@
+/**
+ * Memories: create with tags and metadata, embeddings, semantic (pgvector HNSW) and keyword search, soft
+ * delete, and which memories a message used. Every memory is private to its user (RLS on app.user_id).
+ */
+import type pg from "pg";
+import { z } from "zod";
+import type { Db } from "../db/connect";
+import { NotFoundError } from "../db/errors";
+import { actingUser, recordAudit, runParsed, type WorkspaceContext } from "./context";
+import {
+  getMemory,
+  type IGetMemoryResult,
+  type IMemoryUsageForMessageResult,
+  type ISemanticSearchResult,
+  insertMemory,
+  keywordSearch,
+  memoryUsageForMessage,
+  recordMemoryUsage,
+  semanticSearch,
+  setEmbedding as setEmbeddingQuery,
+  softDeleteMemory,
+  touchMemories,
+} from "./queries/memories.queries";
+
+export type Memory = IGetMemoryResult;
+export const EMBEDDING_DIMENSIONS = 1536;
+
+const word = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, "must be a lower-case word (letters, digits, _), at most 50 chars");
+const tag = z.string().min(1).max(100);
+export const embedding = z
+  .array(z.number().refine(Number.isFinite, "must be a finite number"))
+  .length(EMBEDDING_DIMENSIONS, `must have ${EMBEDDING_DIMENSIONS} dimensions`);
+const vectorLiteral = (v: number[]) => `[${v.join(",")}]`;
+
+const memorySchema = z.object({
+  content: z.string().min(1).max(50_000),
+  title: z.string().max(500).optional(),
+  memoryType: word.optional(),
+  source: word.optional(),
+  sourceId: z.string().max(255).optional(),
+  tags: z.array(tag).max(100).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  conversationId: z.uuid().optional(),
+});
+export type NewMemory = z.input<typeof memorySchema>;
+
+export async function createMemory(db: Db, ctx: WorkspaceContext, input: NewMemory): Promise<Memory> {
+  return runParsed(db, ctx, "memory.create", memorySchema, input, async (p, c) => {
+    const [m] = await insertMemory.run(
+      {
+        userId: actingUser(ctx),
+        content: p.content,
+        title: p.title ?? null,
+        memoryType: p.memoryType ?? null,
+        source: p.source ?? null,
+        sourceId: p.sourceId ?? null,
+        tags: p.tags ?? null,
+        metadata: p.metadata ? JSON.stringify(p.metadata) : null,
+        conversationId: p.conversationId ?? null,
+      },
+      c,
+    );
+    await recordAudit(c, ctx, { action: "memory.created", resourceType: "memory", resourceId: m!.id, newValue: { memory_type: m!.memory_type, source: m!.source } });
+    return m!;
+  });
+}
+
+export async function getMemoryById(db: Db, ctx: WorkspaceContext, id: string): Promise<Memory> {
+  return runParsed(db, ctx, "memory.get", z.uuid(), id, async (memoryId, c) => {
+    actingUser(ctx);
+    const [m] = await getMemory.run({ id: memoryId }, c);
+    if (!m) throw new NotFoundError("memory not found");
+    return m;
+  });
+}
+
+const embeddingSchema = z.discriminatedUnion("status", [
+  z.object({ id: z.uuid(), status: z.literal("completed"), embedding, model: z.string().min(1).max(100) }),
+  z.object({ id: z.uuid(), status: z.enum(["pending", "processing", "failed"]), model: z.string().min(1).max(100).optional() }),
+]);
+export type EmbeddingUpdate = z.input<typeof embeddingSchema>;
+
+/** Store a memory's embedding (status completed) or record progress (pending, processing, failed). */
+export async function setEmbedding(db: Db, ctx: WorkspaceContext, input: EmbeddingUpdate) {
+  return runParsed(db, ctx, "memory.embed", embeddingSchema, input, async (p, c) => {
+    actingUser(ctx);
+    const [row] = await setEmbeddingQuery.run(
+      { id: p.id, status: p.status, model: p.model ?? null, embedding: p.status === "completed" ? vectorLiteral(p.embedding) : null },
+      c,
+    );
+    if (!row) throw new NotFoundError("memory not found");
+    return row;
+  });
+}
+
+const searchSchema = z.object({
+  embedding,
+  k: z.number().int().min(1).max(100).default(10),
+  tags: z.array(tag).max(20).optional(),
+  /** HNSW candidate list size (pgvector hnsw.ef_search): higher = better recall, slower. */
+  efSearch: z.number().int().min(1).max(1000).default(40),
+});
+export type SemanticQuery = z.input<typeof searchSchema>;
+export type SemanticHit = ISemanticSearchResult;
+
+/**
+ * The acting user's k live memories nearest to `embedding` by cosine distance (HNSW index), optionally only
+ * those carrying every tag given. `hnsw.iterative_scan = relaxed_order` (pgvector >= 0.8) lets the index scan
+ * continue past its first candidates when the user and tag filters reject them, so a user with few memories
+ * among many still gets k results.
+ */
+export async function semanticSearchMemories(db: Db, ctx: WorkspaceContext, input: SemanticQuery): Promise<SemanticHit[]> {
+  return runParsed(
+    db,
+    ctx,
+    "memory.search",
+    searchSchema,
+    input,
+    async (p, c) => {
+      const userId = actingUser(ctx);
+      await setHnswSearch(c, p.efSearch);
+      return semanticSearch.run({ userId, embedding: vectorLiteral(p.embedding), k: p.k, tags: p.tags ?? null }, c);
+    },
+    { readOnly: true },
+  );
+}
+
+/** Transaction-local HNSW search settings (SET LOCAL): candidate list size and iterative index scans. */
+export async function setHnswSearch(c: pg.ClientBase, efSearch: number) {
+  await c.query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)", [String(efSearch)]);
+}
+
+const keywordSchema = z.object({ query: z.string().trim().min(1).max(1000), limit: z.number().int().min(1).max(200).default(20) });
+
+/** Full-text search (English stemming, web-search syntax) over the acting user's live memories. */
+export async function keywordSearchMemories(db: Db, ctx: WorkspaceContext, input: z.input<typeof keywordSchema>) {
+  return runParsed(db, ctx, "memory.search", keywordSchema, input, async (p, c) => keywordSearch.run({ userId: actingUser(ctx), ...p }, c), {
+    readOnly: true,
+  });
+}
+
+/** Soft delete: the memory disappears from reads and searches; the row stays until the user is deleted. */
+export async function deleteMemory(db: Db, ctx: WorkspaceContext, id: string): Promise<void> {
+  await runParsed(db, ctx, "memory.delete", z.uuid(), id, async (memoryId, c) => {
+    actingUser(ctx);
+    const [row] = await softDeleteMemory.run({ id: memoryId }, c);
+    if (!row) throw new NotFoundError("memory not found");
+    await recordAudit(c, ctx, { action: "memory.deleted", resourceType: "memory", resourceId: memoryId });
+  });
+}
+
+const usageSchema = z.object({
+  messageId: z.uuid(),
+  memories: z
+    .array(z.object({ memoryId: z.uuid(), relevanceScore: z.number().min(0).max(1).optional() }))
+    .min(1)
+    .max(100)
+    .refine((a) => new Set(a.map((m) => m.memoryId)).size === a.length, "each memory at most once"),
+});
+
+/** Record which of the acting user's memories produced a message (RAG tracking) and mark them accessed. */
+export async function recordMemoriesUsed(db: Db, ctx: WorkspaceContext, input: z.input<typeof usageSchema>) {
+  return runParsed(db, ctx, "memory.use", usageSchema, input, async (p, c) => {
+    actingUser(ctx);
+    const rows = await recordMemoryUsage.run(
+      { uses: p.memories.map((m) => ({ messageId: p.messageId, memoryId: m.memoryId, relevanceScore: m.relevanceScore ?? null })) },
+      c,
+    );
+    await touchMemories.run({ ids: p.memories.map((m) => m.memoryId) }, c);
+    return rows;
+  });
+}
+
+export async function memoriesUsedBy(db: Db, ctx: WorkspaceContext, messageId: string): Promise<IMemoryUsageForMessageResult[]> {
+  return runParsed(db, ctx, "memory.usage", z.uuid(), messageId, (id, c) => memoryUsageForMessage.run({ messageId: id }, c), { readOnly: true });
+}
