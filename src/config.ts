@@ -54,6 +54,10 @@ const schema = z
     DB_CONNECT_TIMEOUT_MS: intFromEnv(10_000, 100, 600_000),
     DB_IDLE_TIMEOUT_MS: intFromEnv(10_000, 0, 3_600_000),
     DB_TX_MAX_RETRIES: intFromEnv(5, 0, 50),
+    DB_PREPARED_STATEMENTS: z
+      .enum(["true", "false", "on", "off", "1", "0"], { message: "must be true or false" })
+      .default("true")
+      .transform((v) => v === "true" || v === "on" || v === "1"),
     PGLITE_DATA_DIR: z.string().min(1).default(".data/pglite"),
     PGLITE_PORT: intFromEnv(5433, 0, 65_535),
     ENCRYPTION_KEYS: keyring.optional(),
@@ -73,6 +77,8 @@ export interface Config {
   databaseUrl?: string;
   pool: { max: number; connectTimeoutMs: number; idleTimeoutMs: number; statementTimeoutMs: number };
   txMaxRetries: number;
+  /** Run parameterised queries as named prepared statements (src/db/pool.ts); off behind PgBouncer < 1.21 in transaction mode. */
+  preparedStatements: boolean;
   pglite: { dataDir: string; port: number };
   keys: { encryption?: Map<string, Buffer>; activeKeyId?: string; blindIndex?: Buffer };
 }
@@ -96,6 +102,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       statementTimeoutMs: c.DB_STATEMENT_TIMEOUT_MS,
     },
     txMaxRetries: c.DB_TX_MAX_RETRIES,
+    preparedStatements: c.DB_PREPARED_STATEMENTS,
     pglite: { dataDir: c.PGLITE_DATA_DIR, port: c.PGLITE_PORT },
     keys: { encryption: c.ENCRYPTION_KEYS, activeKeyId: c.ENCRYPTION_ACTIVE_KEY_ID, blindIndex: c.BLIND_INDEX_KEY },
   };

@@ -1,0 +1,135 @@
+/**
+ * Bulk loading of entities through COPY (src/db/copy.ts), in ONE transaction per call: every entity,
+ * blind index and audit event of the call is written, or (on any error) none is.
+ *
+ * - bulkCreateEntities: what createEntity does, for up to 100,000 entities at once — identifiers
+ *   normalised, encrypted (AES-256-GCM, bound to the entity id) and blind-indexed (HMAC-SHA256), so a
+ *   repeated SSN/EIN (within the batch or against existing entities) is a ConflictError and nothing is
+ *   written. One entity_created audit event per entity.
+ * - importEntityRows: rows already in their stored form (the generated InsertEntity parameter type, i.e.
+ *   ciphertexts made elsewhere with this keyring), copied as they are: no cryptography on the way in. Each
+ *   ciphertext must be in our format (checked from its header, not decrypted); identifiers are not
+ *   blind-indexed, so findEntityByIdentifier will not find these entities.
+ *
+ * On the embedded engine, which cannot COPY FROM STDIN over its socket, the same calls insert with
+ * INSERT ... SELECT FROM unnest(...) in batches (same validation, same single transaction).
+ */
+import { z } from "zod";
+import type { Db } from "../db/connect";
+import { copyRows, copyTable } from "../db/copy";
+import { blindIndex } from "../db/crypto";
+import { AppError, ValidationError } from "../db/errors";
+import { blindIndexKey, keyring, type RequestContext, runParsed } from "./context";
+import { IDENTIFIER_KINDS, type IdentifierKind, identifiersAad, normaliseIdentifier } from "./entities";
+import {
+  insertEntitiesUnnest,
+  insertEntityCreatedEvents,
+  insertIdentifiersUnnest,
+  newEntityIds,
+} from "./queries/bulk.queries";
+import type { IInsertEntityParams, IInsertIdentifiersParams } from "./queries/entities.queries";
+
+export const MAX_BULK_ENTITIES = 100_000;
+
+export type EntityRow = IInsertEntityParams;
+export type IdentifierRow = IInsertIdentifiersParams["rows"][number];
+
+/** screening.entities as a COPY target, fed with the generated InsertEntity parameter type. */
+export const ENTITIES_COPY = copyTable<EntityRow>(
+  "screening.entities",
+  {
+    entityId: { column: "entity_id", type: "uuid" },
+    entityType: { column: "entity_type", type: "text" },
+    canonicalIdentifiers: { column: "canonical_identifiers", type: "bytea" },
+  },
+  {
+    fallback: (rows, c) =>
+      insertEntitiesUnnest.run(
+        { entityIds: rows.map((r) => r.entityId), entityTypes: rows.map((r) => r.entityType), canonicalIdentifiers: rows.map((r) => r.canonicalIdentifiers) },
+        c,
+      ),
+  },
+);
+
+/** screening.entity_identifiers as a COPY target, fed with the generated InsertIdentifiers row type. */
+export const IDENTIFIERS_COPY = copyTable<IdentifierRow>(
+  "screening.entity_identifiers",
+  {
+    identifierKind: { column: "identifier_kind", type: "text" },
+    blindIndex: { column: "blind_index", type: "bytea" },
+    entityId: { column: "entity_id", type: "uuid" },
+  },
+  {
+    fallback: (rows, c) =>
+      insertIdentifiersUnnest.run(
+        { identifierKinds: rows.map((r) => r.identifierKind), blindIndexes: rows.map((r) => r.blindIndex), entityIds: rows.map((r) => r.entityId) },
+        c,
+      ),
+  },
+);
+
+const identifierValue = z.string().min(1).max(200);
+const identifiers = z.partialRecord(z.enum(IDENTIFIER_KINDS), identifierValue).superRefine((ids, ctx) => {
+  for (const kind of ["ssn", "ein"] as const) {
+    if (ids[kind] !== undefined && !/^\d{9}$/.test(normaliseIdentifier(kind, ids[kind]))) ctx.addIssue({ code: "custom", path: [kind], message: "must be 9 digits" });
+  }
+});
+const entityInput = z.object({ entityType: z.enum(["individual", "organization", "address"]), identifiers: identifiers.default({}) });
+const createMany = z.array(entityInput).min(1).max(MAX_BULK_ENTITIES);
+
+/** Create many entities in one transaction; returns their ids in input order. */
+export function bulkCreateEntities(db: Db, ctx: RequestContext, inputs: z.input<typeof createMany>): Promise<string[]> {
+  return runParsed(db, ctx, "entity.bulk_create", createMany, inputs, async (p, c) => {
+    const ids = (await newEntityIds.run({ count: p.length }, c)).map((r) => r.entity_id);
+    const k = keyring(db.config);
+    const entities: EntityRow[] = new Array(p.length);
+    const indexes: IdentifierRow[] = [];
+    const details: string[] = new Array(p.length);
+    const key = p.some((e) => Object.keys(e.identifiers).length) ? blindIndexKey(db.config) : undefined;
+    for (let i = 0; i < p.length; i++) {
+      const e = p[i] as z.output<typeof entityInput>;
+      const entityId = ids[i] as string;
+      const normalised: Partial<Record<IdentifierKind, string>> = {};
+      for (const [kind, value] of Object.entries(e.identifiers)) normalised[kind as IdentifierKind] = normaliseIdentifier(kind as IdentifierKind, value as string);
+      const kinds = Object.keys(normalised) as IdentifierKind[];
+      entities[i] = { entityId, entityType: e.entityType, canonicalIdentifiers: k.encrypt(JSON.stringify(normalised), identifiersAad(entityId)) };
+      for (const kind of kinds) indexes.push({ identifierKind: kind, blindIndex: blindIndex(key as Buffer, kind, normalised[kind] as string), entityId });
+      details[i] = JSON.stringify({ entity_type: e.entityType, identifier_kinds: kinds, bulk: true });
+    }
+    await copyRows(c, ENTITIES_COPY, entities);
+    if (indexes.length) await copyRows(c, IDENTIFIERS_COPY, indexes);
+    await insertEntityCreatedEvents.run({ tenantId: ctx.tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId, entityIds: ids, details }, c);
+    return ids;
+  });
+}
+
+const storedRow = z.object({
+  entityId: z.uuid(),
+  entityType: z.enum(["individual", "organization", "address"]),
+  canonicalIdentifiers: z.instanceof(Buffer).refine((b) => b.length <= 1_000_000, "must be at most 1 MB"),
+});
+const importMany = z.array(storedRow).min(1).max(MAX_BULK_ENTITIES);
+
+/** Copy entity rows already in stored form (ciphertexts made with this keyring); returns the count. */
+export function importEntityRows(db: Db, ctx: RequestContext, rows: readonly EntityRow[]): Promise<number> {
+  return runParsed(db, ctx, "entity.import", importMany, rows, async (p, c) => {
+    const k = keyring(db.config);
+    const details: string[] = new Array(p.length);
+    for (let i = 0; i < p.length; i++) {
+      const r = p[i] as EntityRow;
+      try {
+        k.keyIdOf(r.canonicalIdentifiers);
+      } catch (e) {
+        if (e instanceof AppError) throw new ValidationError(`invalid entity rows: ${i}.canonicalIdentifiers: ${e.message}`, [`${i}.canonicalIdentifiers`]);
+        throw e;
+      }
+      details[i] = JSON.stringify({ entity_type: r.entityType, imported: true });
+    }
+    const n = await copyRows(c, ENTITIES_COPY, p);
+    await insertEntityCreatedEvents.run(
+      { tenantId: ctx.tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId, entityIds: p.map((r) => r.entityId), details },
+      c,
+    );
+    return n;
+  });
+}
