@@ -1,8 +1,10 @@
 /**
  * Issue 7, item 3: tenant isolation, property-based (fast-check).
  *
- * Tenant-scoped data in this schema is exactly what row-level security on `app.tenant_id` guards (the
- * first test checks that list against the catalog): screening.cached_data_sources (customer_provided
+ * Scope: the screening and wills domains. Their tenant-scoped data is exactly what row-level security on
+ * `app.tenant_id` guards (the first test checks that list against the catalog, and prints the tables
+ * under RLS in other schemas -- the workspace domain -- which this file does not cover yet):
+ * screening.cached_data_sources (customer_provided
  * rows belong to customer_id; paid_external rows are shared by design) and screening.audit_events
  * (tenant_id). screening.tenants is the tenant directory itself (no RLS, `app` may only read it); the
  * wills schema has no tenant column at all (one data controller, rows keyed by data subject), and
@@ -388,7 +390,7 @@ beforeAll(async () => {
 let runNo = 0;
 
 describe("tenant isolation (property-based)", () => {
-  it("covers every table under row-level security on app.tenant_id / app.user_id in the screening and wills schemas", async () => {
+  it("covers every table under row-level security in the screening and wills schemas", async () => {
     const { rows } = await t.db.pool.query<{ t: string; forced: boolean; policies: string[] }>(`
       SELECT c.oid::regclass::text AS t, c.relforcerowsecurity AS forced,
              array(SELECT p.polname::text FROM pg_policy p WHERE p.polrelid = c.oid ORDER BY 1) AS policies
@@ -401,13 +403,16 @@ describe("tenant isolation (property-based)", () => {
       { t: "screening.audit_events", forced: true, policies: ["tenant_isolation"] },
       { t: "screening.cached_data_sources", forced: true, policies: ["shared_paid_or_own"] },
     ]);
-    // Tables of other schemas under such policies (the workspace domain, when it lands) are not covered here yet.
+    // Tables of other schemas under row-level security (the workspace domain, whose policies go through
+    // workspace.current_org_id() / current_user_id()) are not covered by this file yet: say so in the output.
     const elsewhere = await t.db.pool.query<{ t: string }>(`
-      SELECT DISTINCT p.polrelid::regclass::text AS t FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname NOT IN ('screening', 'wills')
-         AND (pg_get_expr(p.polqual, p.polrelid) ~ 'app\\.(tenant|user)_id' OR pg_get_expr(p.polwithcheck, p.polrelid) ~ 'app\\.(tenant|user)_id')
+      SELECT c.oid::regclass::text AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname NOT IN ('screening', 'wills', 'pg_catalog', 'information_schema') AND c.relkind IN ('r', 'p')
+         AND NOT c.relispartition AND c.relrowsecurity
        ORDER BY 1`);
-    if (elsewhere.rows.length) console.log(`[tenant-isolation] not covered by this file (other schemas): ${elsewhere.rows.map((r) => r.t).join(", ")}`);
+    if (elsewhere.rows.length) {
+      console.log(`[tenant-isolation] ${elsewhere.rows.length} tables under RLS in other schemas, not covered by this file: ${elsewhere.rows.map((r) => r.t).join(", ")}`);
+    }
   });
 
   it(`random tenants, data and operations: service reads return only the tenant's rows; app with the wrong or no tenant sees and changes none of them (${RUNS} runs)`, async () => {
