@@ -11,6 +11,7 @@ import { dbFor, openEngine } from "./db/connect";
 import { AppError } from "./db/errors";
 import { migrate } from "./db/migrate";
 import * as screening from "./screening";
+import * as ws from "./workspace";
 import {
   auditForSubject,
   clauseHistoryOf,
@@ -58,6 +59,7 @@ async function main() {
     say(`database: ${engine.kind}${applied.length ? ` (applied ${applied.length} pending migration(s))` : ""}`);
 
     await screeningWalkthrough(db);
+    await workspaceWalkthrough(db);
 
     say("\n== wills: POPIA consent ==");
     const subject = crypto.randomUUID();
@@ -142,7 +144,7 @@ async function screeningWalkthrough(db: ReturnType<typeof dbFor>) {
     .catch((e: AppError) => say(`creating a second entity with that SSN -> ${e.name}: ${e.message}`));
 
   say("\n== screening: versioned profiles ==");
-  const employer = await screening.createEntity(db, ctx, { entityType: "organization", identifiers: { ein: "12-3456789" } });
+  const employer = await screening.createEntity(db, ctx, { entityType: "organization", identifiers: { ein: String(100_000_000 + crypto.randomInt(899_999_999)) } });
   await screening.createProfileVersion(db, ctx, {
     entityId: person.entity_id,
     triggerType: "screening",
@@ -178,6 +180,67 @@ async function screeningWalkthrough(db: ReturnType<typeof dbFor>) {
   for (const ev of await screening.listAuditEvents(db, ctx, { from: new Date(Date.now() - day), to: new Date(Date.now() + day) })) {
     if (ev.correlation_id === ctx.correlationId) say(`  ${ev.event_type.padEnd(16)} entity=${ev.entity_id ?? "-"} ${JSON.stringify(ev.details)}`);
   }
+}
+
+async function workspaceWalkthrough(db: ReturnType<typeof dbFor>) {
+  say("\n== workspace: organisations and users ==");
+  const tag = crypto.randomBytes(3).toString("hex");
+  const org = await ws.createOrganization(db, { name: `Demo Co ${tag}`, slug: `demo-${tag}` });
+  const admin = ws.workspaceContext({ organizationId: org.id, userId: null });
+  const ann = await ws.createUser(db, admin, { email: `Ann.${tag}@Example.com`, displayName: "Ann" });
+  const bob = await ws.createUser(db, admin, { email: `bob.${tag}@example.com`, displayName: "Bob" });
+  const asAnn = ws.workspaceContext({ organizationId: org.id, userId: ann.id });
+  const asBob = ws.workspaceContext({ organizationId: org.id, userId: bob.id });
+  say(`organisation ${org.slug} with ${ann.email} and ${bob.email}`);
+  say(`found by email in lower case: ${(await ws.findUserByEmail(db, admin, ann.email.toLowerCase()))?.id === ann.id}`);
+  const session = await ws.createSession(db, asAnn, { ttlSeconds: 3600 });
+  say(`session for Ann (only its SHA-256 hash is stored) resolves to Ann: ${(await ws.resolveSession(db, session.token)).userId === ann.id}`);
+
+  say("\n== workspace: memories and semantic search (pgvector HNSW, cosine) ==");
+  // Toy embeddings: three topics as directions in 1536 dimensions (a real system calls an embedding model).
+  const topic = (k: number, jitter: number) => Array.from({ length: ws.EMBEDDING_DIMENSIONS }, (_, i) => (i % 3 === k ? 1 : 0) + jitter * Math.sin(i + k));
+  const notes = [
+    ["Budget review moved to Friday", 0, ["finance"]],
+    ["Q3 revenue beat the forecast", 0, ["finance"]],
+    ["Flight to Lisbon on the 14th", 1, ["travel"]],
+    ["Hotel near the conference centre", 1, ["travel"]],
+    ["Ada prefers morning meetings", 2, ["people"]],
+  ] as const;
+  for (const [content, k, tags] of notes) {
+    const m = await ws.createMemory(db, asAnn, { content, tags: [...tags] });
+    await ws.setEmbedding(db, asAnn, { id: m.id, status: "completed", embedding: topic(k, 0.05 * content.length), model: "demo" });
+  }
+  const hits = await ws.semanticSearchMemories(db, asAnn, { embedding: topic(0, 0.3), k: 3 });
+  for (const h of hits) say(`  ${h.distance.toFixed(3)}  ${h.content}`);
+  say(`Bob searching the same space sees ${(await ws.semanticSearchMemories(db, asBob, { embedding: topic(0, 0.3), k: 3 })).length} of Ann's memories (RLS: private to Ann)`);
+  say(`keyword search "forecast": ${(await ws.keywordSearchMemories(db, asAnn, { query: "forecast" })).map((h) => h.content).join("; ")}`);
+
+  say("\n== workspace: conversations ==");
+  const conv = await ws.createConversation(db, asAnn, { type: "direct", participantIds: [bob.id] });
+  await ws.sendMessage(db, asAnn, { conversationId: conv.id, content: "Can you check the budget numbers?" });
+  await ws.sendMessage(db, asAnn, { conversationId: conv.id, content: "And book the Lisbon hotel." });
+  say(`Bob's unread messages in the direct conversation: ${(await ws.unreadCountsOf(db, asBob)).get(conv.id)}`);
+  await ws.markConversationRead(db, asBob, conv.id);
+  say(`after reading: ${(await ws.unreadCountsOf(db, asBob)).get(conv.id)}`);
+  await ws.createMemory(db, asAnn, { content: "x".repeat(50_001) }).catch((e: AppError) => say(`a memory of 50,001 characters -> ${e.name}: ${e.message}`));
+
+  say("\n== workspace: tasks, integrations, RBAC ==");
+  const task = await ws.createTask(db, asBob, { title: "Check budget numbers", priority: "high", dueDate: new Date().toISOString().slice(0, 10) });
+  const done = await ws.changeTaskStatus(db, asBob, task.id, "done");
+  say(`task done at ${done.completed_at?.toISOString()}`);
+  await ws.changeTaskStatus(db, asBob, task.id, "cancelled").catch((e: AppError) => say(`done -> cancelled -> ${e.name}: ${e.message}`));
+  const google = await ws.connectIntegration(db, asAnn, { provider: "google", accessToken: "ya29.demo-token", scopes: ["gmail.readonly"] });
+  const mails = [{ gmail_id: "g1", subject: "Invoice March" }, { gmail_id: "g2", subject: "Team offsite" }];
+  const first = await ws.syncGmailMessages(db, asAnn, google.id, mails);
+  const again = await ws.syncGmailMessages(db, asAnn, google.id, mails);
+  say(`gmail sync: ${JSON.stringify(first)}, re-sync: ${JSON.stringify(again)} (token stored encrypted: ${google.has_access_token})`);
+  const editor = await ws.createRole(db, admin, { name: "editor", permissions: ["memories:read", "tasks:*"] });
+  await ws.grantRole(db, admin, { userId: bob.id, roleId: editor.id, expiresAt: new Date(Date.now() + 3_600_000) });
+  say(`Bob may tasks:delete: ${await ws.hasPermission(db, admin, bob.id, "tasks:delete")}, users:invite: ${await ws.hasPermission(db, admin, bob.id, "users:invite")}`);
+
+  say("\n== workspace: audit trail of the organisation ==");
+  const rows = await ws.auditLogOf(db, admin, { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) });
+  for (const r of rows.reverse()) say(`  ${r.timestamp.toISOString()}  ${r.status.padEnd(7)} ${r.action}`);
 }
 
 main().catch((e) => {
