@@ -52,6 +52,18 @@ CREATE SCHEMA wills;
 COMMENT ON SCHEMA wills IS 'Will-drafting platform (POPIA): consent records, versioned clause library, immutable audit log.';
 
 --
+-- Name: workspace; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA workspace;
+
+--
+-- Name: SCHEMA workspace; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA workspace IS 'AI workspace (seed 003): organisations, users, memories with embeddings, messaging, tasks, integrations, knowledge graph, RBAC, documents, devices, audit.';
+
+--
 -- Name: pgcrypto; Type: EXTENSION; Schema: -; Owner: -
 --
 
@@ -394,6 +406,43 @@ $$;
 --
 
 COMMENT ON FUNCTION core.uuidv7_time(id uuid) IS 'The creation time (millisecond precision) encoded in a UUIDv7.';
+
+--
+-- Name: current_org_id(); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.current_org_id() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  SELECT nullif(current_setting('app.tenant_id', true), '')::uuid
+$$;
+
+--
+-- Name: FUNCTION current_org_id(); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.current_org_id() IS 'The organisation (tenant) of the current transaction, from SET LOCAL app.tenant_id; NULL when unset.';
+
+--
+-- Name: current_user_id(); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.current_user_id() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  -- Runs with the caller's rights: under RLS `app` sees only users of the current organisation, so a
+  -- user id from another organisation (or none) yields NULL and matches no row.
+  SELECT u.id FROM workspace.users u
+   WHERE u.id = nullif(current_setting('app.user_id', true), '')::uuid
+     AND u.organization_id = workspace.current_org_id()
+     AND u.is_active
+$$;
+
+--
+-- Name: FUNCTION current_user_id(); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.current_user_id() IS 'The acting user (SET LOCAL app.user_id) if it is an active member of the current organisation, else NULL. Policies call it as (SELECT workspace.current_user_id()) so it runs once per query.';
 
 SET default_tablespace = '';
 
@@ -995,6 +1044,1077 @@ COMMENT ON COLUMN wills.consent_records.channel IS 'How consent was given: web, 
 COMMENT ON COLUMN wills.consent_records.withdrawn_at IS 'When the subject withdrew this consent; NULL while active.';
 
 --
+-- Name: audit_logs; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.audit_logs (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    organization_id uuid,
+    user_id uuid,
+    action text NOT NULL,
+    resource_type text,
+    resource_id text,
+    ip_address inet,
+    user_agent text,
+    session_id uuid,
+    old_value jsonb,
+    new_value jsonb,
+    status text DEFAULT 'success'::text NOT NULL,
+    error_message text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    "timestamp" timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT audit_logs_action_format CHECK (((action ~ '^[a-z][a-z_]*\.[a-z][a-z_]*$'::text) AND (char_length(action) <= 100))),
+    CONSTRAINT audit_logs_error_iff_failure CHECK (((status = 'failure'::text) = (error_message IS NOT NULL))),
+    CONSTRAINT audit_logs_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT audit_logs_resource_id_length CHECK ((char_length(resource_id) <= 255)),
+    CONSTRAINT audit_logs_resource_type_format CHECK ((resource_type ~ '^[a-z][a-z_]{0,49}$'::text)),
+    CONSTRAINT audit_logs_status_check CHECK ((status = ANY (ARRAY['success'::text, 'failure'::text]))),
+    CONSTRAINT audit_logs_user_agent_length CHECK ((char_length(user_agent) <= 1024))
+)
+PARTITION BY RANGE ("timestamp");
+
+ALTER TABLE ONLY workspace.audit_logs FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE audit_logs; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.audit_logs IS 'Append-only audit trail per organisation, monthly partitions. No FKs: rows outlive the users and organisations they name.';
+
+--
+-- Name: COLUMN audit_logs.organization_id; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.audit_logs.organization_id IS 'The organisation (tenant) the event belongs to; plain uuid, deliberately not a FK.';
+
+--
+-- Name: COLUMN audit_logs.user_id; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.audit_logs.user_id IS 'Who acted; NULL for the system. Plain uuid, deliberately not a FK.';
+
+--
+-- Name: COLUMN audit_logs.action; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.audit_logs.action IS 'What happened, as <resource>.<verb>: memory.created, task.completed, role.granted, ...';
+
+--
+-- Name: COLUMN audit_logs.old_value; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.audit_logs.old_value IS 'The changed fields before (never secrets or tokens).';
+
+--
+-- Name: COLUMN audit_logs.new_value; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.audit_logs.new_value IS 'The changed fields after (never secrets or tokens).';
+
+--
+-- Name: COLUMN audit_logs."timestamp"; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.audit_logs."timestamp" IS 'When it happened; the partition key.';
+
+--
+-- Name: audit_logs_default; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.audit_logs_default (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    organization_id uuid,
+    user_id uuid,
+    action text NOT NULL,
+    resource_type text,
+    resource_id text,
+    ip_address inet,
+    user_agent text,
+    session_id uuid,
+    old_value jsonb,
+    new_value jsonb,
+    status text DEFAULT 'success'::text NOT NULL,
+    error_message text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    "timestamp" timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT audit_logs_action_format CHECK (((action ~ '^[a-z][a-z_]*\.[a-z][a-z_]*$'::text) AND (char_length(action) <= 100))),
+    CONSTRAINT audit_logs_error_iff_failure CHECK (((status = 'failure'::text) = (error_message IS NOT NULL))),
+    CONSTRAINT audit_logs_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT audit_logs_resource_id_length CHECK ((char_length(resource_id) <= 255)),
+    CONSTRAINT audit_logs_resource_type_format CHECK ((resource_type ~ '^[a-z][a-z_]{0,49}$'::text)),
+    CONSTRAINT audit_logs_status_check CHECK ((status = ANY (ARRAY['success'::text, 'failure'::text]))),
+    CONSTRAINT audit_logs_user_agent_length CHECK ((char_length(user_agent) <= 1024))
+);
+
+--
+-- Name: TABLE audit_logs_default; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.audit_logs_default IS 'DEFAULT partition of workspace.audit_logs: catches rows outside the monthly partitions; should stay empty.';
+
+--
+-- Name: calendar_events; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.calendar_events (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    user_id uuid NOT NULL,
+    integration_id uuid NOT NULL,
+    provider text NOT NULL,
+    provider_event_id text NOT NULL,
+    calendar_id text,
+    title text,
+    description text,
+    location text,
+    start_time timestamp with time zone NOT NULL,
+    end_time timestamp with time zone NOT NULL,
+    is_all_day boolean DEFAULT false NOT NULL,
+    timezone text,
+    attendees jsonb DEFAULT '[]'::jsonb NOT NULL,
+    is_online_meeting boolean DEFAULT false NOT NULL,
+    online_meeting_url text,
+    recurrence_rule text,
+    synced_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT calendar_events_attendees_array CHECK ((jsonb_typeof(attendees) = 'array'::text)),
+    CONSTRAINT calendar_events_calendar_id_length CHECK ((char_length(calendar_id) <= 255)),
+    CONSTRAINT calendar_events_end_after_start CHECK ((end_time >= start_time)),
+    CONSTRAINT calendar_events_provider_check CHECK ((provider = ANY (ARRAY['google'::text, 'microsoft'::text]))),
+    CONSTRAINT calendar_events_provider_event_id_length CHECK (((char_length(provider_event_id) >= 1) AND (char_length(provider_event_id) <= 255))),
+    CONSTRAINT calendar_events_recurrence_rule_length CHECK ((char_length(recurrence_rule) <= 255)),
+    CONSTRAINT calendar_events_timezone_length CHECK ((char_length(timezone) <= 50)),
+    CONSTRAINT calendar_events_title_length CHECK ((char_length(title) <= 500))
+);
+
+ALTER TABLE ONLY workspace.calendar_events FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE calendar_events; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.calendar_events IS 'Events synced from Google or Microsoft calendars; a re-sync upserts on (user_id, provider, provider_event_id).';
+
+--
+-- Name: COLUMN calendar_events.attendees; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.calendar_events.attendees IS 'JSON array of attendees as the provider returns them ({email, name, response}).';
+
+--
+-- Name: conversation_participants; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.conversation_participants (
+    conversation_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    role text DEFAULT 'member'::text NOT NULL,
+    joined_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_read_at timestamp with time zone,
+    is_muted boolean DEFAULT false NOT NULL,
+    CONSTRAINT conversation_participants_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])))
+);
+
+ALTER TABLE ONLY workspace.conversation_participants FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE conversation_participants; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.conversation_participants IS 'Who is in a conversation, with their role and read position.';
+
+--
+-- Name: COLUMN conversation_participants.last_read_at; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.conversation_participants.last_read_at IS 'Messages created after this are unread for the participant; NULL = nothing read.';
+
+--
+-- Name: conversations; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.conversations (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    organization_id uuid,
+    type text DEFAULT 'direct'::text NOT NULL,
+    name text,
+    description text,
+    avatar_url text,
+    is_private boolean DEFAULT true NOT NULL,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_message_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    CONSTRAINT conversations_avatar_url_length CHECK ((char_length(avatar_url) <= 500)),
+    CONSTRAINT conversations_description_length CHECK ((char_length(description) <= 10000)),
+    CONSTRAINT conversations_name_length CHECK ((char_length(name) <= 255)),
+    CONSTRAINT conversations_type_check CHECK ((type = ANY (ARRAY['direct'::text, 'group'::text, 'ai_chat'::text])))
+);
+
+ALTER TABLE ONLY workspace.conversations FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE conversations; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.conversations IS 'Direct, group and AI-chat conversations inside an organisation.';
+
+--
+-- Name: COLUMN conversations.type; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.conversations.type IS 'direct (two people), group (named, many) or ai_chat (a user with the assistant).';
+
+--
+-- Name: COLUMN conversations.last_message_at; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.conversations.last_message_at IS 'created_at of the newest message, kept by the service when it posts one.';
+
+--
+-- Name: devices; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.devices (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    user_id uuid NOT NULL,
+    device_token text NOT NULL,
+    platform text NOT NULL,
+    device_name text,
+    is_active boolean DEFAULT true NOT NULL,
+    last_used_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT devices_device_name_length CHECK ((char_length(device_name) <= 255)),
+    CONSTRAINT devices_device_token_length CHECK (((char_length(device_token) >= 1) AND (char_length(device_token) <= 4096))),
+    CONSTRAINT devices_platform_check CHECK ((platform = ANY (ARRAY['ios'::text, 'android'::text, 'web'::text])))
+);
+
+ALTER TABLE ONLY workspace.devices FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE devices; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.devices IS 'Devices registered for push notifications; deactivated, not deleted, when a token stops working.';
+
+--
+-- Name: COLUMN devices.device_token; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.devices.device_token IS 'Push token from APNs/FCM/Web Push.';
+
+--
+-- Name: document_templates; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.document_templates (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    organization_id uuid,
+    name text NOT NULL,
+    document_type text NOT NULL,
+    outline text[] DEFAULT '{}'::text[] NOT NULL,
+    instructions text,
+    is_system boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT document_templates_document_type_format CHECK ((document_type ~ '^[a-z][a-z0-9_]{0,49}$'::text)),
+    CONSTRAINT document_templates_global_are_system CHECK (((organization_id IS NOT NULL) OR is_system)),
+    CONSTRAINT document_templates_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 255)))
+);
+
+ALTER TABLE ONLY workspace.document_templates FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE document_templates; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.document_templates IS 'Outlines and instructions for generating documents. organization_id NULL = a system template for everyone.';
+
+--
+-- Name: COLUMN document_templates.document_type; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.document_templates.document_type IS 'report, proposal, memo, ...: lower-case word.';
+
+--
+-- Name: documents; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.documents (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    user_id uuid NOT NULL,
+    document_type text NOT NULL,
+    title text NOT NULL,
+    content text,
+    outline text[] DEFAULT '{}'::text[] NOT NULL,
+    template_id uuid,
+    status text DEFAULT 'draft'::text NOT NULL,
+    context_memory_ids uuid[] DEFAULT '{}'::uuid[] NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT documents_document_type_format CHECK ((document_type ~ '^[a-z][a-z0-9_]{0,49}$'::text)),
+    CONSTRAINT documents_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'generating'::text, 'ready'::text, 'exported'::text]))),
+    CONSTRAINT documents_title_length CHECK (((char_length(title) >= 1) AND (char_length(title) <= 500)))
+);
+
+ALTER TABLE ONLY workspace.documents FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE documents; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.documents IS 'Documents a user generates from a template and their memories.';
+
+--
+-- Name: COLUMN documents.status; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.documents.status IS 'draft -> generating -> ready -> exported.';
+
+--
+-- Name: COLUMN documents.context_memory_ids; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.documents.context_memory_ids IS 'Memories used as context when generating (ids; not FKs, so a deleted memory leaves a dangling id).';
+
+--
+-- Name: drive_files; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.drive_files (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    user_id uuid NOT NULL,
+    integration_id uuid NOT NULL,
+    provider text NOT NULL,
+    provider_file_id text NOT NULL,
+    name text NOT NULL,
+    mime_type text,
+    size_bytes bigint,
+    web_url text,
+    parent_path text,
+    modified_at timestamp with time zone,
+    synced_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT drive_files_mime_type_length CHECK ((char_length(mime_type) <= 255)),
+    CONSTRAINT drive_files_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 500))),
+    CONSTRAINT drive_files_provider_check CHECK ((provider = ANY (ARRAY['google'::text, 'microsoft'::text]))),
+    CONSTRAINT drive_files_provider_file_id_length CHECK (((char_length(provider_file_id) >= 1) AND (char_length(provider_file_id) <= 255))),
+    CONSTRAINT drive_files_size_bytes_nonnegative CHECK ((size_bytes >= 0))
+);
+
+ALTER TABLE ONLY workspace.drive_files FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE drive_files; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.drive_files IS 'File metadata synced from Google Drive or OneDrive; a re-sync upserts on (user_id, provider, provider_file_id).';
+
+--
+-- Name: entities; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.entities (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    user_id uuid NOT NULL,
+    entity_type text NOT NULL,
+    name text NOT NULL,
+    aliases text[] DEFAULT '{}'::text[] NOT NULL,
+    description text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    mention_count integer DEFAULT 1 NOT NULL,
+    first_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT entities_entity_type_format CHECK ((entity_type ~ '^[a-z][a-z0-9_]{0,49}$'::text)),
+    CONSTRAINT entities_mention_count_positive CHECK ((mention_count >= 1)),
+    CONSTRAINT entities_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT entities_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 255))),
+    CONSTRAINT entities_seen_order CHECK ((last_seen_at >= first_seen_at))
+);
+
+ALTER TABLE ONLY workspace.entities FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE entities; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.entities IS 'Knowledge-graph nodes extracted from a user''s content: people, organisations, projects, places, ...';
+
+--
+-- Name: COLUMN entities.entity_type; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.entities.entity_type IS 'person, organization, project, location, ...: lower-case word.';
+
+--
+-- Name: COLUMN entities.mention_count; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.entities.mention_count IS 'How many times the entity was seen; the upsert increments it.';
+
+--
+-- Name: entity_mentions; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.entity_mentions (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    entity_id uuid NOT NULL,
+    source_type text NOT NULL,
+    source_id uuid NOT NULL,
+    context text,
+    "position" integer,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT entity_mentions_position_nonnegative CHECK (("position" >= 0)),
+    CONSTRAINT entity_mentions_source_type_check CHECK ((source_type = ANY (ARRAY['memory'::text, 'message'::text, 'email'::text, 'file'::text])))
+);
+
+ALTER TABLE ONLY workspace.entity_mentions FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE entity_mentions; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.entity_mentions IS 'Where an entity was mentioned: a memory, message, email or file (polymorphic source_id, no FK).';
+
+--
+-- Name: COLUMN entity_mentions."position"; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.entity_mentions."position" IS 'Character offset of the mention in the source text.';
+
+--
+-- Name: entity_relationships; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.entity_relationships (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    source_entity_id uuid NOT NULL,
+    target_entity_id uuid NOT NULL,
+    relationship_type text NOT NULL,
+    strength double precision DEFAULT 0.5 NOT NULL,
+    context text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT entity_relationships_not_self CHECK ((source_entity_id <> target_entity_id)),
+    CONSTRAINT entity_relationships_strength_range CHECK (((strength >= (0)::double precision) AND (strength <= (1)::double precision))),
+    CONSTRAINT entity_relationships_type_format CHECK ((relationship_type ~ '^[a-z][a-z0-9_]{0,49}$'::text))
+);
+
+ALTER TABLE ONLY workspace.entity_relationships FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE entity_relationships; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.entity_relationships IS 'Directed, typed edges between two entities of the same user.';
+
+--
+-- Name: COLUMN entity_relationships.relationship_type; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.entity_relationships.relationship_type IS 'works_at, knows, manages, part_of, ...: lower-case word.';
+
+--
+-- Name: COLUMN entity_relationships.strength; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.entity_relationships.strength IS 'Confidence in the relationship, 0..1.';
+
+--
+-- Name: gmail_messages; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.gmail_messages (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    user_id uuid NOT NULL,
+    integration_id uuid NOT NULL,
+    gmail_id text NOT NULL,
+    thread_id text,
+    subject text,
+    from_email text,
+    to_emails text[] DEFAULT '{}'::text[] NOT NULL,
+    snippet text,
+    body_text text,
+    labels text[] DEFAULT '{}'::text[] NOT NULL,
+    is_read boolean DEFAULT false NOT NULL,
+    received_at timestamp with time zone,
+    synced_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT gmail_messages_from_email_length CHECK ((char_length(from_email) <= 255)),
+    CONSTRAINT gmail_messages_gmail_id_length CHECK (((char_length(gmail_id) >= 1) AND (char_length(gmail_id) <= 255))),
+    CONSTRAINT gmail_messages_thread_id_length CHECK ((char_length(thread_id) <= 255))
+);
+
+ALTER TABLE ONLY workspace.gmail_messages FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE gmail_messages; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.gmail_messages IS 'Mail synced from Gmail; a re-sync upserts on (user_id, gmail_id).';
+
+--
+-- Name: COLUMN gmail_messages.gmail_id; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.gmail_messages.gmail_id IS 'Gmail''s message id; unique per user.';
+
+--
+-- Name: integrations; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.integrations (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    user_id uuid NOT NULL,
+    provider text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    access_token_encrypted bytea,
+    refresh_token_encrypted bytea,
+    token_expires_at timestamp with time zone,
+    scopes text[] DEFAULT '{}'::text[] NOT NULL,
+    last_sync_at timestamp with time zone,
+    sync_cursor text,
+    provider_user_id text,
+    provider_email text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    connected_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT integrations_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT integrations_provider_check CHECK ((provider = ANY (ARRAY['google'::text, 'microsoft'::text, 'slack'::text, 'notion'::text]))),
+    CONSTRAINT integrations_provider_email_length CHECK ((char_length(provider_email) <= 255)),
+    CONSTRAINT integrations_provider_user_id_length CHECK ((char_length(provider_user_id) <= 255)),
+    CONSTRAINT integrations_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'active'::text, 'expired'::text, 'error'::text, 'disconnected'::text]))),
+    CONSTRAINT integrations_sync_cursor_length CHECK ((char_length(sync_cursor) <= 4096))
+);
+
+ALTER TABLE ONLY workspace.integrations FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE integrations; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.integrations IS 'OAuth connections of a user to an outside provider, one per provider; tokens encrypted.';
+
+--
+-- Name: COLUMN integrations.access_token_encrypted; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.integrations.access_token_encrypted IS 'AES-256-GCM ciphertext (key id inside, AAD = this row) of the OAuth access token. Never plaintext.';
+
+--
+-- Name: COLUMN integrations.refresh_token_encrypted; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.integrations.refresh_token_encrypted IS 'AES-256-GCM ciphertext of the OAuth refresh token. Never plaintext.';
+
+--
+-- Name: COLUMN integrations.sync_cursor; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.integrations.sync_cursor IS 'Provider cursor (history id, delta link, page token) for the next incremental sync.';
+
+--
+-- Name: memories; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.memories (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    user_id uuid NOT NULL,
+    content text NOT NULL,
+    title text,
+    memory_type text DEFAULT 'note'::text NOT NULL,
+    source text DEFAULT 'manual'::text NOT NULL,
+    source_id text,
+    tags text[] DEFAULT '{}'::text[] NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    embedding public.vector(1536),
+    embedding_status text DEFAULT 'pending'::text NOT NULL,
+    embedding_model text,
+    embedding_updated_at timestamp with time zone,
+    conversation_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    accessed_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    CONSTRAINT memories_completed_has_embedding CHECK (((embedding_status <> 'completed'::text) OR (embedding IS NOT NULL))),
+    CONSTRAINT memories_content_check CHECK ((char_length(content) <= 50000)),
+    CONSTRAINT memories_embedding_model_length CHECK ((char_length(embedding_model) <= 100)),
+    CONSTRAINT memories_embedding_status_check CHECK ((embedding_status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'failed'::text]))),
+    CONSTRAINT memories_memory_type_format CHECK ((memory_type ~ '^[a-z][a-z0-9_]{0,49}$'::text)),
+    CONSTRAINT memories_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT memories_source_format CHECK ((source ~ '^[a-z][a-z0-9_]{0,49}$'::text)),
+    CONSTRAINT memories_source_id_length CHECK ((char_length(source_id) <= 255)),
+    CONSTRAINT memories_title_length CHECK ((char_length(title) <= 500))
+);
+
+ALTER TABLE ONLY workspace.memories FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE memories; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.memories IS 'What the assistant remembers for one user (notes, extracts, imported items), with an optional embedding for semantic search. Soft-deleted via deleted_at.';
+
+--
+-- Name: COLUMN memories.memory_type; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.memories.memory_type IS 'Kind of memory (note, fact, preference, ...): lower-case word.';
+
+--
+-- Name: COLUMN memories.source; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.memories.source IS 'Where it came from (manual, chat, gmail, drive, ...): lower-case word; source_id is the id there.';
+
+--
+-- Name: COLUMN memories.embedding; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.memories.embedding IS '1536-dimensional embedding of content (cosine distance); NULL until computed.';
+
+--
+-- Name: COLUMN memories.embedding_status; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.memories.embedding_status IS 'pending -> processing -> completed | failed; completed requires an embedding.';
+
+--
+-- Name: COLUMN memories.conversation_id; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.memories.conversation_id IS 'The conversation the memory was extracted from; SET NULL when it is deleted.';
+
+--
+-- Name: COLUMN memories.accessed_at; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.memories.accessed_at IS 'Last time the memory was returned to the user or used by the assistant.';
+
+--
+-- Name: COLUMN memories.deleted_at; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.memories.deleted_at IS 'Soft delete; searches exclude deleted memories.';
+
+--
+-- Name: message_memory_usage; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.message_memory_usage (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    message_id uuid NOT NULL,
+    memory_id uuid NOT NULL,
+    relevance_score double precision,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT message_memory_usage_relevance_range CHECK (((relevance_score >= (0)::double precision) AND (relevance_score <= (1)::double precision)))
+);
+
+ALTER TABLE ONLY workspace.message_memory_usage FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE message_memory_usage; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.message_memory_usage IS 'Which memories were used to produce a message (RAG tracking), with their relevance.';
+
+--
+-- Name: COLUMN message_memory_usage.relevance_score; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.message_memory_usage.relevance_score IS 'Relevance of the memory to the message, 0..1 (e.g. 1 - cosine distance).';
+
+--
+-- Name: messages; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.messages (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    conversation_id uuid NOT NULL,
+    sender_id uuid,
+    content text NOT NULL,
+    content_type text DEFAULT 'text'::text NOT NULL,
+    status text DEFAULT 'sent'::text NOT NULL,
+    is_edited boolean DEFAULT false NOT NULL,
+    is_ai_response boolean DEFAULT false NOT NULL,
+    ai_model text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    edited_at timestamp with time zone,
+    deleted_at timestamp with time zone,
+    CONSTRAINT messages_ai_model_length CHECK ((char_length(ai_model) <= 100)),
+    CONSTRAINT messages_content_length CHECK ((char_length(content) <= 50000)),
+    CONSTRAINT messages_content_type_check CHECK ((content_type = ANY (ARRAY['text'::text, 'file'::text, 'system'::text, 'ai'::text]))),
+    CONSTRAINT messages_status_check CHECK ((status = ANY (ARRAY['sent'::text, 'delivered'::text, 'read'::text])))
+);
+
+ALTER TABLE ONLY workspace.messages FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE messages; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.messages IS 'Messages in conversations. A deleted sender leaves the message with sender_id NULL.';
+
+--
+-- Name: COLUMN messages.sender_id; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.messages.sender_id IS 'Author; NULL for AI and system messages, and after the author is deleted.';
+
+--
+-- Name: COLUMN messages.ai_model; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.messages.ai_model IS 'Model that produced an AI response.';
+
+--
+-- Name: notifications; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.notifications (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    user_id uuid NOT NULL,
+    type text NOT NULL,
+    title text,
+    body text,
+    data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    is_read boolean DEFAULT false NOT NULL,
+    read_at timestamp with time zone,
+    resource_type text,
+    resource_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT notifications_data_object CHECK ((jsonb_typeof(data) = 'object'::text)),
+    CONSTRAINT notifications_read_at_iff_read CHECK ((is_read = (read_at IS NOT NULL))),
+    CONSTRAINT notifications_resource_type_format CHECK ((resource_type ~ '^[a-z][a-z0-9_]{0,49}$'::text)),
+    CONSTRAINT notifications_title_length CHECK ((char_length(title) <= 255)),
+    CONSTRAINT notifications_type_format CHECK ((type ~ '^[a-z][a-z0-9_.]{0,49}$'::text))
+);
+
+ALTER TABLE ONLY workspace.notifications FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE notifications; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.notifications IS 'In-app notifications for one user.';
+
+--
+-- Name: COLUMN notifications.type; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.notifications.type IS 'What it is about (task.due, message.new, ...).';
+
+--
+-- Name: COLUMN notifications.resource_id; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.notifications.resource_id IS 'The task, message, ... it points to (polymorphic via resource_type; no FK).';
+
+--
+-- Name: organizations; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.organizations (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    name text NOT NULL,
+    slug text,
+    plan_type text DEFAULT 'free'::text NOT NULL,
+    settings jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT organizations_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 255))),
+    CONSTRAINT organizations_plan_type_format CHECK ((plan_type ~ '^[a-z][a-z0-9_]{0,49}$'::text)),
+    CONSTRAINT organizations_settings_object CHECK ((jsonb_typeof(settings) = 'object'::text)),
+    CONSTRAINT organizations_slug_format CHECK ((slug ~ '^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$'::text))
+);
+
+--
+-- Name: TABLE organizations; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.organizations IS 'Tenants of the workspace. Every organisation-scoped row carries its id; app.tenant_id selects one.';
+
+--
+-- Name: COLUMN organizations.slug; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.organizations.slug IS 'Optional url-safe identity: lower-case letters, digits and inner hyphens, at most 100 chars.';
+
+--
+-- Name: COLUMN organizations.plan_type; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.organizations.plan_type IS 'Billing plan (free, pro, enterprise, ...): lower-case word.';
+
+--
+-- Name: roles; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.roles (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    organization_id uuid,
+    name text NOT NULL,
+    description text,
+    is_system boolean DEFAULT false NOT NULL,
+    permissions text[] DEFAULT '{}'::text[] NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT roles_global_are_system CHECK (((organization_id IS NOT NULL) OR is_system)),
+    CONSTRAINT roles_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 100))),
+    CONSTRAINT roles_permissions_format CHECK ((array_to_string(permissions, ' '::text, '<null>'::text) ~ '^([a-z][a-z_]*:([a-z][a-z_]*|\*)( |$))*$'::text))
+);
+
+ALTER TABLE ONLY workspace.roles FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE roles; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.roles IS 'Named permission sets. organization_id NULL = a system role every organisation can grant.';
+
+--
+-- Name: COLUMN roles.permissions; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.roles.permissions IS 'Permissions as resource:action (memories:read, tasks:write, ...); resource:* grants every action on the resource.';
+
+--
+-- Name: sessions; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.sessions (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    user_id uuid NOT NULL,
+    token_hash text NOT NULL,
+    refresh_token_hash text,
+    ip_address inet,
+    user_agent text,
+    expires_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT sessions_expires_after_created CHECK ((expires_at > created_at)),
+    CONSTRAINT sessions_refresh_token_hash_format CHECK ((refresh_token_hash ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT sessions_token_hash_format CHECK ((token_hash ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT sessions_user_agent_length CHECK ((char_length(user_agent) <= 1024))
+);
+
+--
+-- Name: TABLE sessions; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.sessions IS 'Login sessions. Only SHA-256 hashes of the (random, 256-bit) tokens are stored.';
+
+--
+-- Name: COLUMN sessions.token_hash; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.sessions.token_hash IS 'Hex SHA-256 of the session token; the token itself is shown to the client once and never stored.';
+
+--
+-- Name: COLUMN sessions.refresh_token_hash; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.sessions.refresh_token_hash IS 'Hex SHA-256 of the refresh token, if one was issued.';
+
+--
+-- Name: tasks; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.tasks (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    user_id uuid NOT NULL,
+    organization_id uuid,
+    title text NOT NULL,
+    description text,
+    status text DEFAULT 'todo'::text NOT NULL,
+    priority text DEFAULT 'medium'::text NOT NULL,
+    due_date date,
+    due_time time without time zone,
+    reminder_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    source text DEFAULT 'manual'::text NOT NULL,
+    source_id uuid,
+    source_type text,
+    project_id uuid,
+    tags text[] DEFAULT '{}'::text[] NOT NULL,
+    recurrence_rule text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT tasks_completed_at_iff_done CHECK (((status = 'done'::text) = (completed_at IS NOT NULL))),
+    CONSTRAINT tasks_description_length CHECK ((char_length(description) <= 50000)),
+    CONSTRAINT tasks_due_time_needs_date CHECK (((due_time IS NULL) OR (due_date IS NOT NULL))),
+    CONSTRAINT tasks_priority_check CHECK ((priority = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text, 'urgent'::text]))),
+    CONSTRAINT tasks_recurrence_rule_length CHECK ((char_length(recurrence_rule) <= 255)),
+    CONSTRAINT tasks_source_check CHECK ((source = ANY (ARRAY['manual'::text, 'ai_created'::text, 'ai_extracted'::text, 'integration'::text]))),
+    CONSTRAINT tasks_source_type_format CHECK ((source_type ~ '^[a-z][a-z0-9_]{0,49}$'::text)),
+    CONSTRAINT tasks_status_check CHECK ((status = ANY (ARRAY['todo'::text, 'in_progress'::text, 'done'::text, 'cancelled'::text]))),
+    CONSTRAINT tasks_title_length CHECK (((char_length(title) >= 1) AND (char_length(title) <= 500)))
+);
+
+ALTER TABLE ONLY workspace.tasks FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE tasks; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.tasks IS 'To-dos of a user inside an organisation, created by hand, by the assistant or from integrations.';
+
+--
+-- Name: COLUMN tasks.due_time; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.tasks.due_time IS 'Time of day on due_date in the user''s time zone (users.timezone); only with a due_date.';
+
+--
+-- Name: COLUMN tasks.completed_at; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.tasks.completed_at IS 'When the task was done; set exactly while status = done.';
+
+--
+-- Name: COLUMN tasks.source_id; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.tasks.source_id IS 'The conversation, memory, message, ... the task came from (polymorphic: see source_type; no FK).';
+
+--
+-- Name: COLUMN tasks.project_id; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.tasks.project_id IS 'Grouping key for a project managed outside this schema (no FK).';
+
+--
+-- Name: COLUMN tasks.recurrence_rule; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.tasks.recurrence_rule IS 'iCalendar RRULE, e.g. FREQ=WEEKLY;BYDAY=MO.';
+
+--
+-- Name: user_preferences; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.user_preferences (
+    user_id uuid NOT NULL,
+    auto_include_memories boolean DEFAULT true NOT NULL,
+    max_memories_per_request integer DEFAULT 5 NOT NULL,
+    auto_extract_from_chat boolean DEFAULT false NOT NULL,
+    excluded_memory_types text[] DEFAULT '{}'::text[] NOT NULL,
+    email_notifications boolean DEFAULT true NOT NULL,
+    push_notifications boolean DEFAULT true NOT NULL,
+    theme text DEFAULT 'system'::text NOT NULL,
+    language text DEFAULT 'en'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_preferences_language_format CHECK ((language ~ '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$'::text)),
+    CONSTRAINT user_preferences_max_memories_range CHECK (((max_memories_per_request >= 0) AND (max_memories_per_request <= 100))),
+    CONSTRAINT user_preferences_theme_check CHECK ((theme = ANY (ARRAY['light'::text, 'dark'::text, 'system'::text])))
+);
+
+ALTER TABLE ONLY workspace.user_preferences FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE user_preferences; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.user_preferences IS 'One row of settings per user (memory use, notifications, UI).';
+
+--
+-- Name: COLUMN user_preferences.max_memories_per_request; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.user_preferences.max_memories_per_request IS 'How many memories the assistant may include in one request (0..100).';
+
+--
+-- Name: COLUMN user_preferences.excluded_memory_types; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.user_preferences.excluded_memory_types IS 'memory_type values never included automatically.';
+
+--
+-- Name: COLUMN user_preferences.language; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.user_preferences.language IS 'BCP 47 language tag, e.g. en or pt-BR.';
+
+--
+-- Name: user_roles; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.user_roles (
+    user_id uuid NOT NULL,
+    role_id uuid NOT NULL,
+    organization_id uuid,
+    granted_by uuid,
+    granted_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone,
+    CONSTRAINT user_roles_expires_after_granted CHECK (((expires_at IS NULL) OR (expires_at > granted_at)))
+);
+
+ALTER TABLE ONLY workspace.user_roles FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE user_roles; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.user_roles IS 'Role grants to users inside an organisation, optionally expiring.';
+
+--
+-- Name: COLUMN user_roles.expires_at; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.user_roles.expires_at IS 'The grant stops counting at this instant; NULL = no expiry.';
+
+--
+-- Name: users; Type: TABLE; Schema: workspace; Owner: -
+--
+
+CREATE TABLE workspace.users (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    organization_id uuid,
+    email text NOT NULL,
+    password_hash text,
+    display_name text,
+    first_name text,
+    last_name text,
+    avatar_url text,
+    timezone text DEFAULT 'UTC'::text NOT NULL,
+    is_active boolean DEFAULT true NOT NULL,
+    is_verified boolean DEFAULT false NOT NULL,
+    last_login_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT users_avatar_url_length CHECK ((char_length(avatar_url) <= 500)),
+    CONSTRAINT users_display_name_length CHECK ((char_length(display_name) <= 255)),
+    CONSTRAINT users_email_format CHECK (((char_length(email) <= 255) AND (email ~ '^[^@\s]+@[^@\s]+$'::text))),
+    CONSTRAINT users_first_name_length CHECK ((char_length(first_name) <= 100)),
+    CONSTRAINT users_last_name_length CHECK ((char_length(last_name) <= 100)),
+    CONSTRAINT users_password_hash_length CHECK ((char_length(password_hash) <= 255)),
+    CONSTRAINT users_timezone_length CHECK (((char_length(timezone) >= 1) AND (char_length(timezone) <= 50)))
+);
+
+ALTER TABLE ONLY workspace.users FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE users; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON TABLE workspace.users IS 'People using the workspace, each in (at most) one organisation. Email is unique case-insensitively.';
+
+--
+-- Name: COLUMN users.organization_id; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.users.organization_id IS 'The user''s organisation; SET NULL when it is deleted (the user then belongs to no tenant).';
+
+--
+-- Name: COLUMN users.password_hash; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.users.password_hash IS 'A password hash (argon2/bcrypt string) made by the auth service; never a password.';
+
+--
+-- Name: COLUMN users.timezone; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON COLUMN workspace.users.timezone IS 'IANA time zone name for the user''s display, e.g. Europe/Berlin.';
+
+--
 -- Name: audit_events_default; Type: TABLE ATTACH; Schema: screening; Owner: -
 --
 
@@ -1005,6 +2125,12 @@ ALTER TABLE ONLY screening.audit_events ATTACH PARTITION screening.audit_events_
 --
 
 ALTER TABLE ONLY wills.audit_logs ATTACH PARTITION wills.audit_logs_default DEFAULT;
+
+--
+-- Name: audit_logs_default; Type: TABLE ATTACH; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.audit_logs ATTACH PARTITION workspace.audit_logs_default DEFAULT;
 
 --
 -- Name: audit_events audit_events_pkey; Type: CONSTRAINT; Schema: screening; Owner: -
@@ -1117,6 +2243,243 @@ ALTER TABLE ONLY wills.clauses
 
 ALTER TABLE ONLY wills.consent_records
     ADD CONSTRAINT consent_records_pkey PRIMARY KEY (id);
+
+--
+-- Name: audit_logs audit_logs_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.audit_logs
+    ADD CONSTRAINT audit_logs_pkey PRIMARY KEY (id, "timestamp");
+
+--
+-- Name: audit_logs_default audit_logs_default_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.audit_logs_default
+    ADD CONSTRAINT audit_logs_default_pkey PRIMARY KEY (id, "timestamp");
+
+--
+-- Name: calendar_events calendar_events_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.calendar_events
+    ADD CONSTRAINT calendar_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: calendar_events calendar_events_user_id_provider_provider_event_id_key; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.calendar_events
+    ADD CONSTRAINT calendar_events_user_id_provider_provider_event_id_key UNIQUE (user_id, provider, provider_event_id);
+
+--
+-- Name: conversation_participants conversation_participants_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.conversation_participants
+    ADD CONSTRAINT conversation_participants_pkey PRIMARY KEY (conversation_id, user_id);
+
+--
+-- Name: conversations conversations_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.conversations
+    ADD CONSTRAINT conversations_pkey PRIMARY KEY (id);
+
+--
+-- Name: devices devices_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.devices
+    ADD CONSTRAINT devices_pkey PRIMARY KEY (id);
+
+--
+-- Name: devices devices_user_id_device_token_key; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.devices
+    ADD CONSTRAINT devices_user_id_device_token_key UNIQUE (user_id, device_token);
+
+--
+-- Name: document_templates document_templates_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.document_templates
+    ADD CONSTRAINT document_templates_pkey PRIMARY KEY (id);
+
+--
+-- Name: documents documents_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.documents
+    ADD CONSTRAINT documents_pkey PRIMARY KEY (id);
+
+--
+-- Name: drive_files drive_files_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.drive_files
+    ADD CONSTRAINT drive_files_pkey PRIMARY KEY (id);
+
+--
+-- Name: drive_files drive_files_user_id_provider_provider_file_id_key; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.drive_files
+    ADD CONSTRAINT drive_files_user_id_provider_provider_file_id_key UNIQUE (user_id, provider, provider_file_id);
+
+--
+-- Name: entities entities_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.entities
+    ADD CONSTRAINT entities_pkey PRIMARY KEY (id);
+
+--
+-- Name: entities entities_user_id_entity_type_name_key; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.entities
+    ADD CONSTRAINT entities_user_id_entity_type_name_key UNIQUE (user_id, entity_type, name);
+
+--
+-- Name: entity_mentions entity_mentions_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.entity_mentions
+    ADD CONSTRAINT entity_mentions_pkey PRIMARY KEY (id);
+
+--
+-- Name: entity_relationships entity_relationships_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.entity_relationships
+    ADD CONSTRAINT entity_relationships_pkey PRIMARY KEY (id);
+
+--
+-- Name: gmail_messages gmail_messages_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.gmail_messages
+    ADD CONSTRAINT gmail_messages_pkey PRIMARY KEY (id);
+
+--
+-- Name: gmail_messages gmail_messages_user_id_gmail_id_key; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.gmail_messages
+    ADD CONSTRAINT gmail_messages_user_id_gmail_id_key UNIQUE (user_id, gmail_id);
+
+--
+-- Name: integrations integrations_id_user_id_key; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.integrations
+    ADD CONSTRAINT integrations_id_user_id_key UNIQUE (id, user_id);
+
+--
+-- Name: CONSTRAINT integrations_id_user_id_key ON integrations; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON CONSTRAINT integrations_id_user_id_key ON workspace.integrations IS 'Target of the synced tables'' (integration_id, user_id) foreign keys.';
+
+--
+-- Name: integrations integrations_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.integrations
+    ADD CONSTRAINT integrations_pkey PRIMARY KEY (id);
+
+--
+-- Name: integrations integrations_user_id_provider_key; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.integrations
+    ADD CONSTRAINT integrations_user_id_provider_key UNIQUE (user_id, provider);
+
+--
+-- Name: memories memories_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.memories
+    ADD CONSTRAINT memories_pkey PRIMARY KEY (id);
+
+--
+-- Name: message_memory_usage message_memory_usage_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.message_memory_usage
+    ADD CONSTRAINT message_memory_usage_pkey PRIMARY KEY (id);
+
+--
+-- Name: messages messages_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.messages
+    ADD CONSTRAINT messages_pkey PRIMARY KEY (id);
+
+--
+-- Name: notifications notifications_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.notifications
+    ADD CONSTRAINT notifications_pkey PRIMARY KEY (id);
+
+--
+-- Name: organizations organizations_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.organizations
+    ADD CONSTRAINT organizations_pkey PRIMARY KEY (id);
+
+--
+-- Name: organizations organizations_slug_key; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.organizations
+    ADD CONSTRAINT organizations_slug_key UNIQUE (slug);
+
+--
+-- Name: roles roles_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.roles
+    ADD CONSTRAINT roles_pkey PRIMARY KEY (id);
+
+--
+-- Name: sessions sessions_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.sessions
+    ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
+
+--
+-- Name: tasks tasks_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.tasks
+    ADD CONSTRAINT tasks_pkey PRIMARY KEY (id);
+
+--
+-- Name: user_preferences user_preferences_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.user_preferences
+    ADD CONSTRAINT user_preferences_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: user_roles user_roles_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.user_roles
+    ADD CONSTRAINT user_roles_pkey PRIMARY KEY (user_id, role_id);
+
+--
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
 --
 -- Name: audit_events_correlation_idx; Type: INDEX; Schema: screening; Owner: -
@@ -1311,6 +2674,510 @@ COMMENT ON INDEX wills.consent_records_one_active_per_policy IS 'At most one act
 CREATE INDEX consent_records_subject_granted_idx ON wills.consent_records USING btree (data_subject_id, granted_at DESC);
 
 --
+-- Name: idx_audit_action; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_audit_action ON ONLY workspace.audit_logs USING btree (action);
+
+--
+-- Name: audit_logs_default_action_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX audit_logs_default_action_idx ON workspace.audit_logs_default USING btree (action);
+
+--
+-- Name: idx_audit_org; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_audit_org ON ONLY workspace.audit_logs USING btree (organization_id);
+
+--
+-- Name: audit_logs_default_organization_id_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX audit_logs_default_organization_id_idx ON workspace.audit_logs_default USING btree (organization_id);
+
+--
+-- Name: audit_logs_org_timestamp_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX audit_logs_org_timestamp_idx ON ONLY workspace.audit_logs USING btree (organization_id, "timestamp" DESC);
+
+--
+-- Name: audit_logs_default_organization_id_timestamp_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX audit_logs_default_organization_id_timestamp_idx ON workspace.audit_logs_default USING btree (organization_id, "timestamp" DESC);
+
+--
+-- Name: idx_audit_resource; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_audit_resource ON ONLY workspace.audit_logs USING btree (resource_type, resource_id);
+
+--
+-- Name: audit_logs_default_resource_type_resource_id_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX audit_logs_default_resource_type_resource_id_idx ON workspace.audit_logs_default USING btree (resource_type, resource_id);
+
+--
+-- Name: idx_audit_timestamp; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_audit_timestamp ON ONLY workspace.audit_logs USING btree ("timestamp" DESC);
+
+--
+-- Name: audit_logs_default_timestamp_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX audit_logs_default_timestamp_idx ON workspace.audit_logs_default USING btree ("timestamp" DESC);
+
+--
+-- Name: idx_audit_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_audit_user ON ONLY workspace.audit_logs USING btree (user_id);
+
+--
+-- Name: audit_logs_default_user_id_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX audit_logs_default_user_id_idx ON workspace.audit_logs_default USING btree (user_id);
+
+--
+-- Name: calendar_events_integration_id_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX calendar_events_integration_id_idx ON workspace.calendar_events USING btree (integration_id, user_id);
+
+--
+-- Name: document_templates_organization_id_name_key; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE UNIQUE INDEX document_templates_organization_id_name_key ON workspace.document_templates USING btree (organization_id, name) NULLS NOT DISTINCT;
+
+--
+-- Name: documents_template_id_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX documents_template_id_idx ON workspace.documents USING btree (template_id);
+
+--
+-- Name: drive_files_integration_id_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX drive_files_integration_id_idx ON workspace.drive_files USING btree (integration_id, user_id);
+
+--
+-- Name: gmail_messages_integration_id_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX gmail_messages_integration_id_idx ON workspace.gmail_messages USING btree (integration_id, user_id);
+
+--
+-- Name: idx_calendar_time; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_calendar_time ON workspace.calendar_events USING btree (start_time, end_time);
+
+--
+-- Name: idx_calendar_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_calendar_user ON workspace.calendar_events USING btree (user_id);
+
+--
+-- Name: idx_conversations_created_by; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_conversations_created_by ON workspace.conversations USING btree (created_by);
+
+--
+-- Name: idx_conversations_last_message; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_conversations_last_message ON workspace.conversations USING btree (last_message_at DESC);
+
+--
+-- Name: idx_conversations_org; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_conversations_org ON workspace.conversations USING btree (organization_id);
+
+--
+-- Name: idx_conversations_type; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_conversations_type ON workspace.conversations USING btree (type);
+
+--
+-- Name: idx_devices_active; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_devices_active ON workspace.devices USING btree (is_active) WHERE (is_active = true);
+
+--
+-- Name: idx_devices_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_devices_user ON workspace.devices USING btree (user_id);
+
+--
+-- Name: idx_documents_type; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_documents_type ON workspace.documents USING btree (document_type);
+
+--
+-- Name: idx_documents_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_documents_user ON workspace.documents USING btree (user_id);
+
+--
+-- Name: idx_drive_name; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_drive_name ON workspace.drive_files USING btree (name);
+
+--
+-- Name: idx_drive_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_drive_user ON workspace.drive_files USING btree (user_id);
+
+--
+-- Name: idx_entities_name; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_entities_name ON workspace.entities USING btree (name);
+
+--
+-- Name: idx_entities_type; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_entities_type ON workspace.entities USING btree (entity_type);
+
+--
+-- Name: idx_entities_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_entities_user ON workspace.entities USING btree (user_id);
+
+--
+-- Name: idx_entity_mentions_entity; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_entity_mentions_entity ON workspace.entity_mentions USING btree (entity_id);
+
+--
+-- Name: idx_entity_mentions_source; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_entity_mentions_source ON workspace.entity_mentions USING btree (source_type, source_id);
+
+--
+-- Name: idx_entity_rel_source; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_entity_rel_source ON workspace.entity_relationships USING btree (source_entity_id);
+
+--
+-- Name: idx_entity_rel_target; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_entity_rel_target ON workspace.entity_relationships USING btree (target_entity_id);
+
+--
+-- Name: idx_gmail_received; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_gmail_received ON workspace.gmail_messages USING btree (received_at DESC);
+
+--
+-- Name: idx_gmail_search; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_gmail_search ON workspace.gmail_messages USING gin (to_tsvector('english'::regconfig, ((COALESCE(subject, ''::text) || ' '::text) || COALESCE(body_text, ''::text))));
+
+--
+-- Name: idx_gmail_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_gmail_user ON workspace.gmail_messages USING btree (user_id);
+
+--
+-- Name: idx_integrations_provider; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_integrations_provider ON workspace.integrations USING btree (provider);
+
+--
+-- Name: idx_integrations_status; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_integrations_status ON workspace.integrations USING btree (status);
+
+--
+-- Name: idx_integrations_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_integrations_user ON workspace.integrations USING btree (user_id);
+
+--
+-- Name: idx_memories_created; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_memories_created ON workspace.memories USING btree (created_at DESC);
+
+--
+-- Name: idx_memories_deleted; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_memories_deleted ON workspace.memories USING btree (deleted_at) WHERE (deleted_at IS NULL);
+
+--
+-- Name: idx_memories_embedding; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_memories_embedding ON workspace.memories USING hnsw (embedding public.vector_cosine_ops) WITH (m='16', ef_construction='64');
+
+--
+-- Name: INDEX idx_memories_embedding; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON INDEX workspace.idx_memories_embedding IS 'HNSW for top-k cosine search; rebuild with maintenance_work_mem >= 512MB on large tables.';
+
+--
+-- Name: idx_memories_metadata; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_memories_metadata ON workspace.memories USING gin (metadata);
+
+--
+-- Name: idx_memories_source; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_memories_source ON workspace.memories USING btree (source);
+
+--
+-- Name: idx_memories_tags; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_memories_tags ON workspace.memories USING gin (tags);
+
+--
+-- Name: idx_memories_type; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_memories_type ON workspace.memories USING btree (memory_type);
+
+--
+-- Name: idx_memories_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_memories_user ON workspace.memories USING btree (user_id);
+
+--
+-- Name: idx_message_memory_memory; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_message_memory_memory ON workspace.message_memory_usage USING btree (memory_id);
+
+--
+-- Name: idx_message_memory_message; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_message_memory_message ON workspace.message_memory_usage USING btree (message_id);
+
+--
+-- Name: idx_messages_content_search; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_messages_content_search ON workspace.messages USING gin (to_tsvector('english'::regconfig, content));
+
+--
+-- Name: idx_messages_conversation; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_messages_conversation ON workspace.messages USING btree (conversation_id, created_at DESC);
+
+--
+-- Name: idx_messages_sender; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_messages_sender ON workspace.messages USING btree (sender_id);
+
+--
+-- Name: idx_notifications_created; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_notifications_created ON workspace.notifications USING btree (created_at DESC);
+
+--
+-- Name: idx_notifications_unread; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_notifications_unread ON workspace.notifications USING btree (user_id, is_read) WHERE (is_read = false);
+
+--
+-- Name: idx_notifications_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_notifications_user ON workspace.notifications USING btree (user_id);
+
+--
+-- Name: idx_participants_role; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_participants_role ON workspace.conversation_participants USING btree (role);
+
+--
+-- Name: idx_participants_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_participants_user ON workspace.conversation_participants USING btree (user_id);
+
+--
+-- Name: idx_roles_org; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_roles_org ON workspace.roles USING btree (organization_id);
+
+--
+-- Name: idx_sessions_expires; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_sessions_expires ON workspace.sessions USING btree (expires_at);
+
+--
+-- Name: idx_sessions_token; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE UNIQUE INDEX idx_sessions_token ON workspace.sessions USING btree (token_hash);
+
+--
+-- Name: idx_sessions_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_sessions_user ON workspace.sessions USING btree (user_id);
+
+--
+-- Name: idx_tasks_due_date; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_tasks_due_date ON workspace.tasks USING btree (due_date);
+
+--
+-- Name: idx_tasks_priority; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_tasks_priority ON workspace.tasks USING btree (priority);
+
+--
+-- Name: idx_tasks_status; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_tasks_status ON workspace.tasks USING btree (status);
+
+--
+-- Name: idx_tasks_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_tasks_user ON workspace.tasks USING btree (user_id);
+
+--
+-- Name: idx_templates_org; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_templates_org ON workspace.document_templates USING btree (organization_id);
+
+--
+-- Name: idx_templates_type; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_templates_type ON workspace.document_templates USING btree (document_type);
+
+--
+-- Name: idx_user_roles_role; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_user_roles_role ON workspace.user_roles USING btree (role_id);
+
+--
+-- Name: idx_user_roles_user; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_user_roles_user ON workspace.user_roles USING btree (user_id);
+
+--
+-- Name: idx_users_email; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE UNIQUE INDEX idx_users_email ON workspace.users USING btree (lower(email));
+
+--
+-- Name: INDEX idx_users_email; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON INDEX workspace.idx_users_email IS 'Email is unique ignoring case; lookups use lower(email).';
+
+--
+-- Name: idx_users_org; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX idx_users_org ON workspace.users USING btree (organization_id);
+
+--
+-- Name: memories_content_search_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX memories_content_search_idx ON workspace.memories USING gin (to_tsvector('english'::regconfig, ((COALESCE(title, ''::text) || ' '::text) || content))) WHERE (deleted_at IS NULL);
+
+--
+-- Name: INDEX memories_content_search_idx; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON INDEX workspace.memories_content_search_idx IS 'Keyword (full-text) search over live memories.';
+
+--
+-- Name: memories_conversation_id_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX memories_conversation_id_idx ON workspace.memories USING btree (conversation_id);
+
+--
+-- Name: memories_user_live_created_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX memories_user_live_created_idx ON workspace.memories USING btree (user_id, created_at DESC) WHERE (deleted_at IS NULL);
+
+--
+-- Name: roles_organization_id_name_key; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE UNIQUE INDEX roles_organization_id_name_key ON workspace.roles USING btree (organization_id, name) NULLS NOT DISTINCT;
+
+--
+-- Name: tasks_organization_id_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX tasks_organization_id_idx ON workspace.tasks USING btree (organization_id);
+
+--
+-- Name: user_roles_granted_by_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX user_roles_granted_by_idx ON workspace.user_roles USING btree (granted_by);
+
+--
+-- Name: user_roles_organization_id_idx; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE INDEX user_roles_organization_id_idx ON workspace.user_roles USING btree (organization_id);
+
+--
 -- Name: audit_events_default_correlation_id_idx; Type: INDEX ATTACH; Schema: screening; Owner: -
 --
 
@@ -1351,6 +3218,48 @@ ALTER INDEX wills.audit_logs_pkey ATTACH PARTITION wills.audit_logs_default_pkey
 --
 
 ALTER INDEX wills.audit_logs_resource_idx ATTACH PARTITION wills.audit_logs_default_resource_type_resource_id_created_at_idx;
+
+--
+-- Name: audit_logs_default_action_idx; Type: INDEX ATTACH; Schema: workspace; Owner: -
+--
+
+ALTER INDEX workspace.idx_audit_action ATTACH PARTITION workspace.audit_logs_default_action_idx;
+
+--
+-- Name: audit_logs_default_organization_id_idx; Type: INDEX ATTACH; Schema: workspace; Owner: -
+--
+
+ALTER INDEX workspace.idx_audit_org ATTACH PARTITION workspace.audit_logs_default_organization_id_idx;
+
+--
+-- Name: audit_logs_default_organization_id_timestamp_idx; Type: INDEX ATTACH; Schema: workspace; Owner: -
+--
+
+ALTER INDEX workspace.audit_logs_org_timestamp_idx ATTACH PARTITION workspace.audit_logs_default_organization_id_timestamp_idx;
+
+--
+-- Name: audit_logs_default_pkey; Type: INDEX ATTACH; Schema: workspace; Owner: -
+--
+
+ALTER INDEX workspace.audit_logs_pkey ATTACH PARTITION workspace.audit_logs_default_pkey;
+
+--
+-- Name: audit_logs_default_resource_type_resource_id_idx; Type: INDEX ATTACH; Schema: workspace; Owner: -
+--
+
+ALTER INDEX workspace.idx_audit_resource ATTACH PARTITION workspace.audit_logs_default_resource_type_resource_id_idx;
+
+--
+-- Name: audit_logs_default_timestamp_idx; Type: INDEX ATTACH; Schema: workspace; Owner: -
+--
+
+ALTER INDEX workspace.idx_audit_timestamp ATTACH PARTITION workspace.audit_logs_default_timestamp_idx;
+
+--
+-- Name: audit_logs_default_user_id_idx; Type: INDEX ATTACH; Schema: workspace; Owner: -
+--
+
+ALTER INDEX workspace.idx_audit_user ATTACH PARTITION workspace.audit_logs_default_user_id_idx;
 
 --
 -- Name: audit_events append_only_row; Type: TRIGGER; Schema: screening; Owner: -
@@ -1431,6 +3340,84 @@ CREATE TRIGGER touch_updated_at BEFORE UPDATE ON wills.clauses FOR EACH ROW EXEC
 CREATE TRIGGER touch_updated_at BEFORE UPDATE ON wills.consent_records FOR EACH ROW EXECUTE FUNCTION core.touch_updated_at();
 
 --
+-- Name: audit_logs append_only_row; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER append_only_row BEFORE DELETE OR UPDATE ON workspace.audit_logs FOR EACH ROW EXECUTE FUNCTION core.reject_mutation();
+
+--
+-- Name: audit_logs append_only_truncate; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON workspace.audit_logs FOR EACH STATEMENT EXECUTE FUNCTION core.reject_mutation();
+
+--
+-- Name: audit_logs_default append_only_truncate; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON workspace.audit_logs_default FOR EACH STATEMENT EXECUTE FUNCTION core.reject_mutation();
+
+--
+-- Name: conversations touch_updated_at; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER touch_updated_at BEFORE UPDATE ON workspace.conversations FOR EACH ROW EXECUTE FUNCTION core.touch_updated_at();
+
+--
+-- Name: document_templates touch_updated_at; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER touch_updated_at BEFORE UPDATE ON workspace.document_templates FOR EACH ROW EXECUTE FUNCTION core.touch_updated_at();
+
+--
+-- Name: documents touch_updated_at; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER touch_updated_at BEFORE UPDATE ON workspace.documents FOR EACH ROW EXECUTE FUNCTION core.touch_updated_at();
+
+--
+-- Name: integrations touch_updated_at; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER touch_updated_at BEFORE UPDATE ON workspace.integrations FOR EACH ROW EXECUTE FUNCTION core.touch_updated_at();
+
+--
+-- Name: memories touch_updated_at; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER touch_updated_at BEFORE UPDATE ON workspace.memories FOR EACH ROW EXECUTE FUNCTION core.touch_updated_at();
+
+--
+-- Name: organizations touch_updated_at; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER touch_updated_at BEFORE UPDATE ON workspace.organizations FOR EACH ROW EXECUTE FUNCTION core.touch_updated_at();
+
+--
+-- Name: roles touch_updated_at; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER touch_updated_at BEFORE UPDATE ON workspace.roles FOR EACH ROW EXECUTE FUNCTION core.touch_updated_at();
+
+--
+-- Name: tasks touch_updated_at; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER touch_updated_at BEFORE UPDATE ON workspace.tasks FOR EACH ROW EXECUTE FUNCTION core.touch_updated_at();
+
+--
+-- Name: user_preferences touch_updated_at; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER touch_updated_at BEFORE UPDATE ON workspace.user_preferences FOR EACH ROW EXECUTE FUNCTION core.touch_updated_at();
+
+--
+-- Name: users touch_updated_at; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER touch_updated_at BEFORE UPDATE ON workspace.users FOR EACH ROW EXECUTE FUNCTION core.touch_updated_at();
+
+--
 -- Name: cached_data_sources cached_data_sources_customer_id_fkey; Type: FK CONSTRAINT; Schema: screening; Owner: -
 --
 
@@ -1487,6 +3474,258 @@ ALTER TABLE ONLY wills.clauses
     ADD CONSTRAINT clauses_previous_version_fk FOREIGN KEY (previous_version_id, code, previous_version) REFERENCES wills.clauses(id, code, version) ON DELETE RESTRICT;
 
 --
+-- Name: calendar_events calendar_events_integration_fk; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.calendar_events
+    ADD CONSTRAINT calendar_events_integration_fk FOREIGN KEY (integration_id, user_id) REFERENCES workspace.integrations(id, user_id) ON DELETE CASCADE;
+
+--
+-- Name: calendar_events calendar_events_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.calendar_events
+    ADD CONSTRAINT calendar_events_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: conversation_participants conversation_participants_conversation_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.conversation_participants
+    ADD CONSTRAINT conversation_participants_conversation_id_fkey FOREIGN KEY (conversation_id) REFERENCES workspace.conversations(id) ON DELETE CASCADE;
+
+--
+-- Name: conversation_participants conversation_participants_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.conversation_participants
+    ADD CONSTRAINT conversation_participants_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: conversations conversations_created_by_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.conversations
+    ADD CONSTRAINT conversations_created_by_fkey FOREIGN KEY (created_by) REFERENCES workspace.users(id) ON DELETE SET NULL;
+
+--
+-- Name: conversations conversations_organization_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.conversations
+    ADD CONSTRAINT conversations_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES workspace.organizations(id) ON DELETE CASCADE;
+
+--
+-- Name: devices devices_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.devices
+    ADD CONSTRAINT devices_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: document_templates document_templates_organization_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.document_templates
+    ADD CONSTRAINT document_templates_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES workspace.organizations(id) ON DELETE CASCADE;
+
+--
+-- Name: documents documents_template_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.documents
+    ADD CONSTRAINT documents_template_id_fkey FOREIGN KEY (template_id) REFERENCES workspace.document_templates(id) ON DELETE SET NULL;
+
+--
+-- Name: documents documents_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.documents
+    ADD CONSTRAINT documents_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: drive_files drive_files_integration_fk; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.drive_files
+    ADD CONSTRAINT drive_files_integration_fk FOREIGN KEY (integration_id, user_id) REFERENCES workspace.integrations(id, user_id) ON DELETE CASCADE;
+
+--
+-- Name: drive_files drive_files_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.drive_files
+    ADD CONSTRAINT drive_files_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: entities entities_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.entities
+    ADD CONSTRAINT entities_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: entity_mentions entity_mentions_entity_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.entity_mentions
+    ADD CONSTRAINT entity_mentions_entity_id_fkey FOREIGN KEY (entity_id) REFERENCES workspace.entities(id) ON DELETE CASCADE;
+
+--
+-- Name: entity_relationships entity_relationships_source_entity_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.entity_relationships
+    ADD CONSTRAINT entity_relationships_source_entity_id_fkey FOREIGN KEY (source_entity_id) REFERENCES workspace.entities(id) ON DELETE CASCADE;
+
+--
+-- Name: entity_relationships entity_relationships_target_entity_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.entity_relationships
+    ADD CONSTRAINT entity_relationships_target_entity_id_fkey FOREIGN KEY (target_entity_id) REFERENCES workspace.entities(id) ON DELETE CASCADE;
+
+--
+-- Name: memories fk_memories_conversation; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.memories
+    ADD CONSTRAINT fk_memories_conversation FOREIGN KEY (conversation_id) REFERENCES workspace.conversations(id) ON DELETE SET NULL;
+
+--
+-- Name: gmail_messages gmail_messages_integration_fk; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.gmail_messages
+    ADD CONSTRAINT gmail_messages_integration_fk FOREIGN KEY (integration_id, user_id) REFERENCES workspace.integrations(id, user_id) ON DELETE CASCADE;
+
+--
+-- Name: gmail_messages gmail_messages_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.gmail_messages
+    ADD CONSTRAINT gmail_messages_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: integrations integrations_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.integrations
+    ADD CONSTRAINT integrations_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: memories memories_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.memories
+    ADD CONSTRAINT memories_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: message_memory_usage message_memory_usage_memory_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.message_memory_usage
+    ADD CONSTRAINT message_memory_usage_memory_id_fkey FOREIGN KEY (memory_id) REFERENCES workspace.memories(id) ON DELETE CASCADE;
+
+--
+-- Name: message_memory_usage message_memory_usage_message_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.message_memory_usage
+    ADD CONSTRAINT message_memory_usage_message_id_fkey FOREIGN KEY (message_id) REFERENCES workspace.messages(id) ON DELETE CASCADE;
+
+--
+-- Name: messages messages_conversation_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.messages
+    ADD CONSTRAINT messages_conversation_id_fkey FOREIGN KEY (conversation_id) REFERENCES workspace.conversations(id) ON DELETE CASCADE;
+
+--
+-- Name: messages messages_sender_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.messages
+    ADD CONSTRAINT messages_sender_id_fkey FOREIGN KEY (sender_id) REFERENCES workspace.users(id) ON DELETE SET NULL;
+
+--
+-- Name: notifications notifications_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.notifications
+    ADD CONSTRAINT notifications_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: roles roles_organization_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.roles
+    ADD CONSTRAINT roles_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES workspace.organizations(id) ON DELETE CASCADE;
+
+--
+-- Name: sessions sessions_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.sessions
+    ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: tasks tasks_organization_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.tasks
+    ADD CONSTRAINT tasks_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES workspace.organizations(id) ON DELETE CASCADE;
+
+--
+-- Name: tasks tasks_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.tasks
+    ADD CONSTRAINT tasks_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: user_preferences user_preferences_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.user_preferences
+    ADD CONSTRAINT user_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: user_roles user_roles_granted_by_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.user_roles
+    ADD CONSTRAINT user_roles_granted_by_fkey FOREIGN KEY (granted_by) REFERENCES workspace.users(id) ON DELETE SET NULL;
+
+--
+-- Name: user_roles user_roles_organization_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.user_roles
+    ADD CONSTRAINT user_roles_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES workspace.organizations(id) ON DELETE CASCADE;
+
+--
+-- Name: user_roles user_roles_role_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.user_roles
+    ADD CONSTRAINT user_roles_role_id_fkey FOREIGN KEY (role_id) REFERENCES workspace.roles(id) ON DELETE CASCADE;
+
+--
+-- Name: user_roles user_roles_user_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.user_roles
+    ADD CONSTRAINT user_roles_user_id_fkey FOREIGN KEY (user_id) REFERENCES workspace.users(id) ON DELETE CASCADE;
+
+--
+-- Name: users users_organization_id_fkey; Type: FK CONSTRAINT; Schema: workspace; Owner: -
+--
+
+ALTER TABLE ONLY workspace.users
+    ADD CONSTRAINT users_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES workspace.organizations(id) ON DELETE SET NULL;
+
+--
 -- Name: audit_events; Type: ROW SECURITY; Schema: screening; Owner: -
 --
 
@@ -1511,6 +3750,336 @@ CREATE POLICY shared_paid_or_own ON screening.cached_data_sources USING (((data_
 CREATE POLICY tenant_isolation ON screening.audit_events USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
 
 --
+-- Name: audit_logs; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.audit_logs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: calendar_events; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.calendar_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: conversation_participants; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.conversation_participants ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: conversation_participants conversation_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY conversation_rows ON workspace.conversation_participants USING ((EXISTS ( SELECT
+   FROM workspace.conversations c
+  WHERE (c.id = conversation_participants.conversation_id)))) WITH CHECK (((EXISTS ( SELECT
+   FROM workspace.conversations c
+  WHERE (c.id = conversation_participants.conversation_id))) AND (EXISTS ( SELECT
+   FROM workspace.users u
+  WHERE (u.id = conversation_participants.user_id)))));
+
+--
+-- Name: messages conversation_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY conversation_rows ON workspace.messages USING ((EXISTS ( SELECT
+   FROM workspace.conversations c
+  WHERE (c.id = messages.conversation_id))));
+
+--
+-- Name: conversations; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.conversations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: devices; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.devices ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: document_templates; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.document_templates ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: documents; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.documents ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: drive_files; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.drive_files ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: entities; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.entities ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: entity_mentions; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.entity_mentions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: entity_relationships; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.entity_relationships ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: gmail_messages; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.gmail_messages ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: integrations; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.integrations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: memories; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.memories ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: message_memory_usage; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.message_memory_usage ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: messages; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.messages ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: notifications; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.notifications ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: users organization_members; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY organization_members ON workspace.users USING ((organization_id = workspace.current_org_id())) WITH CHECK ((organization_id = workspace.current_org_id()));
+
+--
+-- Name: audit_logs organization_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY organization_rows ON workspace.audit_logs USING ((organization_id = workspace.current_org_id())) WITH CHECK ((organization_id = workspace.current_org_id()));
+
+--
+-- Name: conversations organization_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY organization_rows ON workspace.conversations USING ((organization_id = workspace.current_org_id())) WITH CHECK ((organization_id = workspace.current_org_id()));
+
+--
+-- Name: tasks organization_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY organization_rows ON workspace.tasks USING ((organization_id = workspace.current_org_id())) WITH CHECK (((organization_id = workspace.current_org_id()) AND (EXISTS ( SELECT
+   FROM workspace.users u
+  WHERE (u.id = tasks.user_id)))));
+
+--
+-- Name: user_roles organization_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY organization_rows ON workspace.user_roles USING ((organization_id = workspace.current_org_id())) WITH CHECK (((organization_id = workspace.current_org_id()) AND (EXISTS ( SELECT
+   FROM workspace.users u
+  WHERE (u.id = user_roles.user_id))) AND (EXISTS ( SELECT
+   FROM workspace.roles r
+  WHERE (r.id = user_roles.role_id)))));
+
+--
+-- Name: organizations; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.organizations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: entity_mentions own_entities; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_entities ON workspace.entity_mentions USING ((EXISTS ( SELECT
+   FROM workspace.entities e
+  WHERE (e.id = entity_mentions.entity_id))));
+
+--
+-- Name: entity_relationships own_entities; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_entities ON workspace.entity_relationships USING (((EXISTS ( SELECT
+   FROM workspace.entities e
+  WHERE (e.id = entity_relationships.source_entity_id))) AND (EXISTS ( SELECT
+   FROM workspace.entities e
+  WHERE (e.id = entity_relationships.target_entity_id)))));
+
+--
+-- Name: message_memory_usage own_memory_in_visible_message; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_memory_in_visible_message ON workspace.message_memory_usage USING (((EXISTS ( SELECT
+   FROM workspace.memories m
+  WHERE (m.id = message_memory_usage.memory_id))) AND (EXISTS ( SELECT
+   FROM workspace.messages g
+  WHERE (g.id = message_memory_usage.message_id)))));
+
+--
+-- Name: organizations own_organization; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_organization ON workspace.organizations USING ((id = workspace.current_org_id()));
+
+--
+-- Name: calendar_events own_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_rows ON workspace.calendar_events USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
+
+--
+-- Name: devices own_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_rows ON workspace.devices USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
+
+--
+-- Name: documents own_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_rows ON workspace.documents USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
+
+--
+-- Name: drive_files own_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_rows ON workspace.drive_files USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
+
+--
+-- Name: entities own_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_rows ON workspace.entities USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
+
+--
+-- Name: gmail_messages own_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_rows ON workspace.gmail_messages USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
+
+--
+-- Name: integrations own_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_rows ON workspace.integrations USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
+
+--
+-- Name: memories own_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_rows ON workspace.memories USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
+
+--
+-- Name: notifications own_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_rows ON workspace.notifications USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
+
+--
+-- Name: sessions own_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_rows ON workspace.sessions USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
+
+--
+-- Name: user_preferences own_rows; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY own_rows ON workspace.user_preferences USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
+
+--
+-- Name: document_templates read_own_and_system; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY read_own_and_system ON workspace.document_templates FOR SELECT USING (((organization_id = workspace.current_org_id()) OR (organization_id IS NULL)));
+
+--
+-- Name: roles read_own_and_system; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY read_own_and_system ON workspace.roles FOR SELECT USING (((organization_id = workspace.current_org_id()) OR (organization_id IS NULL)));
+
+--
+-- Name: roles; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.roles ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: messages sender_is_actor; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY sender_is_actor ON workspace.messages AS RESTRICTIVE FOR INSERT WITH CHECK (((sender_id IS NULL) OR (sender_id = ( SELECT workspace.current_user_id() AS current_user_id))));
+
+--
+-- Name: sessions; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.sessions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: tasks; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.tasks ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_preferences; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.user_preferences ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_roles; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.user_roles ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: users; Type: ROW SECURITY; Schema: workspace; Owner: -
+--
+
+ALTER TABLE workspace.users ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: document_templates write_own; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY write_own ON workspace.document_templates USING ((organization_id = workspace.current_org_id())) WITH CHECK ((organization_id = workspace.current_org_id()));
+
+--
+-- Name: roles write_own; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY write_own ON workspace.roles USING ((organization_id = workspace.current_org_id())) WITH CHECK ((organization_id = workspace.current_org_id()));
+
+--
 -- Name: SCHEMA core; Type: ACL; Schema: -; Owner: -
 --
 
@@ -1527,6 +4096,12 @@ GRANT USAGE ON SCHEMA screening TO app;
 --
 
 GRANT USAGE ON SCHEMA wills TO app;
+
+--
+-- Name: SCHEMA workspace; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA workspace TO app;
 
 --
 -- Name: FUNCTION ensure_all_monthly_partitions(months_ahead integer); Type: ACL; Schema: core; Owner: -
@@ -1665,6 +4240,204 @@ GRANT SELECT,INSERT ON TABLE wills.consent_records TO app;
 --
 
 GRANT UPDATE(withdrawn_at) ON TABLE wills.consent_records TO app;
+
+--
+-- Name: TABLE audit_logs; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE workspace.audit_logs TO app;
+
+--
+-- Name: TABLE calendar_events; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.calendar_events TO app;
+
+--
+-- Name: TABLE conversation_participants; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.conversation_participants TO app;
+
+--
+-- Name: TABLE conversations; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.conversations TO app;
+
+--
+-- Name: TABLE devices; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.devices TO app;
+
+--
+-- Name: TABLE document_templates; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.document_templates TO app;
+
+--
+-- Name: TABLE documents; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.documents TO app;
+
+--
+-- Name: TABLE drive_files; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.drive_files TO app;
+
+--
+-- Name: TABLE entities; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.entities TO app;
+
+--
+-- Name: TABLE entity_mentions; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.entity_mentions TO app;
+
+--
+-- Name: TABLE entity_relationships; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.entity_relationships TO app;
+
+--
+-- Name: TABLE gmail_messages; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.gmail_messages TO app;
+
+--
+-- Name: TABLE integrations; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.integrations TO app;
+
+--
+-- Name: TABLE memories; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.memories TO app;
+
+--
+-- Name: TABLE message_memory_usage; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.message_memory_usage TO app;
+
+--
+-- Name: TABLE messages; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.messages TO app;
+
+--
+-- Name: TABLE notifications; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.notifications TO app;
+
+--
+-- Name: TABLE organizations; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT ON TABLE workspace.organizations TO app;
+
+--
+-- Name: TABLE roles; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.roles TO app;
+
+--
+-- Name: TABLE sessions; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.sessions TO app;
+
+--
+-- Name: TABLE tasks; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.tasks TO app;
+
+--
+-- Name: TABLE user_preferences; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.user_preferences TO app;
+
+--
+-- Name: TABLE user_roles; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.user_roles TO app;
+
+--
+-- Name: TABLE users; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE ON TABLE workspace.users TO app;
+
+--
+-- Name: COLUMN users.password_hash; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(password_hash) ON TABLE workspace.users TO app;
+
+--
+-- Name: COLUMN users.display_name; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(display_name) ON TABLE workspace.users TO app;
+
+--
+-- Name: COLUMN users.first_name; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(first_name) ON TABLE workspace.users TO app;
+
+--
+-- Name: COLUMN users.last_name; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(last_name) ON TABLE workspace.users TO app;
+
+--
+-- Name: COLUMN users.avatar_url; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(avatar_url) ON TABLE workspace.users TO app;
+
+--
+-- Name: COLUMN users.timezone; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(timezone) ON TABLE workspace.users TO app;
+
+--
+-- Name: COLUMN users.is_active; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(is_active) ON TABLE workspace.users TO app;
+
+--
+-- Name: COLUMN users.is_verified; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(is_verified) ON TABLE workspace.users TO app;
+
+--
+-- Name: COLUMN users.last_login_at; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(last_login_at) ON TABLE workspace.users TO app;
 
 --
 -- PostgreSQL database dump complete
