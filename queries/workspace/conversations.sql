@@ -67,10 +67,13 @@ SELECT p.conversation_id, count(m.id)::int AS "unread!"
  ORDER BY p.conversation_id;
 
 /* @name SearchMessages */
--- Full-text search over the organisation's messages (idx_messages_content_search), best rank first.
+-- Full-text search over the messages of the conversations the user takes part in, best rank first.
+-- The conversation filter comes first on purpose: under RLS, the text-search operator is not leakproof, so
+-- it cannot drive an index scan; the participant list (idx_participants_user) and idx_messages_conversation can.
 SELECT m.id, m.conversation_id, m.sender_id, m.content, m.created_at,
        ts_rank(to_tsvector('english', m.content), websearch_to_tsquery('english', :query!)) AS "rank!"
   FROM workspace.messages m
- WHERE to_tsvector('english', m.content) @@ websearch_to_tsquery('english', :query!) AND m.deleted_at IS NULL
+ WHERE m.conversation_id IN (SELECT p.conversation_id FROM workspace.conversation_participants p WHERE p.user_id = :userId!)
+   AND to_tsvector('english', m.content) @@ websearch_to_tsquery('english', :query!) AND m.deleted_at IS NULL
  ORDER BY 6 DESC, m.created_at DESC
  LIMIT :limit!;

@@ -10,11 +10,11 @@
 import crypto from "node:crypto";
 import type pg from "pg";
 import { generatedModules } from "./generated";
-import { APP_ROLE, setLocalTenant } from "./tx";
+import { APP_ROLE } from "./tx";
 
 export const SEQ_SCAN_ANNOTATION = /--\s*explain:\s*seq-scan-ok\b/;
 
-/** Fill the domain tables: `scale` 1 gives 20,000 entities and about 200,000 rows in all. */
+/** Fill the domain tables: `scale` 1 gives 20,000 entities and about 300,000 rows in all. */
 export async function seedVolume(db: pg.Pool, scale = 1): Promise<void> {
   const n = Math.max(100, Math.round(20_000 * scale));
   await db.query(`
@@ -53,7 +53,45 @@ export async function seedVolume(db: pg.Pool, scale = 1): Promise<void> {
     INSERT INTO wills.audit_logs (action, actor_type, data_subject_id, resource_type, resource_id, created_at)
       SELECT 'consent.granted', 'data_subject', data_subject_id, 'consent_record', id, now() - (random() * interval '20 days')
         FROM wills.consent_records, generate_series(1, 2);
-    ANALYZE;
+  `);
+  await seedWorkspace(db, n);
+  await db.query("ANALYZE");
+}
+
+/**
+ * Workspace volume: 20 organisations of n/100 users; per user 10 memories (no embeddings: the HNSW
+ * build is measured by make bench), tasks, mail and notifications; one busy conversation per organisation.
+ */
+async function seedWorkspace(db: pg.Pool, n: number): Promise<void> {
+  const users = Math.max(20, Math.round(n / 100));
+  await db.query(`
+    INSERT INTO workspace.organizations (name, slug) SELECT 'Org ' || g, 'org-' || g FROM generate_series(1, 20) g;
+    INSERT INTO workspace.users (organization_id, email)
+      SELECT (SELECT id FROM workspace.organizations ORDER BY id OFFSET g % 20 LIMIT 1), 'user' || g || '@example.com'
+        FROM generate_series(1, ${users}) g;
+    INSERT INTO workspace.memories (user_id, content, tags, metadata, memory_type, created_at)
+      SELECT u.id, 'memory ' || g || ' about budget ' || (g % 97), ARRAY['tag' || (g % 50)], jsonb_build_object('n', g % 10),
+             (ARRAY['note', 'fact', 'preference'])[1 + g % 3], now() - g * interval '1 minute'
+        FROM workspace.users u, generate_series(1, 10) g;
+    INSERT INTO workspace.conversations (organization_id, type, name, created_by)
+      SELECT o.id, 'group', 'General', (SELECT id FROM workspace.users WHERE organization_id = o.id LIMIT 1) FROM workspace.organizations o;
+    INSERT INTO workspace.conversation_participants (conversation_id, user_id)
+      SELECT c.id, u.id FROM workspace.conversations c JOIN workspace.users u ON u.organization_id = c.organization_id;
+    INSERT INTO workspace.messages (conversation_id, sender_id, content, created_at)
+      SELECT p.conversation_id, p.user_id, 'message ' || g || ' on the launch plan', now() - g * interval '1 second'
+        FROM workspace.conversation_participants p, generate_series(1, 10) g;
+    INSERT INTO workspace.tasks (user_id, organization_id, title, due_date, status, completed_at)
+      SELECT u.id, u.organization_id, 'task ' || g, current_date + (g % 30), CASE WHEN g % 3 = 0 THEN 'done' ELSE 'todo' END,
+             CASE WHEN g % 3 = 0 THEN now() END
+        FROM workspace.users u, generate_series(1, 10) g;
+    INSERT INTO workspace.integrations (user_id, provider, status) SELECT id, 'google', 'active' FROM workspace.users;
+    INSERT INTO workspace.gmail_messages (user_id, integration_id, gmail_id, subject, body_text, received_at)
+      SELECT i.user_id, i.id, 'g' || g, 'Invoice ' || g, 'body of mail ' || g, now() - g * interval '1 hour'
+        FROM workspace.integrations i, generate_series(1, 10) g;
+    INSERT INTO workspace.notifications (user_id, type, is_read, read_at)
+      SELECT u.id, 'task.due', g % 2 = 0, CASE WHEN g % 2 = 0 THEN now() END FROM workspace.users u, generate_series(1, 10) g;
+    INSERT INTO workspace.audit_logs (organization_id, user_id, action, "timestamp")
+      SELECT u.organization_id, u.id, 'memory.created', now() - (random() * interval '20 days') FROM workspace.users u, generate_series(1, 10) g;
   `);
 }
 
@@ -99,9 +137,36 @@ async function representativeParams(db: pg.Pool): Promise<(file: string) => Para
     consentCategories: '{"will_drafting": true}', privacyPolicyVersion: "2026.1", consentTextVersion: "v1", channel: "web",
     ipAddress: null, userAgent: null, category: "will_drafting", title: "t", body: "b", variablesSchema: "{}",
     willTypes: '["single"]', willType: "single", action: "consent.granted", actorType: "system", resourceType: "consent_record",
-    rows: [{ identifierKind: "ssn", blindIndex: Buffer.alloc(32), entityId }],
+    rows: [{ identifierKind: "ssn", blindIndex: Buffer.alloc(32), entityId, entityType: "individual", canonicalIdentifiers: Buffer.alloc(40) }],
+    count: 10, entityIds: [entityId], entityTypes: ["individual"], canonicalIdentifiers: [Buffer.alloc(40)], identifierKinds: ["ssn"],
+    blindIndexes: [Buffer.alloc(32)],
   };
-  return (file) => (file.endsWith("wills/clauses.sql") ? { ...base, category: "executor" } : base);
+  const user = (await db.query<{ id: string; organization_id: string }>("SELECT id, organization_id FROM workspace.users ORDER BY id LIMIT 1")).rows[0];
+  const ws1 = async (sql: string) => (user ? one(sql.replace("$user", `'${user.id}'`)) : null);
+  const conversationId = await ws1("SELECT conversation_id FROM workspace.conversation_participants WHERE user_id = $user");
+  const memoryId = await ws1("SELECT id FROM workspace.memories WHERE user_id = $user LIMIT 1");
+  const messageId = await ws1("SELECT id FROM workspace.messages WHERE sender_id = $user LIMIT 1");
+  const integrationId = await ws1("SELECT id FROM workspace.integrations WHERE user_id = $user");
+  const workspace: Params = {
+    ...base,
+    tenantId: user?.organization_id, organizationId: user?.organization_id, userId: user?.id, id: memoryId, email: "user1@example.com",
+    conversationId, messageId, memoryId, integrationId, entityId: memoryId, sourceEntityId: memoryId, targetEntityId: memoryId,
+    roleId: memoryId, templateId: null, sessionId: null, tokenHash: "0".repeat(64), expiresAt: now, query: "budget plan",
+    embedding: `[${Array.from({ length: 1536 }, (_, i) => (i % 5) / 5).join(",")}]`, k: 10, tags: null, ids: [memoryId],
+    participants: [{ conversationId, userId: user?.id, role: "member" }], uses: [{ messageId, memoryId, relevanceScore: 0.5 }],
+    rows: "[]", status: "todo", type: "direct", today: null, days: 7, permission: "tasks:read", documentType: null,
+    provider: "google", platform: "ios", deviceToken: "t", contentType: "text", isAiResponse: false, content: "c", before: null, at: null,
+    oldValue: null, newValue: null, metadata: null, errorMessage: null, permissions: ["tasks:read"], relationshipType: "knows", sourceType: "memory",
+    sourceId: memoryId, accessTokenEncrypted: Buffer.alloc(40), timezone: null, syncCursor: null,
+  };
+  return (file) =>
+    file.includes("workspace/")
+      ? workspace
+      : file.endsWith("wills/clauses.sql")
+        ? { ...base, category: "executor" }
+        : file.endsWith("screening/bulk.sql")
+          ? { ...base, details: ["{}"] }
+          : base;
 }
 
 interface PlanNode {
@@ -141,14 +206,15 @@ export async function explainAll(db: pg.Pool, opts: { threshold?: number } = {})
         },
       });
       if (!captured) continue;
-      const isRead = /^\s*(--[^\n]*\n\s*)*(SELECT|WITH RECURSIVE|WITH\s+\w+\s+AS\s*\(\s*SELECT)/i.test(captured.text) && !/\b(INSERT|UPDATE|DELETE)\b/i.test(captured.text);
+      const isRead = /^\s*(--[^\n]*\n\s*)*(SELECT|WITH RECURSIVE|WITH\s+\w+\s+AS\s*(NOT\s+)?(MATERIALIZED\s*)?\(\s*SELECT)/i.test(captured.text) && !/\b(INSERT|UPDATE|DELETE)\b/i.test(captured.text);
       const line: PlanLine = { query: name, file: file.sql, mode: isRead ? "analyze" : "estimate", scans: [], indexes: [], estimatedCost: 0, actualMs: null, violations: [] };
       const explain = `EXPLAIN (${isRead ? "ANALYZE, " : ""}FORMAT JSON) ${captured.text}`;
       const run = async (asApp: boolean) => {
         const c = await db.connect();
         try {
           await c.query("BEGIN");
-          await setLocalTenant(c, String(params(file.sql).tenantId));
+          const p = params(file.sql);
+          await c.query("SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)", [String(p.tenantId), String(p.userId ?? "")]);
           if (asApp) await c.query("SELECT set_config('role', $1, true)", [APP_ROLE]);
           return (await c.query(explain, captured?.values)).rows[0]["QUERY PLAN"][0] as { Plan: PlanNode; "Execution Time"?: number };
         } finally {

@@ -144,7 +144,7 @@ export async function unreadCountsOf(db: Db, ctx: WorkspaceContext): Promise<Map
 
 const searchSchema = z.object({ query: z.string().trim().min(1).max(1000), limit: z.number().int().min(1).max(200).default(20) });
 
-/** Full-text search over the organisation's messages (English stemming, web-search syntax). */
+/** Full-text search over the messages of the acting user's conversations (English stemming, web-search syntax). */
 export async function searchMessagesIn(db: Db, ctx: WorkspaceContext, input: z.input<typeof searchSchema>) {
-  return runParsed(db, ctx, "message.search", searchSchema, input, (p, c) => searchMessages.run(p, c), { readOnly: true });
+  return runParsed(db, ctx, "message.search", searchSchema, input, (p, c) => searchMessages.run({ userId: actingUser(ctx), ...p }, c), { readOnly: true });
 }

@@ -156,8 +156,10 @@ describe("conversations and messages", () => {
     expect((await ws.unreadCountsOf(t.db, b)).get(direct.id)).toBe(0);
     await expect(ws.markConversationRead(t.db, c, direct.id)).rejects.toBeInstanceOf(NotFoundError);
 
-    const found = await ws.searchMessagesIn(t.db, c, { query: "telemetry" });
+    const found = await ws.searchMessagesIn(t.db, a, { query: "telemetry" });
     expect(found.map((m) => m.content).sort()).toEqual(["Great, telemetry looks good", "Shipping the rocket telemetry today"]);
+    // Search covers the conversations the user takes part in, not every conversation of the organisation.
+    expect(await ws.searchMessagesIn(t.db, c, { query: "telemetry" })).toEqual([]);
     const page = await ws.messagesOf(t.db, a, { conversationId: direct.id, limit: 2 });
     expect(page.map((m) => m.content)).toEqual(["Great, telemetry looks good", "Second note"]);
     const next = await ws.messagesOf(t.db, a, { conversationId: direct.id, limit: 2, before: page[1]!.created_at });

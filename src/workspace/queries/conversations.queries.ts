@@ -353,6 +353,7 @@ export const unreadCounts = new PreparedQuery<IUnreadCountsParams,IUnreadCountsR
 export interface ISearchMessagesParams {
   limit: NumberOrString;
   query: string;
+  userId: string;
 }
 
 /** 'SearchMessages' return type */
@@ -372,16 +373,19 @@ export interface ISearchMessagesQuery {
   result: ISearchMessagesResult;
 }
 
-const searchMessagesIR: any = {"usedParamSet":{"query":true,"limit":true},"params":[{"name":"query","required":true,"transform":{"type":"scalar"},"locs":[{"a":253,"b":259},{"a":378,"b":384}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":455,"b":461}]}],"statement":"-- Full-text search over the organisation's messages (idx_messages_content_search), best rank first.\nSELECT m.id, m.conversation_id, m.sender_id, m.content, m.created_at,\n       ts_rank(to_tsvector('english', m.content), websearch_to_tsquery('english', :query!)) AS \"rank!\"\n  FROM workspace.messages m\n WHERE to_tsvector('english', m.content) @@ websearch_to_tsquery('english', :query!) AND m.deleted_at IS NULL\n ORDER BY 6 DESC, m.created_at DESC\n LIMIT :limit!"};
+const searchMessagesIR: any = {"usedParamSet":{"query":true,"userId":true,"limit":true},"params":[{"name":"query","required":true,"transform":{"type":"scalar"},"locs":[{"a":474,"b":480},{"a":724,"b":730}]},{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":638,"b":645}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":801,"b":807}]}],"statement":"-- Full-text search over the messages of the conversations the user takes part in, best rank first.\n-- The conversation filter comes first on purpose: under RLS, the text-search operator is not leakproof, so\n-- it cannot drive an index scan; the participant list (idx_participants_user) and idx_messages_conversation can.\nSELECT m.id, m.conversation_id, m.sender_id, m.content, m.created_at,\n       ts_rank(to_tsvector('english', m.content), websearch_to_tsquery('english', :query!)) AS \"rank!\"\n  FROM workspace.messages m\n WHERE m.conversation_id IN (SELECT p.conversation_id FROM workspace.conversation_participants p WHERE p.user_id = :userId!)\n   AND to_tsvector('english', m.content) @@ websearch_to_tsquery('english', :query!) AND m.deleted_at IS NULL\n ORDER BY 6 DESC, m.created_at DESC\n LIMIT :limit!"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- Full-text search over the organisation's messages (idx_messages_content_search), best rank first.
+ * -- Full-text search over the messages of the conversations the user takes part in, best rank first.
+ * -- The conversation filter comes first on purpose: under RLS, the text-search operator is not leakproof, so
+ * -- it cannot drive an index scan; the participant list (idx_participants_user) and idx_messages_conversation can.
  * SELECT m.id, m.conversation_id, m.sender_id, m.content, m.created_at,
  *        ts_rank(to_tsvector('english', m.content), websearch_to_tsquery('english', :query!)) AS "rank!"
  *   FROM workspace.messages m
- *  WHERE to_tsvector('english', m.content) @@ websearch_to_tsquery('english', :query!) AND m.deleted_at IS NULL
+ *  WHERE m.conversation_id IN (SELECT p.conversation_id FROM workspace.conversation_participants p WHERE p.user_id = :userId!)
+ *    AND to_tsvector('english', m.content) @@ websearch_to_tsquery('english', :query!) AND m.deleted_at IS NULL
  *  ORDER BY 6 DESC, m.created_at DESC
  *  LIMIT :limit!
  * ```
