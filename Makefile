@@ -12,7 +12,7 @@ SQUAWK_VERSION := 2.66.0
 SQUAWK := .tools/squawk-$(SQUAWK_VERSION)/node_modules/.bin/squawk
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate migrate-down migration gen db demo doctor explain schema erd test lint partitions clean
+.PHONY: help install migrate migrate-down migration gen db demo doctor explain schema erd test lint partitions bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ partitions: $(DEPS) ## Keep monthly partitions 3 months ahead; warn about rows i
 
 test: $(DEPS) ## Run the test suite (DATABASE_URL server, else embedded)
 	@node_modules/.bin/vitest run $(args)
+
+bench: $(DEPS) ## Benchmarks vs plain pg, Kysely, Drizzle, COPY and pgbench on a scratch database of DATABASE_URL (quick=1: smoke run); writes bench/results.json
+	@BENCH_QUICK=$(quick) $(TSX) bench/run.ts
 
 $(SQUAWK):
 	npm install --prefix .tools/squawk-$(SQUAWK_VERSION) --no-save --no-package-lock --no-audit --no-fund squawk-cli@$(SQUAWK_VERSION)

@@ -1,0 +1,87 @@
+/**
+ * Workload 1: point lookup by primary key (screening.entities by entity_id), one caller, same SQL for
+ * every contender. Seed target: under 5 ms.
+ */
+import { bulkCreateEntities } from "../src/screening/bulk";
+import { getEntity } from "../src/screening";
+import { entityById } from "../src/screening/queries/entities.queries";
+import type { BenchContext } from "./context";
+import { compare, progressLine, ratio, type ResultRow } from "./harness";
+import { builders } from "./orm";
+
+/** The text and values pgtyped sends for a query, captured without a database. */
+export async function sqlOf<P>(q: { run: (p: P, c: never) => Promise<unknown> }, params: P): Promise<{ text: string; values: unknown[] }> {
+  let captured: { text: string; values: unknown[] } = { text: "", values: [] };
+  const fake = { query: async (text: string, values: unknown[]) => ((captured = { text, values }), { rows: [] }) };
+  await q.run(params, fake as never);
+  return captured;
+}
+
+/** Seed `n` entities (through the layer's bulk path) and return their ids. */
+export async function seedEntities(b: BenchContext, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let at = 0; at < n; at += 10_000) {
+    const batch = Array.from({ length: Math.min(10_000, n - at) }, (_, i) => ({
+      entityType: "individual" as const,
+      identifiers: { passport: `P${(at + i).toString().padStart(9, "0")}-${b.ctx.correlationId.slice(0, 8)}` },
+    }));
+    ids.push(...(await bulkCreateEntities(b.db, b.freshCtx(), batch)));
+  }
+  return ids;
+}
+
+export async function lookupWorkload(b: BenchContext): Promise<ResultRow[]> {
+  const W = "1 point lookup by PK";
+  const p = progressLine(W);
+  p.update("seeding entities");
+  const ids = await seedEntities(b, b.quick ? 200 : 10_000);
+  let k = 0;
+  const nextId = () => ids[k++ % ids.length] as string;
+  const { text } = await sqlOf(entityById, { entityId: ids[0] as string, includeDeleted: false });
+  const orm = builders(b.plain);
+
+  const names = {
+    plain: "plain pg, unnamed",
+    plainNamed: "plain pg, named prepared",
+    pgtypedPlain: "pgtyped query on plain pg",
+    ours: "ours: pgtyped query via layer pool (named)",
+    oursOff: "ours: same, DB_PREPARED_STATEMENTS=false",
+    kysely: "Kysely",
+    drizzle: "Drizzle",
+    service: "ours: service getEntity (tenant tx, decrypt)",
+    serviceOff: "ours: service getEntity, prepared off",
+  };
+  const tasks = [
+    { name: names.plain, fn: () => b.plain.query(text, [nextId(), false]) },
+    { name: names.plainNamed, fn: () => b.plain.query({ name: "bench_entity_by_id", text, values: [nextId(), false] }) },
+    { name: names.pgtypedPlain, fn: () => entityById.run({ entityId: nextId(), includeDeleted: false }, b.plain) },
+    { name: names.ours, fn: () => entityById.run({ entityId: nextId(), includeDeleted: false }, b.db.pool) },
+    { name: names.oursOff, fn: () => entityById.run({ entityId: nextId(), includeDeleted: false }, b.dbUnnamed.pool) },
+    { name: names.kysely, fn: () => orm.kyselyLookup(nextId()) },
+    { name: names.drizzle, fn: () => orm.drizzleLookup(nextId()) },
+    { name: names.service, fn: () => getEntity(b.db, b.ctx, nextId()) },
+    { name: names.serviceOff, fn: () => getEntity(b.dbUnnamed, b.ctx, nextId()) },
+  ];
+  const m = await compare(tasks, b.quick ? { rounds: 1, iterations: 10, time: 0 } : { rounds: 5, iterations: 200, time: 400 }, p.update);
+  p.done();
+  const base = m.get(names.plain)?.p50 ?? NaN;
+  const ky = m.get(names.kysely)?.p50 ?? NaN;
+  const dr = m.get(names.drizzle)?.p50 ?? NaN;
+  return tasks.map(({ name }) => {
+    const r = m.get(name);
+    const p50 = r?.p50 ?? NaN;
+    const ours = name.startsWith("ours");
+    return {
+      workload: W,
+      contender: name,
+      p50Ms: p50,
+      p99Ms: r?.p99,
+      throughput: { value: 1000 / (r?.mean ?? NaN), unit: "lookups/s" },
+      ratios: {
+        "x plain pg": ratio(p50, base),
+        ...(ours ? { "x Kysely": ratio(p50, ky), "x Drizzle": ratio(p50, dr) } : {}),
+      },
+      note: name === names.ours ? "goal <= 0.90x plain pg" : name === names.service ? "4 round trips: BEGIN, tenant context, SELECT, COMMIT" : undefined,
+    };
+  });
+}
