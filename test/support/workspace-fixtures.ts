@@ -1,0 +1,117 @@
+/**
+ * Workspace fixtures for the reliability tests (bad-input matrix, injection): one organisation with two
+ * members and one row of every kind the service functions take an id of, all made through the service.
+ * Also the list of workspace tables and a count/checksum over them, read on the owner connection (which
+ * bypasses row-level security, so it sees every organisation's rows).
+ */
+import crypto from "node:crypto";
+import type { Db } from "../../src/db/connect";
+import * as ws from "../../src/workspace";
+
+/** Every workspace table except the append-only, partitioned audit_logs (checked by status instead). */
+export const WORKSPACE_TABLES = [
+  "organizations", "users", "user_preferences", "sessions", "memories", "conversations", "conversation_participants", "messages",
+  "message_memory_usage", "tasks", "integrations", "gmail_messages", "calendar_events", "drive_files", "entities",
+  "entity_relationships", "entity_mentions", "roles", "user_roles", "document_templates", "documents", "devices", "notifications",
+] as const;
+export type WorkspaceTable = (typeof WORKSPACE_TABLES)[number];
+
+/** Row counts of every workspace table, plus audit rows by status. */
+export async function workspaceCounts(db: Db): Promise<Record<WorkspaceTable | "audit_success" | "audit_failure", number>> {
+  const cols = WORKSPACE_TABLES.map((tb) => `(SELECT count(*) FROM workspace.${tb})::int AS ${tb}`);
+  const { rows } = await db.pool.query(
+    `SELECT ${cols.join(", ")},
+            (SELECT count(*) FROM workspace.audit_logs WHERE status = 'success')::int AS audit_success,
+            (SELECT count(*) FROM workspace.audit_logs WHERE status = 'failure')::int AS audit_failure`,
+  );
+  return rows[0];
+}
+
+/** `table:count:md5` of every workspace table (every column of every row), in one string. */
+export async function workspaceChecksum(db: Db): Promise<string> {
+  const parts = await Promise.all(
+    WORKSPACE_TABLES.map(
+      async (tb) =>
+        (await db.pool.query(`SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h, count(*) AS n FROM workspace.${tb} x`)).rows[0] as {
+          h: string;
+          n: string;
+        },
+    ),
+  );
+  return WORKSPACE_TABLES.map((tb, i) => `workspace.${tb}:${parts[i]!.n}:${parts[i]!.h}`).join(" ");
+}
+
+/** A deterministic unit-ish vector of the embedding's dimension. */
+export function vector(seed = 1): number[] {
+  return Array.from({ length: ws.EMBEDDING_DIMENSIONS }, (_, i) => Math.sin(seed * 1000 + i) / 10);
+}
+
+export interface WorkspaceWorld {
+  organizationId: string;
+  /** The organisation with no acting user (createUser, organisation-level jobs). */
+  system: ws.WorkspaceContext;
+  /** Acting as `userId`, the owner of every private row below. */
+  ctx: ws.WorkspaceContext;
+  userId: string;
+  /** A second member of the organisation (participant, grantee). */
+  otherUserId: string;
+  sessionId: string;
+  sessionToken: string;
+  memoryId: string;
+  conversationId: string;
+  messageId: string;
+  taskId: string;
+  integrationId: string;
+  entityId: string;
+  otherEntityId: string;
+  roleId: string;
+  templateId: string;
+  documentId: string;
+  deviceId: string;
+  notificationId: string;
+}
+
+/** An organisation with two members and one row of every kind, made through the service. */
+export async function makeWorkspaceWorld(db: Db, label = "ws"): Promise<WorkspaceWorld> {
+  const tag = crypto.randomBytes(4).toString("hex");
+  const org = await ws.createOrganization(db, { name: `${label} ${tag}`, slug: `${label}-${tag}` });
+  const system = ws.workspaceContext({ organizationId: org.id, userId: null });
+  const user = await ws.createUser(db, system, { email: `a.${tag}@example.com`, displayName: "A" });
+  const other = await ws.createUser(db, system, { email: `b.${tag}@example.com`, displayName: "B" });
+  const ctx = ws.workspaceContext({ organizationId: org.id, userId: user.id });
+  const session = await ws.createSession(db, ctx, {});
+  const memory = await ws.createMemory(db, ctx, { content: "fixture memory", tags: ["fixture"] });
+  await ws.setEmbedding(db, ctx, { id: memory.id, status: "completed", embedding: vector(), model: "fixture" });
+  const conversation = await ws.createConversation(db, ctx, { type: "group", name: "fixture", participantIds: [other.id] });
+  const message = await ws.sendMessage(db, ctx, { conversationId: conversation.id, content: "fixture message" });
+  const task = await ws.createTask(db, ctx, { title: "fixture task" });
+  const integration = await ws.connectIntegration(db, ctx, { provider: "google", accessToken: "fixture-token" });
+  const entity = await ws.observeEntity(db, ctx, { entityType: "person", name: "Fixture One" });
+  const otherEntity = await ws.observeEntity(db, ctx, { entityType: "person", name: "Fixture Two" });
+  const role = await ws.createRole(db, ctx, { name: `fixture ${tag}`, permissions: ["tasks:read"] });
+  const template = await ws.createTemplate(db, ctx, { name: `fixture ${tag}`, documentType: "report" });
+  const document = await ws.createDocument(db, ctx, { documentType: "report", title: "fixture document" });
+  const device = await ws.registerDevice(db, ctx, { deviceToken: `fixture-${tag}`, platform: "ios" });
+  const notification = await ws.notify(db, ctx, { type: "fixture.created", title: "fixture" });
+  return {
+    organizationId: org.id,
+    system,
+    ctx,
+    userId: user.id,
+    otherUserId: other.id,
+    sessionId: session.sessionId,
+    sessionToken: session.token,
+    memoryId: memory.id,
+    conversationId: conversation.id,
+    messageId: message.id,
+    taskId: task.id,
+    integrationId: integration.id,
+    entityId: entity.id,
+    otherEntityId: otherEntity.id,
+    roleId: role.id,
+    templateId: template.id,
+    documentId: document.id,
+    deviceId: device.id,
+    notificationId: notification.id,
+  };
+}
