@@ -138,7 +138,7 @@ async function representativeParams(db: pg.Pool): Promise<(file: string) => Para
     ipAddress: null, userAgent: null, category: "will_drafting", title: "t", body: "b", variablesSchema: "{}",
     willTypes: '["single"]', willType: "single", action: "consent.granted", actorType: "system", resourceType: "consent_record",
     rows: [{ identifierKind: "ssn", blindIndex: Buffer.alloc(32), entityId, entityType: "individual", canonicalIdentifiers: Buffer.alloc(40) }],
-    count: 10, entityIds: [entityId], entityTypes: ["individual"], canonicalIdentifiers: [Buffer.alloc(40)], identifierKinds: ["ssn"],
+    count: 10, entityIds: [entityId], entityTypes: ["individual"], identifierKinds: ["ssn"],
     blindIndexes: [Buffer.alloc(32)],
   };
   const user = (await db.query<{ id: string; organization_id: string }>("SELECT id, organization_id FROM workspace.users ORDER BY id LIMIT 1")).rows[0];
@@ -165,7 +165,7 @@ async function representativeParams(db: pg.Pool): Promise<(file: string) => Para
       : file.endsWith("wills/clauses.sql")
         ? { ...base, category: "executor" }
         : file.endsWith("screening/bulk.sql")
-          ? { ...base, details: ["{}"] }
+          ? { ...base, details: ["{}"], canonicalIdentifiers: [Buffer.alloc(40)] }
           : base;
 }
 

@@ -168,5 +168,9 @@ export function createPool(url: string, cfg: Config["pool"], opts: PoolOptions =
   } as pg.PoolConfig);
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on("error", () => {});
+  // ...and neither must one that loses its connection while checked out (a transaction in flight when the
+  // server restarts): pg emits 'error' on the client, which would be an uncaught exception. The failing
+  // query itself still rejects, and withTransaction maps that to UnavailableError.
+  pool.on("connect", (client) => client.on("error", () => {}));
   return pool;
 }

@@ -220,13 +220,8 @@ describeServer("pool recovery after a server restart (server engine: needs a Pos
     console.log(line);
   });
 
-  // KNOWN BUG (reported with issue 7, item 8): a connection lost while a transaction holds the client emits
-  // an 'error' event nobody handles, which crashes a Node process. The fix is a listener on every client
-  // for its whole life, e.g. in createPool: `pool.on("connect", (client) => client.on("error", () => {}))`
-  // (the failing query already rejects with the error, mapped to UnavailableError by withTransaction).
-  // This test is marked `fails` until then; when the fix lands it will report "expected to fail": make it
-  // a plain `it`.
-  it.skipIf(!bin).fails("no client emits an 'error' event that nobody handles (each would be an uncaught exception)", () => {
+  // Was a bug until createPool listened for 'error' on every client for its whole life (issue 7, item 8).
+  it.skipIf(!bin)("no client emits an 'error' event that nobody handles (each would be an uncaught exception)", () => {
     console.log(`[pool-restart] unhandled client 'error' events over both outages: ${unhandled.length} (${unhandled.join("; ")})`);
     expect(unhandled).toEqual([]);
   });

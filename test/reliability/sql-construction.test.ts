@@ -31,6 +31,7 @@ const REVIEWED: Record<string, string> = {
   "src/db/doctor.ts: ${MIGRATIONS_TABLE}": "module constant",
   "src/db/erd.ts: ${OURS}": "module constant built from literals",
   "src/db/explain.ts: ${n}": "a number computed from the numeric scale argument",
+  "src/db/explain.ts: ${users}": "a number computed from the numeric scale argument",
   "src/db/explain.ts: ${Math.max(50, Math.round(n / 10))}": "a number",
   "src/db/explain.ts: ${captured.text}": "SQL text pgtyped generated from our own queries/*.sql (values stay bind parameters)",
   'src/db/explain.ts: ${isRead ? "ANALYZE, " : ""}': "choice between two literals",
