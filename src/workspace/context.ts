@@ -100,6 +100,23 @@ export async function runParsed<S extends z.ZodType, T>(
   return run(db, ctx, operation, (c) => fn(parsed, c), opts);
 }
 
+/**
+ * runParsed for an operation that takes one value: the value is validated as the named field, so a bad
+ * one is reported as e.g. `userId: Invalid UUID` (fields ["userId"]) rather than under the operation's name.
+ */
+export async function runField<S extends z.ZodType, T>(
+  db: Db,
+  ctx: WorkspaceContext,
+  operation: string,
+  field: string,
+  schema: S,
+  value: unknown,
+  fn: (v: z.output<S>, c: pg.PoolClient) => Promise<T>,
+  opts?: TxOptions,
+): Promise<T> {
+  return runParsed(db, ctx, operation, z.object({ [field]: schema }), { [field]: value }, (p, c) => fn((p as Record<string, z.output<S>>)[field] as z.output<S>, c), opts);
+}
+
 async function recordFailure(db: Db, ctx: WorkspaceContext, operation: string, e: unknown) {
   const code = e instanceof AppError ? e.code : "internal";
   const metadata =

@@ -7,7 +7,7 @@ import type pg from "pg";
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { ForbiddenError, NotFoundError, ValidationError } from "../db/errors";
-import { actingUser, recordAudit, runParsed, type WorkspaceContext } from "./context";
+import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
 import {
   addParticipants,
   conversationForMember,
@@ -84,7 +84,7 @@ export async function addMembers(db: Db, ctx: WorkspaceContext, input: z.input<t
 }
 
 export async function participantsOf(db: Db, ctx: WorkspaceContext, conversationId: string) {
-  return runParsed(db, ctx, "conversation.participants", z.uuid(), conversationId, (id, c) => listParticipants.run({ conversationId: id }, c), { readOnly: true });
+  return runField(db, ctx, "conversation.participants", "conversationId", z.uuid(), conversationId, (id, c) => listParticipants.run({ conversationId: id }, c), { readOnly: true });
 }
 
 const messageSchema = z.object({

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
-import { actingUser, recordAudit, runParsed, type WorkspaceContext } from "./context";
+import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
 import {
   activeDevices,
   deactivateDevice as deactivateQuery,
@@ -30,7 +30,7 @@ export async function registerDevice(db: Db, ctx: WorkspaceContext, input: z.inp
 
 /** Stop pushing to a device (its token expired or the user signed out); the row is kept. */
 export async function deactivateDevice(db: Db, ctx: WorkspaceContext, deviceId: string): Promise<Device> {
-  return runParsed(db, ctx, "device.deactivate", z.uuid(), deviceId, async (id, c) => {
+  return runField(db, ctx, "device.deactivate", "deviceId", z.uuid(), deviceId, async (id, c) => {
     actingUser(ctx);
     const [d] = await deactivateQuery.run({ id }, c);
     if (!d) throw new NotFoundError("device not found");
@@ -77,14 +77,14 @@ export async function notify(db: Db, ctx: WorkspaceContext, input: z.input<typeo
 }
 
 export async function unreadNotificationsOf(db: Db, ctx: WorkspaceContext, limit = 50): Promise<Notification[]> {
-  return runParsed(db, ctx, "notification.unread", z.number().int().min(1).max(500), limit, (n, c) => unreadNotifications.run({ userId: actingUser(ctx), limit: n }, c), {
+  return runField(db, ctx, "notification.unread", "limit", z.number().int().min(1).max(500), limit, (n, c) => unreadNotifications.run({ userId: actingUser(ctx), limit: n }, c), {
     readOnly: true,
   });
 }
 
 /** Mark some of the acting user's notifications read; returns the ids that were unread. */
 export async function markNotificationsReadFor(db: Db, ctx: WorkspaceContext, ids: string[]): Promise<string[]> {
-  return runParsed(db, ctx, "notification.read", z.array(z.uuid()).min(1).max(1000), ids, async (p, c) =>
+  return runField(db, ctx, "notification.read", "ids", z.array(z.uuid()).min(1).max(1000), ids, async (p, c) =>
     (await markNotificationsRead.run({ userId: actingUser(ctx), ids: p }, c)).map((r) => r.id),
   );
 }

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError, ValidationError } from "../db/errors";
-import { actingUser, recordAudit, runParsed, type WorkspaceContext } from "./context";
+import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
 import { documentsOfUser, getDocumentForUpdate, type IInsertDocumentResult, insertDocument, insertTemplate, listTemplates, updateDocument } from "./queries/documents.queries";
 
 export type Document = IInsertDocumentResult;
@@ -30,7 +30,7 @@ export async function createTemplate(db: Db, ctx: WorkspaceContext, input: z.inp
 
 /** The organisation's templates followed by the system ones, optionally of one document type. */
 export async function templatesFor(db: Db, ctx: WorkspaceContext, type?: string) {
-  return runParsed(db, ctx, "template.list", documentType.optional(), type, (t, c) => listTemplates.run({ documentType: t ?? null }, c), { readOnly: true });
+  return runField(db, ctx, "template.list", "documentType", documentType.optional(), type, (t, c) => listTemplates.run({ documentType: t ?? null }, c), { readOnly: true });
 }
 
 const documentSchema = z.object({
@@ -81,7 +81,7 @@ export async function updateDocumentStatus(db: Db, ctx: WorkspaceContext, input:
 }
 
 export async function documentsOf(db: Db, ctx: WorkspaceContext, limit = 50) {
-  return runParsed(db, ctx, "document.list", z.number().int().min(1).max(500), limit, (n, c) => documentsOfUser.run({ userId: actingUser(ctx), limit: n }, c), {
+  return runField(db, ctx, "document.list", "limit", z.number().int().min(1).max(500), limit, (n, c) => documentsOfUser.run({ userId: actingUser(ctx), limit: n }, c), {
     readOnly: true,
   });
 }

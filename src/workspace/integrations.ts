@@ -10,7 +10,7 @@ import type { Db } from "../db/connect";
 import { Keyring } from "../db/crypto";
 import { NotFoundError } from "../db/errors";
 import { timeRange } from "../db/validate";
-import { actingUser, recordAudit, runParsed, type WorkspaceContext } from "./context";
+import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
 import {
   eventsBetween,
   getIntegration,
@@ -76,10 +76,7 @@ export async function connectIntegration(db: Db, ctx: WorkspaceContext, input: C
 
 /** The decrypted tokens of one of the acting user's integrations, for calling the provider. */
 export async function integrationTokens(db: Db, ctx: WorkspaceContext, integrationId: string): Promise<{ accessToken: string | null; refreshToken: string | null }> {
-  return runParsed(
-    db,
-    ctx,
-    "integration.tokens",
+  return runField(db, ctx, "integration.tokens", "integrationId",
     z.uuid(),
     integrationId,
     async (id, c) => {

@@ -1,7 +1,7 @@
 /** Knowledge graph of one user: entities (upserted, counting mentions), relationships and mentions. */
 import { z } from "zod";
 import type { Db } from "../db/connect";
-import { actingUser, runParsed, type WorkspaceContext } from "./context";
+import { actingUser, runField, runParsed, type WorkspaceContext } from "./context";
 import { entityNeighbours, type IUpsertEntityResult, insertMention, insertRelationship, mentionsOf, upsertEntity } from "./queries/knowledge.queries";
 
 export type Entity = IUpsertEntityResult;
@@ -74,9 +74,9 @@ export async function recordMention(db: Db, ctx: WorkspaceContext, input: z.inpu
 
 /** Entities linked to one entity in either direction, strongest first. */
 export async function neighboursOf(db: Db, ctx: WorkspaceContext, entityId: string) {
-  return runParsed(db, ctx, "entity.neighbours", z.uuid(), entityId, (id, c) => entityNeighbours.run({ entityId: id }, c), { readOnly: true });
+  return runField(db, ctx, "entity.neighbours", "entityId", z.uuid(), entityId, (id, c) => entityNeighbours.run({ entityId: id }, c), { readOnly: true });
 }
 
 export async function mentionsOfEntity(db: Db, ctx: WorkspaceContext, entityId: string) {
-  return runParsed(db, ctx, "entity.mentions", z.uuid(), entityId, (id, c) => mentionsOf.run({ entityId: id }, c), { readOnly: true });
+  return runField(db, ctx, "entity.mentions", "entityId", z.uuid(), entityId, (id, c) => mentionsOf.run({ entityId: id }, c), { readOnly: true });
 }

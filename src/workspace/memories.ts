@@ -6,7 +6,7 @@ import type pg from "pg";
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
-import { actingUser, recordAudit, runParsed, type WorkspaceContext } from "./context";
+import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
 import {
   getMemory,
   type IGetMemoryResult,
@@ -66,7 +66,7 @@ export async function createMemory(db: Db, ctx: WorkspaceContext, input: NewMemo
 }
 
 export async function getMemoryById(db: Db, ctx: WorkspaceContext, id: string): Promise<Memory> {
-  return runParsed(db, ctx, "memory.get", z.uuid(), id, async (memoryId, c) => {
+  return runField(db, ctx, "memory.get", "id", z.uuid(), id, async (memoryId, c) => {
     actingUser(ctx);
     const [m] = await getMemory.run({ id: memoryId }, c);
     if (!m) throw new NotFoundError("memory not found");
@@ -141,7 +141,7 @@ export async function keywordSearchMemories(db: Db, ctx: WorkspaceContext, input
 
 /** Soft delete: the memory disappears from reads and searches; the row stays until the user is deleted. */
 export async function deleteMemory(db: Db, ctx: WorkspaceContext, id: string): Promise<void> {
-  await runParsed(db, ctx, "memory.delete", z.uuid(), id, async (memoryId, c) => {
+  await runField(db, ctx, "memory.delete", "id", z.uuid(), id, async (memoryId, c) => {
     actingUser(ctx);
     const [row] = await softDeleteMemory.run({ id: memoryId }, c);
     if (!row) throw new NotFoundError("memory not found");
@@ -172,5 +172,5 @@ export async function recordMemoriesUsed(db: Db, ctx: WorkspaceContext, input: z
 }
 
 export async function memoriesUsedBy(db: Db, ctx: WorkspaceContext, messageId: string): Promise<IMemoryUsageForMessageResult[]> {
-  return runParsed(db, ctx, "memory.usage", z.uuid(), messageId, (id, c) => memoryUsageForMessage.run({ messageId: id }, c), { readOnly: true });
+  return runField(db, ctx, "memory.usage", "messageId", z.uuid(), messageId, (id, c) => memoryUsageForMessage.run({ messageId: id }, c), { readOnly: true });
 }

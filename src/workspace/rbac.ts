@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
-import { recordAudit, runParsed, type WorkspaceContext } from "./context";
+import { recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
 import { grantRole as grantQuery, hasPermission as hasPermissionQuery, type IInsertRoleResult, insertRole, revokeRole as revokeQuery, rolesOfUser } from "./queries/rbac.queries";
 
 export type Role = IInsertRoleResult;
@@ -60,5 +60,5 @@ export async function hasPermission(db: Db, ctx: WorkspaceContext, userId: strin
 }
 
 export async function rolesOf(db: Db, ctx: WorkspaceContext, userId: string) {
-  return runParsed(db, ctx, "role.list", z.uuid(), userId, (id, c) => rolesOfUser.run({ userId: id }, c), { readOnly: true });
+  return runField(db, ctx, "role.list", "userId", z.uuid(), userId, (id, c) => rolesOfUser.run({ userId: id }, c), { readOnly: true });
 }

@@ -12,7 +12,7 @@ import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
 import { setLocalTenant } from "../db/tx";
 import { parseInput } from "../db/validate";
-import { actingUser, recordAudit, run, runParsed, type WorkspaceContext, workspaceContext } from "./context";
+import { actingUser, recordAudit, run, runField, runParsed, type WorkspaceContext, workspaceContext } from "./context";
 import {
   deleteUser as deleteUserQuery,
   deleteSession,
@@ -47,7 +47,7 @@ const organizationSchema = z.object({
 
 /** Create an organisation (platform operation) and its first audit row. */
 export async function createOrganization(db: Db, input: z.input<typeof organizationSchema>, actorId: string | null = null): Promise<Organization> {
-  const p = parseInput(organizationSchema, input, "organization");
+  const p = parseInput(organizationSchema.extend({ actorId: z.uuid().nullable() }), { ...input, actorId }, "organization");
   return db.transaction(async (c) => {
     const [org] = await insertOrganization.run(
       { name: p.name, slug: p.slug ?? null, planType: p.planType ?? null, settings: p.settings ? JSON.stringify(p.settings) : null },
@@ -56,7 +56,7 @@ export async function createOrganization(db: Db, input: z.input<typeof organizat
     const o = org as Organization;
     // audit_logs is under FORCEd RLS: write the first row as the new organisation.
     await setLocalTenant(c, o.id);
-    await recordAudit(c, workspaceContext({ organizationId: o.id, userId: actorId }), {
+    await recordAudit(c, workspaceContext({ organizationId: o.id, userId: p.actorId }), {
       action: "organization.created",
       resourceType: "organization",
       resourceId: o.id,
@@ -103,14 +103,14 @@ export async function createUser(db: Db, ctx: WorkspaceContext, input: NewUser):
 
 /** The organisation's user with this email, compared case-insensitively; null when there is none. */
 export async function findUserByEmail(db: Db, ctx: WorkspaceContext, address: string): Promise<User | null> {
-  return runParsed(db, ctx, "user.find", email, address, async (e, c) => {
+  return runField(db, ctx, "user.find", "email", email, address, async (e, c) => {
     const [row] = await userByEmail.run({ email: e }, c);
     return row ? withoutHash(row) : null;
   });
 }
 
 export async function getUserById(db: Db, ctx: WorkspaceContext, userId: string): Promise<User> {
-  return runParsed(db, ctx, "user.get", z.uuid(), userId, async (id, c) => {
+  return runField(db, ctx, "user.get", "userId", z.uuid(), userId, async (id, c) => {
     const [row] = await getUser.run({ id }, c);
     if (!row) throw new NotFoundError("user not found in this organization");
     return withoutHash(row);
@@ -119,7 +119,7 @@ export async function getUserById(db: Db, ctx: WorkspaceContext, userId: string)
 
 /** Delete a user of the organisation; their private data cascades, their messages stay with sender NULL. */
 export async function deleteUser(db: Db, ctx: WorkspaceContext, userId: string): Promise<void> {
-  await runParsed(db, ctx, "user.delete", z.uuid(), userId, async (id, c) => {
+  await runField(db, ctx, "user.delete", "userId", z.uuid(), userId, async (id, c) => {
     const [row] = await deleteUserQuery.run({ id }, c);
     if (!row) throw new NotFoundError("user not found in this organization");
     await recordAudit(c, ctx, { action: "user.deleted", resourceType: "user", resourceId: id });
@@ -215,7 +215,7 @@ export async function resolveSession(db: Db, token: string): Promise<ResolvedSes
 
 /** Log out: delete one of the acting user's sessions. */
 export async function endSession(db: Db, ctx: WorkspaceContext, sessionId: string): Promise<void> {
-  await runParsed(db, ctx, "session.end", z.uuid(), sessionId, async (id, c) => {
+  await runField(db, ctx, "session.end", "sessionId", z.uuid(), sessionId, async (id, c) => {
     actingUser(ctx);
     const [row] = await deleteSession.run({ id }, c);
     if (!row) throw new NotFoundError("session not found");
