@@ -246,13 +246,14 @@ function parseVector(s: string): number[] {
 }
 
 /** COPY binary chunks for `rows`; throws a ValidationError naming the first bad value. */
-function* encode<Row>(spec: CopyTable<Row>, rows: Iterable<Row>): Generator<Buffer> {
+/** The binary COPY stream of `rows`; a bad value is a ValidationError naming rows.<offset + i>.<key>. */
+function* encode<Row>(spec: CopyTable<Row>, rows: Iterable<Row>, offset = 0): Generator<Buffer> {
   const w = new Writer();
   w.buf.set(HEADER, 0);
   w.pos = HEADER.length;
   const { keys, columns } = spec;
   const n = keys.length;
-  let i = 0;
+  let i = offset;
   for (const row of rows) {
     w.ensure(2);
     w.pos = w.buf.writeInt16BE(n, w.pos);
@@ -276,17 +277,7 @@ function* encode<Row>(spec: CopyTable<Row>, rows: Iterable<Row>): Generator<Buff
 
 /** Check every row the way COPY would, without a database (used before a fallback batch). */
 function validate<Row>(spec: CopyTable<Row>, rows: readonly Row[], offset: number): void {
-  try {
-    for (const _ of encode(spec, rows)) void _;
-  } catch (e) {
-    if (e instanceof ValidationError) {
-      const m = /^invalid row (\d+): (.*)$/s.exec(e.message);
-      const at = Number(m?.[1] ?? 0) + offset;
-      const key = e.fields[0]?.split(".")[2] ?? "";
-      throw new ValidationError(`invalid row ${at}: ${m?.[2] ?? e.message}`, [`rows.${at}.${key}`]);
-    }
-    throw e;
-  }
+  for (const _ of encode(spec, rows, offset)) void _;
 }
 
 // --- engine support --------------------------------------------------------------------------------

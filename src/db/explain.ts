@@ -112,7 +112,7 @@ type Params = Record<string, unknown>;
 
 /** Representative values for parameters, by name (and by file where one name means two things). */
 async function representativeParams(db: pg.Pool): Promise<(file: string) => Params> {
-  const one = async (sql: string) => Object.values((await db.query(sql)).rows[0] ?? {})[0];
+  const one = async (sql: string, params: unknown[] = []) => Object.values((await db.query(sql, params)).rows[0] ?? {})[0];
   const entityId = await one("SELECT entity_id FROM screening.entities ORDER BY entity_id OFFSET 7 LIMIT 1");
   const tenantId = await one("SELECT tenant_id FROM screening.tenants ORDER BY tenant_id LIMIT 1");
   const subject = await one("SELECT data_subject_id FROM wills.consent_records LIMIT 1");
@@ -142,11 +142,11 @@ async function representativeParams(db: pg.Pool): Promise<(file: string) => Para
     blindIndexes: [Buffer.alloc(32)],
   };
   const user = (await db.query<{ id: string; organization_id: string }>("SELECT id, organization_id FROM workspace.users ORDER BY id LIMIT 1")).rows[0];
-  const ws1 = async (sql: string) => (user ? one(sql.replace("$user", `'${user.id}'`)) : null);
-  const conversationId = await ws1("SELECT conversation_id FROM workspace.conversation_participants WHERE user_id = $user");
-  const memoryId = await ws1("SELECT id FROM workspace.memories WHERE user_id = $user LIMIT 1");
-  const messageId = await ws1("SELECT id FROM workspace.messages WHERE sender_id = $user LIMIT 1");
-  const integrationId = await ws1("SELECT id FROM workspace.integrations WHERE user_id = $user");
+  const ws1 = async (sql: string) => (user ? one(sql, [user.id]) : null);
+  const conversationId = await ws1("SELECT conversation_id FROM workspace.conversation_participants WHERE user_id = $1");
+  const memoryId = await ws1("SELECT id FROM workspace.memories WHERE user_id = $1 LIMIT 1");
+  const messageId = await ws1("SELECT id FROM workspace.messages WHERE sender_id = $1 LIMIT 1");
+  const integrationId = await ws1("SELECT id FROM workspace.integrations WHERE user_id = $1");
   const workspace: Params = {
     ...base,
     tenantId: user?.organization_id, organizationId: user?.organization_id, userId: user?.id, id: memoryId, email: "user1@example.com",

@@ -20,7 +20,7 @@ import { copyRows, copyTable } from "../db/copy";
 import { blindIndex } from "../db/crypto";
 import { AppError, ValidationError } from "../db/errors";
 import { blindIndexKey, keyring, type RequestContext, runParsed } from "./context";
-import { IDENTIFIER_KINDS, type IdentifierKind, identifiersAad, normaliseIdentifier } from "./entities";
+import { entityInput, type IdentifierKind, identifiersAad, normaliseIdentifiers } from "./entities";
 import {
   insertEntitiesUnnest,
   insertEntityCreatedEvents,
@@ -68,13 +68,6 @@ export const IDENTIFIERS_COPY = copyTable<IdentifierRow>(
   },
 );
 
-const identifierValue = z.string().min(1).max(200);
-const identifiers = z.partialRecord(z.enum(IDENTIFIER_KINDS), identifierValue).superRefine((ids, ctx) => {
-  for (const kind of ["ssn", "ein"] as const) {
-    if (ids[kind] !== undefined && !/^\d{9}$/.test(normaliseIdentifier(kind, ids[kind]))) ctx.addIssue({ code: "custom", path: [kind], message: "must be 9 digits" });
-  }
-});
-const entityInput = z.object({ entityType: z.enum(["individual", "organization", "address"]), identifiers: identifiers.default({}) });
 const createMany = z.array(entityInput).min(1).max(MAX_BULK_ENTITIES);
 
 /** Create many entities in one transaction; returns their ids in input order. */
@@ -89,8 +82,7 @@ export function bulkCreateEntities(db: Db, ctx: RequestContext, inputs: z.input<
     for (let i = 0; i < p.length; i++) {
       const e = p[i] as z.output<typeof entityInput>;
       const entityId = ids[i] as string;
-      const normalised: Partial<Record<IdentifierKind, string>> = {};
-      for (const [kind, value] of Object.entries(e.identifiers)) normalised[kind as IdentifierKind] = normaliseIdentifier(kind as IdentifierKind, value as string);
+      const normalised = normaliseIdentifiers(e.identifiers);
       const kinds = Object.keys(normalised) as IdentifierKind[];
       entities[i] = { entityId, entityType: e.entityType, canonicalIdentifiers: k.encrypt(JSON.stringify(normalised), identifiersAad(entityId)) };
       for (const kind of kinds) indexes.push({ identifierKind: kind, blindIndex: blindIndex(key as Buffer, kind, normalised[kind] as string), entityId });

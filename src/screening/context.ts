@@ -11,8 +11,8 @@ import { z } from "zod";
 import type { Config } from "../config";
 import type { Db } from "../db/connect";
 import { Keyring } from "../db/crypto";
-import { AppError, ConfigError } from "../db/errors";
-import type { TxOptions } from "../db/tx";
+import { ConfigError } from "../db/errors";
+import { serviceRunner } from "../db/service";
 import { parseInput } from "../db/validate";
 import { insertAuditEvent } from "./queries/audit.queries";
 
@@ -61,53 +61,14 @@ export async function recordEvent(
   return row;
 }
 
-/** Run one service operation for the context's tenant; on failure, audit the error separately and rethrow. */
-export async function run<T>(
-  db: Db,
-  ctx: RequestContext,
-  operation: string,
-  fn: (c: pg.PoolClient) => Promise<T>,
-  opts?: TxOptions,
-): Promise<T> {
-  try {
-    return await db.tenant(ctx.tenantId, fn, opts);
-  } catch (e) {
-    await recordError(db, ctx, operation, e);
-    throw e;
-  }
-}
-
-/** Validate input inside the audited scope, so rejected input is audited too. */
-export async function runParsed<S extends z.ZodType, T>(
-  db: Db,
-  ctx: RequestContext,
-  operation: string,
-  schema: S,
-  input: unknown,
-  fn: (p: z.output<S>, c: pg.PoolClient) => Promise<T>,
-  opts?: TxOptions,
-): Promise<T> {
-  let parsed: z.output<S>;
-  try {
-    parsed = parseInput(schema, input, operation);
-  } catch (e) {
-    await recordError(db, ctx, operation, e);
-    throw e;
-  }
-  return run(db, ctx, operation, (c) => fn(parsed, c), opts);
-}
-
-async function recordError(db: Db, ctx: RequestContext, operation: string, e: unknown) {
-  const details =
-    e instanceof AppError
-      ? { operation, code: e.code, sqlstate: e.sqlstate ?? null, constraint: e.constraint ?? null, fields: "fields" in e ? e.fields : null }
-      : { operation, code: "internal" };
-  try {
-    await db.tenant(ctx.tenantId, (c) => recordEvent(c, db, ctx, "error", { details }));
-  } catch {
-    // Recording the error must never hide it; the original error is rethrown by the caller.
-  }
-}
+/**
+ * run / runParsed: each call runs in the context's tenant transaction; a failure (rejected input included)
+ * writes an `error` audit event with the operation and error code in a separate transaction, then rethrows.
+ */
+export const { run, runParsed } = serviceRunner<RequestContext>({
+  tenant: (ctx) => ctx.tenantId,
+  recordFailure: (db, ctx, details) => db.tenant(ctx.tenantId, (c) => recordEvent(c, db, ctx, "error", { details })),
+});
 
 /** The encryption keyring for this configuration (built once). */
 export function keyring(cfg: Config): Keyring {

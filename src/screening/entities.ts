@@ -55,13 +55,18 @@ function decode(db: Db, row: { entity_id: string; entity_type: EntityType; canon
   return { ...rest, identifiers: JSON.parse(keyring(db.config).decryptString(canonical_identifiers, identifiersAad(row.entity_id))) };
 }
 
-const createSchema = z.object({ entityType: z.enum(["individual", "organization", "address"]), identifiers: identifiers.default({}) });
+/** What createEntity (and each element of bulkCreateEntities) takes. */
+export const entityInput = z.object({ entityType: z.enum(["individual", "organization", "address"]), identifiers: identifiers.default({}) });
+const createSchema = entityInput;
+
+/** Every identifier of an entity, normalised (see normaliseIdentifier). */
+export function normaliseIdentifiers(ids: Partial<Record<IdentifierKind, string>>): Partial<Record<IdentifierKind, string>> {
+  return Object.fromEntries(Object.entries(ids).map(([k, v]) => [k, normaliseIdentifier(k as IdentifierKind, v as string)]));
+}
 
 export function createEntity(db: Db, ctx: RequestContext, input: z.input<typeof createSchema>): Promise<Entity> {
   return runParsed(db, ctx, "entity.create", createSchema, input, async (p, c) => {
-    const normalised = Object.fromEntries(
-      Object.entries(p.identifiers).map(([k, v]) => [k, normaliseIdentifier(k as IdentifierKind, v as string)]),
-    ) as Partial<Record<IdentifierKind, string>>;
+    const normalised = normaliseIdentifiers(p.identifiers);
     const [{ entity_id: entityId }] = (await newEntityId.run(undefined, c)) as [{ entity_id: string }];
     const [row] = await insertEntity.run(
       { entityId, entityType: p.entityType, canonicalIdentifiers: keyring(db.config).encrypt(JSON.stringify(normalised), identifiersAad(entityId)) },

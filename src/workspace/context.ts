@@ -12,9 +12,8 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import type { Db } from "../db/connect";
-import { AppError, ForbiddenError } from "../db/errors";
-import type { TxOptions } from "../db/tx";
+import { ForbiddenError } from "../db/errors";
+import { serviceRunner } from "../db/service";
 import { parseInput } from "../db/validate";
 import { insertAuditLog } from "./queries/audit.queries";
 
@@ -25,6 +24,9 @@ const contextSchema = z.object({
   ipAddress: z.union([z.ipv4(), z.ipv6()]).optional(),
   userAgent: z.string().max(1024).optional(),
 });
+/** The open vocabularies' format (memory_type, entity_type, document_type, ...), as the migration CHECKs it. */
+export const word = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, "must be a lower-case word (letters, digits, _), at most 50 chars");
+
 export type WorkspaceContext = Readonly<z.output<typeof contextSchema>>;
 
 export function workspaceContext(input: z.input<typeof contextSchema>): WorkspaceContext {
@@ -70,64 +72,17 @@ export async function recordAudit(c: pg.ClientBase, ctx: WorkspaceContext, e: Au
   );
 }
 
-/** Run one operation as `app` for the context's organisation and user; audit a failure separately. */
-export async function run<T>(db: Db, ctx: WorkspaceContext, operation: string, fn: (c: pg.PoolClient) => Promise<T>, opts?: TxOptions): Promise<T> {
-  try {
-    return await db.tenant({ tenantId: ctx.organizationId, userId: ctx.userId ?? undefined }, fn, opts);
-  } catch (e) {
-    await recordFailure(db, ctx, operation, e);
-    throw e;
-  }
-}
-
-/** Validate input inside the audited scope (rejected input is audited too), then run. */
-export async function runParsed<S extends z.ZodType, T>(
-  db: Db,
-  ctx: WorkspaceContext,
-  operation: string,
-  schema: S,
-  input: unknown,
-  fn: (p: z.output<S>, c: pg.PoolClient) => Promise<T>,
-  opts?: TxOptions,
-): Promise<T> {
-  let parsed: z.output<S>;
-  try {
-    parsed = parseInput(schema, input, operation);
-  } catch (e) {
-    await recordFailure(db, ctx, operation, e);
-    throw e;
-  }
-  return run(db, ctx, operation, (c) => fn(parsed, c), opts);
-}
+const tenantOf = (ctx: WorkspaceContext) => ({ tenantId: ctx.organizationId, userId: ctx.userId ?? undefined });
 
 /**
- * runParsed for an operation that takes one value: the value is validated as the named field, so a bad
- * one is reported as e.g. `userId: Invalid UUID` (fields ["userId"]) rather than under the operation's name.
+ * run / runParsed / runField (src/db/service.ts): each call runs as `app` for the context's organisation and
+ * user; a failure (rejected input included) writes a `status = failure` audit row naming the operation and
+ * error code in a separate transaction, then rethrows.
  */
-export async function runField<S extends z.ZodType, T>(
-  db: Db,
-  ctx: WorkspaceContext,
-  operation: string,
-  field: string,
-  schema: S,
-  value: unknown,
-  fn: (v: z.output<S>, c: pg.PoolClient) => Promise<T>,
-  opts?: TxOptions,
-): Promise<T> {
-  return runParsed(db, ctx, operation, z.object({ [field]: schema }), { [field]: value }, (p, c) => fn((p as Record<string, z.output<S>>)[field] as z.output<S>, c), opts);
-}
-
-async function recordFailure(db: Db, ctx: WorkspaceContext, operation: string, e: unknown) {
-  const code = e instanceof AppError ? e.code : "internal";
-  const metadata =
-    e instanceof AppError
-      ? { operation, code, sqlstate: e.sqlstate ?? null, constraint: e.constraint ?? null, fields: "fields" in e ? e.fields : null }
-      : { operation, code };
-  try {
-    await db.tenant({ tenantId: ctx.organizationId, userId: ctx.userId ?? undefined }, (c) =>
-      recordAudit(c, ctx, { action: `${operation.split(".")[0]}.failed`, metadata }, `${operation}: ${code}`),
-    );
-  } catch {
-    // Recording the failure must never hide it; the caller rethrows the original error.
-  }
-}
+export const { run, runParsed, runField } = serviceRunner<WorkspaceContext>({
+  tenant: tenantOf,
+  recordFailure: (db, ctx, details) =>
+    db.tenant(tenantOf(ctx), (c) =>
+      recordAudit(c, ctx, { action: `${details.operation.split(".")[0]}.failed`, metadata: details }, `${details.operation}: ${details.code}`),
+    ),
+});

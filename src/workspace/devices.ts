@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
-import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
+import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext, word } from "./context";
 import {
   activeDevices,
   deactivateDevice as deactivateQuery,
@@ -50,7 +50,7 @@ const notificationSchema = z.object({
   title: z.string().max(255).optional(),
   body: z.string().max(10_000).optional(),
   data: z.record(z.string(), z.unknown()).optional(),
-  resourceType: z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, "must be a lower-case word").optional(),
+  resourceType: word.optional(),
   resourceId: z.uuid().optional(),
 });
 

@@ -2,12 +2,12 @@
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError, ValidationError } from "../db/errors";
-import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
+import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext, word } from "./context";
 import { documentsOfUser, getDocumentForUpdate, type IInsertDocumentResult, insertDocument, insertTemplate, listTemplates, updateDocument } from "./queries/documents.queries";
 
 export type Document = IInsertDocumentResult;
 export type DocumentStatus = "draft" | "generating" | "ready" | "exported";
-const documentType = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, "must be a lower-case word (letters, digits, _), at most 50 chars");
+const documentType = word;
 const outline = z.array(z.string().min(1).max(1000)).max(200);
 
 /** Allowed status changes: draft -> generating -> ready -> exported; generation may fail back to draft. */

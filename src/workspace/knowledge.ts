@@ -1,11 +1,10 @@
 /** Knowledge graph of one user: entities (upserted, counting mentions), relationships and mentions. */
 import { z } from "zod";
 import type { Db } from "../db/connect";
-import { actingUser, runField, runParsed, type WorkspaceContext } from "./context";
+import { actingUser, runField, runParsed, type WorkspaceContext, word } from "./context";
 import { entityNeighbours, type IUpsertEntityResult, insertMention, insertRelationship, mentionsOf, upsertEntity } from "./queries/knowledge.queries";
 
 export type Entity = IUpsertEntityResult;
-const word = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, "must be a lower-case word (letters, digits, _), at most 50 chars");
 
 const entitySchema = z.object({
   entityType: word,

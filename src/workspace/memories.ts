@@ -6,7 +6,7 @@ import type pg from "pg";
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
-import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
+import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext, word } from "./context";
 import {
   getMemory,
   type IGetMemoryResult,
@@ -25,7 +25,6 @@ import {
 export type Memory = IGetMemoryResult;
 export const EMBEDDING_DIMENSIONS = 1536;
 
-const word = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, "must be a lower-case word (letters, digits, _), at most 50 chars");
 const tag = z.string().min(1).max(100);
 export const embedding = z
   .array(z.number().refine(Number.isFinite, "must be a finite number"))

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError, ValidationError } from "../db/errors";
-import { actingUser, recordAudit, runParsed, type WorkspaceContext } from "./context";
+import { actingUser, recordAudit, runParsed, type WorkspaceContext, word } from "./context";
 import { getTaskForUpdate, type IInsertTaskResult, insertTask, setTaskStatus, tasksDueSoon } from "./queries/tasks.queries";
 
 export type Task = IInsertTaskResult;
@@ -27,7 +27,7 @@ const taskSchema = z
     reminderAt: z.date().optional(),
     source: z.enum(["manual", "ai_created", "ai_extracted", "integration"]).optional(),
     sourceId: z.uuid().optional(),
-    sourceType: z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, "must be a lower-case word").optional(),
+    sourceType: word.optional(),
     projectId: z.uuid().optional(),
     tags: z.array(z.string().min(1).max(100)).max(100).optional(),
     recurrenceRule: z.string().regex(/^(RRULE:)?FREQ=[A-Z]+(;[A-Z]+=[A-Za-z0-9,:+-]+)*$/, "must be an iCalendar RRULE").max(255).optional(),

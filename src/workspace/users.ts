@@ -12,7 +12,7 @@ import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
 import { setLocalTenant } from "../db/tx";
 import { parseInput } from "../db/validate";
-import { actingUser, recordAudit, run, runField, runParsed, type WorkspaceContext, workspaceContext } from "./context";
+import { actingUser, recordAudit, run, runField, runParsed, type WorkspaceContext, workspaceContext, word } from "./context";
 import {
   deleteUser as deleteUserQuery,
   deleteSession,
@@ -35,7 +35,6 @@ export type User = Omit<IInsertUserResult, "password_hash">;
 export type Preferences = IGetPreferencesResult;
 
 const slug = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$/, "must be lower-case letters, digits and inner hyphens, at most 100 chars");
-const word = z.string().regex(/^[a-z][a-z0-9_]{0,49}$/, "must be a lower-case word (letters, digits, _), at most 50 chars");
 export const email = z.email().max(255);
 
 const organizationSchema = z.object({

@@ -7,13 +7,10 @@
 import crypto from "node:crypto";
 import type { Db } from "../../src/db/connect";
 import * as ws from "../../src/workspace";
+import { TABLES } from "../workspace/fixtures";
 
 /** Every workspace table except the append-only, partitioned audit_logs (checked by status instead). */
-export const WORKSPACE_TABLES = [
-  "organizations", "users", "user_preferences", "sessions", "memories", "conversations", "conversation_participants", "messages",
-  "message_memory_usage", "tasks", "integrations", "gmail_messages", "calendar_events", "drive_files", "entities",
-  "entity_relationships", "entity_mentions", "roles", "user_roles", "document_templates", "documents", "devices", "notifications",
-] as const;
+export const WORKSPACE_TABLES = TABLES.filter((t): t is Exclude<(typeof TABLES)[number], "audit_logs"> => t !== "audit_logs");
 export type WorkspaceTable = (typeof WORKSPACE_TABLES)[number];
 
 /** Row counts of every workspace table, plus audit rows by status. */
