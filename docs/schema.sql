@@ -1284,7 +1284,7 @@ CREATE TABLE workspace.devices (
     last_used_at timestamp with time zone DEFAULT now() NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT devices_device_name_length CHECK ((char_length(device_name) <= 255)),
-    CONSTRAINT devices_device_token_length CHECK (((char_length(device_token) >= 1) AND (char_length(device_token) <= 4096))),
+    CONSTRAINT devices_device_token_length CHECK (((octet_length(device_token) >= 1) AND (octet_length(device_token) <= 2048))),
     CONSTRAINT devices_platform_check CHECK ((platform = ANY (ARRAY['ios'::text, 'android'::text, 'web'::text])))
 );
 
@@ -1301,6 +1301,12 @@ COMMENT ON TABLE workspace.devices IS 'Devices registered for push notifications
 --
 
 COMMENT ON COLUMN workspace.devices.device_token IS 'Push token from APNs/FCM/Web Push.';
+
+--
+-- Name: CONSTRAINT devices_device_token_length ON devices; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON CONSTRAINT devices_device_token_length ON workspace.devices IS 'At most 2,048 UTF-8 bytes, so the UNIQUE (user_id, device_token) btree entry always fits (2,704-byte limit).';
 
 --
 -- Name: document_templates; Type: TABLE; Schema: workspace; Owner: -
@@ -2899,7 +2905,13 @@ CREATE INDEX idx_gmail_received ON workspace.gmail_messages USING btree (receive
 -- Name: idx_gmail_search; Type: INDEX; Schema: workspace; Owner: -
 --
 
-CREATE INDEX idx_gmail_search ON workspace.gmail_messages USING gin (to_tsvector('english'::regconfig, ((COALESCE(subject, ''::text) || ' '::text) || COALESCE(body_text, ''::text))));
+CREATE INDEX idx_gmail_search ON workspace.gmail_messages USING gin (to_tsvector('english'::regconfig, ((COALESCE(subject, ''::text) || ' '::text) || "left"(COALESCE(body_text, ''::text), 100000))));
+
+--
+-- Name: INDEX idx_gmail_search; Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON INDEX workspace.idx_gmail_search IS 'Full-text search over subject and the first 100,000 characters of body_text (a tsvector holds at most 1 MB). SearchGmail uses the same expression.';
 
 --
 -- Name: idx_gmail_user; Type: INDEX; Schema: workspace; Owner: -

@@ -81,12 +81,13 @@ ON CONFLICT (user_id, provider, provider_file_id) DO UPDATE SET
 RETURNING f.id, f.provider_file_id, (xmax = 0) AS "inserted!";
 
 /* @name SearchGmail */
--- Full-text search over the user's synced mail (idx_gmail_search), best rank first.
+-- Full-text search over the user's synced mail (idx_gmail_search: subject and the first 100,000 characters
+-- of the body, the index's exact expression), best rank first.
 SELECT id, gmail_id, subject, from_email, snippet, received_at,
-       ts_rank(to_tsvector('english', coalesce(subject, '') || ' ' || coalesce(body_text, '')), websearch_to_tsquery('english', :query!)) AS "rank!"
+       ts_rank(to_tsvector('english', coalesce(subject, '') || ' ' || left(coalesce(body_text, ''), 100000)), websearch_to_tsquery('english', :query!)) AS "rank!"
   FROM workspace.gmail_messages
  WHERE user_id = :userId!
-   AND to_tsvector('english', coalesce(subject, '') || ' ' || coalesce(body_text, '')) @@ websearch_to_tsquery('english', :query!)
+   AND to_tsvector('english', coalesce(subject, '') || ' ' || left(coalesce(body_text, ''), 100000)) @@ websearch_to_tsquery('english', :query!)
  ORDER BY 7 DESC, received_at DESC NULLS LAST
  LIMIT :limit!;
 

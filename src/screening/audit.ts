@@ -1,7 +1,7 @@
 /** Reading the screening audit trail: a tenant's events in a time range (pruned to those partitions). */
 import { z } from "zod";
 import type { Db } from "../db/connect";
-import { pagedTimeRange } from "../db/validate";
+import { jsonRecord, pagedTimeRange } from "../db/validate";
 import { keyring, type RequestContext, recordEvent, runParsed } from "./context";
 import { auditEventsInRange } from "./queries/audit.queries";
 
@@ -21,8 +21,8 @@ export function listAuditEvents(db: Db, ctx: RequestContext, range: z.input<type
 const eventSchema = z.object({
   eventType: z.enum(["screening_initiated", "screening_completed", "data_accessed"]),
   entityId: z.uuid().nullable().default(null),
-  details: z.record(z.string(), z.unknown()).default({}),
-  sensitive: z.record(z.string(), z.unknown()).optional(),
+  details: jsonRecord.default({}),
+  sensitive: jsonRecord.optional(),
 });
 
 /** Record an event that is not part of a data change (a screening started or finished, data viewed). */

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import type { Db } from "../db/connect";
-import { timeRange } from "../db/validate";
+import { jsonRecord, timeRange, timestamp } from "../db/validate";
 import { type RequestContext, keyring, recordEvent, runParsed } from "./context";
 import { cacheForCheck, insertCacheEntry, sweepFreshness as sweepQuery } from "./queries/cache.queries";
 import { activeTenantIds } from "./queries/tenants.queries";
@@ -18,11 +18,11 @@ const storeSchema = z
     providerId: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,99}$/, "must be a lower-case provider id"),
     checkType: z.string().regex(/^[a-z][a-z0-9_]{0,99}$/, "must be snake_case"),
     dataOrigin: z.enum(["paid_external", "customer_provided"]),
-    acquiredAt: z.date(),
-    freshUntil: z.date(),
-    staleUntil: z.date(),
+    acquiredAt: timestamp,
+    freshUntil: timestamp,
+    staleUntil: timestamp,
     rawResponse: z.string().max(10_000_000),
-    normalizedData: z.record(z.string(), z.unknown()),
+    normalizedData: jsonRecord,
     cost: z.number().min(0).max(99_999_999.99).multipleOf(0.01),
     currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as USD").default("USD"),
   })

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
+import { jsonArray, jsonRecord } from "../db/validate";
 import { type RequestContext, recordEvent, runParsed } from "./context";
 import { computeDelta, type Connection, type Finding, type ProfileDelta } from "./delta";
 import { lockEntity } from "./queries/entities.queries";
@@ -26,11 +27,11 @@ const profileSchema = z.object({
   triggerType: z.enum(["screening", "monitoring", "manual"]),
   triggerId: z.uuid().nullable().default(null),
   findings: z.array(finding).max(100_000).refine((fs) => new Set(fs.map((f) => f.id)).size === fs.length, "finding ids must be unique"),
-  riskScore: z.record(z.string(), z.unknown()),
+  riskScore: jsonRecord,
   connections: z.array(connection).default([]),
-  dataSourcesUsed: z.array(z.unknown()).default([]),
-  staleDataUsed: z.array(z.unknown()).default([]),
-  evolutionSignals: z.record(z.string(), z.unknown()).default({}),
+  dataSourcesUsed: jsonArray.default([]),
+  staleDataUsed: jsonArray.default([]),
+  evolutionSignals: jsonRecord.default({}),
 });
 
 export function createProfileVersion(db: Db, ctx: RequestContext, input: z.input<typeof profileSchema>): Promise<Profile> {

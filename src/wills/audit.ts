@@ -6,7 +6,7 @@
 import type pg from "pg";
 import { z } from "zod";
 import type { Db } from "../db/connect";
-import { pagedTimeRange, parseInput } from "../db/validate";
+import { jsonRecord, pagedTimeRange, parseInput } from "../db/validate";
 import { auditByResource, auditBySubject, type IAuditBySubjectResult, insertAuditLog } from "./queries/audit.queries";
 
 const contextSchema = z.object({
@@ -57,7 +57,7 @@ const eventSchema = z.object({
   resourceType: z.string().regex(/^[a-z][a-z_]{0,63}$/, "must be snake_case"),
   resourceId: z.uuid().nullable().optional(),
   dataSubjectId: z.uuid().nullable().optional(),
-  details: z.record(z.string(), z.unknown()).optional(),
+  details: jsonRecord.optional(),
 });
 
 /** Record an event on its own (for events that are not part of a data change, e.g. a document viewed). */

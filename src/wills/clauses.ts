@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { ConflictError, NotFoundError } from "../db/errors";
-import { parseInput } from "../db/validate";
+import { jsonRecord, parseInput } from "../db/validate";
 import { recordAudit, type WillsContext } from "./audit";
 import {
   type clause_category,
@@ -41,9 +41,7 @@ export type WillType = (typeof WILL_TYPES)[number];
 const code = z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, "must be 2-64 chars of a-z, 0-9, _ starting with a letter");
 const title = z.string().min(1).max(200);
 const body = z.string().min(1).max(50_000);
-const variablesSchema = z
-  .record(z.string(), z.unknown())
-  .refine((s) => s.type === undefined || s.type === "object", "must be a JSON Schema for an object");
+const variablesSchema = jsonRecord.refine((s) => s.type === undefined || s.type === "object", "must be a JSON Schema for an object");
 const willTypes = z.array(z.enum(WILL_TYPES)).min(1).refine((a) => new Set(a).size === a.length, "must not repeat a will type");
 
 const createSchema = z.object({

@@ -7,6 +7,7 @@ import type pg from "pg";
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { ForbiddenError, NotFoundError, ValidationError } from "../db/errors";
+import { timestamp } from "../db/validate";
 import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
 import {
   addParticipants,
@@ -116,7 +117,7 @@ export async function sendMessage(db: Db, ctx: WorkspaceContext, input: NewMessa
   });
 }
 
-const pageSchema = z.object({ conversationId: z.uuid(), before: z.date().optional(), limit: z.number().int().min(1).max(500).default(50) });
+const pageSchema = z.object({ conversationId: z.uuid(), before: timestamp.optional(), limit: z.number().int().min(1).max(500).default(50) });
 
 /** A page of messages, newest first; pass the oldest created_at as `before` for the next page. */
 export async function messagesOf(db: Db, ctx: WorkspaceContext, input: z.input<typeof pageSchema>) {
@@ -127,7 +128,7 @@ export async function messagesOf(db: Db, ctx: WorkspaceContext, input: z.input<t
 
 /** Mark the conversation read up to `at` (default now) for the acting user; the read position never moves back. */
 export async function markConversationRead(db: Db, ctx: WorkspaceContext, conversationId: string, at?: Date): Promise<Date> {
-  return runParsed(db, ctx, "conversation.read", z.object({ conversationId: z.uuid(), at: z.date().optional() }), { conversationId, at }, async (p, c) => {
+  return runParsed(db, ctx, "conversation.read", z.object({ conversationId: z.uuid(), at: timestamp.optional() }), { conversationId, at }, async (p, c) => {
     const [row] = await markRead.run({ conversationId: p.conversationId, userId: actingUser(ctx), at: p.at ?? null }, c);
     if (!row?.last_read_at) throw new NotFoundError("not a participant of this conversation");
     return row.last_read_at;

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
+import { jsonRecord } from "../db/validate";
 import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext, word } from "./context";
 import {
   activeDevices,
@@ -17,7 +18,13 @@ import {
 export type Device = IRegisterDeviceResult;
 export type Notification = IInsertNotificationResult;
 
-const deviceSchema = z.object({ deviceToken: z.string().min(1).max(4096), platform: z.enum(["ios", "android", "web"]), deviceName: z.string().max(255).optional() });
+/** The most UTF-8 bytes a push token may take: the unique btree entry (user_id, device_token) must fit in 2,704 bytes. */
+export const DEVICE_TOKEN_MAX_BYTES = 2048;
+const deviceToken = z
+  .string()
+  .min(1)
+  .refine((s) => Buffer.byteLength(s) <= DEVICE_TOKEN_MAX_BYTES, `must be at most ${DEVICE_TOKEN_MAX_BYTES} bytes (UTF-8)`);
+const deviceSchema = z.object({ deviceToken, platform: z.enum(["ios", "android", "web"]), deviceName: z.string().max(255).optional() });
 
 /** Register the acting user's device; registering a known token reactivates it. */
 export async function registerDevice(db: Db, ctx: WorkspaceContext, input: z.input<typeof deviceSchema>): Promise<Device> {
@@ -49,7 +56,7 @@ const notificationSchema = z.object({
   type: z.string().regex(/^[a-z][a-z0-9_.]{0,49}$/, "must be a lower-case dotted word, e.g. task.due"),
   title: z.string().max(255).optional(),
   body: z.string().max(10_000).optional(),
-  data: z.record(z.string(), z.unknown()).optional(),
+  data: jsonRecord.optional(),
   resourceType: word.optional(),
   resourceId: z.uuid().optional(),
 });

@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { Db } from "../db/connect";
 import { Keyring } from "../db/crypto";
 import { NotFoundError } from "../db/errors";
-import { timeRange } from "../db/validate";
+import { jsonRecord, timeRange, timestamp } from "../db/validate";
 import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
 import {
   eventsBetween,
@@ -42,11 +42,11 @@ const connectSchema = z.object({
   provider: z.enum(["google", "microsoft", "slack", "notion"]),
   accessToken: z.string().min(1).max(8192),
   refreshToken: z.string().min(1).max(8192).optional(),
-  tokenExpiresAt: z.date().optional(),
+  tokenExpiresAt: timestamp.optional(),
   scopes: z.array(z.string().min(1).max(500)).max(100).optional(),
   providerUserId: z.string().max(255).optional(),
   providerEmail: z.email().max(255).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: jsonRecord.optional(),
 });
 export type ConnectInput = z.input<typeof connectSchema>;
 
@@ -125,7 +125,7 @@ const gmailRow = z.object({
   body_text: z.string().max(1_000_000).optional(),
   labels: z.array(short(255)).max(200).optional(),
   is_read: z.boolean().optional(),
-  received_at: z.date().optional(),
+  received_at: timestamp.optional(),
 });
 const calendarRow = z
   .object({
@@ -134,11 +134,11 @@ const calendarRow = z
     title: z.string().max(500).optional(),
     description: z.string().max(100_000).optional(),
     location: z.string().max(10_000).optional(),
-    start_time: z.date(),
-    end_time: z.date(),
+    start_time: timestamp,
+    end_time: timestamp,
     is_all_day: z.boolean().optional(),
     timezone: short(50).optional(),
-    attendees: z.array(z.record(z.string(), z.unknown())).max(1000).optional(),
+    attendees: z.array(jsonRecord).max(1000).optional(),
     is_online_meeting: z.boolean().optional(),
     online_meeting_url: z.url().optional(),
     recurrence_rule: z.string().max(255).optional(),
@@ -151,7 +151,7 @@ const driveRow = z.object({
   size_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   web_url: z.url().optional(),
   parent_path: z.string().max(10_000).optional(),
-  modified_at: z.date().optional(),
+  modified_at: timestamp.optional(),
 });
 export type GmailRow = z.input<typeof gmailRow>;
 export type CalendarRow = z.input<typeof calendarRow>;

@@ -1,6 +1,7 @@
 /** Knowledge graph of one user: entities (upserted, counting mentions), relationships and mentions. */
 import { z } from "zod";
 import type { Db } from "../db/connect";
+import { jsonRecord } from "../db/validate";
 import { actingUser, runField, runParsed, type WorkspaceContext, word } from "./context";
 import { entityNeighbours, type IUpsertEntityResult, insertMention, insertRelationship, mentionsOf, upsertEntity } from "./queries/knowledge.queries";
 
@@ -11,7 +12,7 @@ const entitySchema = z.object({
   name: z.string().trim().min(1).max(255),
   aliases: z.array(z.string().min(1).max(255)).max(100).optional(),
   description: z.string().max(10_000).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: jsonRecord.optional(),
 });
 export type EntityInput = z.input<typeof entitySchema>;
 

@@ -6,6 +6,7 @@ import type pg from "pg";
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
+import { jsonRecord } from "../db/validate";
 import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext, word } from "./context";
 import {
   getMemory,
@@ -27,7 +28,8 @@ export const EMBEDDING_DIMENSIONS = 1536;
 
 const tag = z.string().min(1).max(100);
 export const embedding = z
-  .array(z.number().refine(Number.isFinite, "must be a finite number"))
+  // pgvector stores float4: a component beyond ±3.4e38 overflows (22003, echoing the value) unless refused here.
+  .array(z.number().refine((x) => Number.isFinite(Math.fround(x)), "must be a finite number within float4 range (|x| < 3.4e38)"))
   .length(EMBEDDING_DIMENSIONS, `must have ${EMBEDDING_DIMENSIONS} dimensions`);
 const vectorLiteral = (v: number[]) => `[${v.join(",")}]`;
 
@@ -38,7 +40,7 @@ const memorySchema = z.object({
   source: word.optional(),
   sourceId: z.string().max(255).optional(),
   tags: z.array(tag).max(100).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: jsonRecord.optional(),
   conversationId: z.uuid().optional(),
 });
 export type NewMemory = z.input<typeof memorySchema>;

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
+import { timestamp } from "../db/validate";
 import { recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
 import { grantRole as grantQuery, hasPermission as hasPermissionQuery, type IInsertRoleResult, insertRole, revokeRole as revokeQuery, rolesOfUser } from "./queries/rbac.queries";
 
@@ -27,7 +28,8 @@ export async function createRole(db: Db, ctx: WorkspaceContext, input: z.input<t
   });
 }
 
-const grantSchema = z.object({ userId: z.uuid(), roleId: z.uuid(), expiresAt: z.date().optional() });
+// expiresAt must lie ahead: the CHECK user_roles_expires_after_granted would refuse it anyway, but without naming the field.
+const grantSchema = z.object({ userId: z.uuid(), roleId: z.uuid(), expiresAt: timestamp.refine((d) => d.getTime() > Date.now(), "must be in the future").optional() });
 
 /** Grant a role (the organisation's or a system one) to a member; granting again renews it. */
 export async function grantRole(db: Db, ctx: WorkspaceContext, input: z.input<typeof grantSchema>) {

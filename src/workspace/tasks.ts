@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError, ValidationError } from "../db/errors";
+import { isoDate, timestamp } from "../db/validate";
 import { actingUser, recordAudit, runParsed, type WorkspaceContext, word } from "./context";
 import { getTaskForUpdate, type IInsertTaskResult, insertTask, setTaskStatus, tasksDueSoon } from "./queries/tasks.queries";
 
@@ -16,7 +17,6 @@ export const TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
   cancelled: ["todo"],
 };
 
-const isoDate = z.iso.date();
 const taskSchema = z
   .object({
     title: z.string().trim().min(1).max(500),
@@ -24,7 +24,7 @@ const taskSchema = z
     priority: z.enum(["low", "medium", "high", "urgent"]).optional(),
     dueDate: isoDate.optional(),
     dueTime: z.iso.time().optional(),
-    reminderAt: z.date().optional(),
+    reminderAt: timestamp.optional(),
     source: z.enum(["manual", "ai_created", "ai_extracted", "integration"]).optional(),
     sourceId: z.uuid().optional(),
     sourceType: word.optional(),

@@ -10,8 +10,8 @@ import crypto from "node:crypto";
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
+import { jsonRecord, parseInput } from "../db/validate";
 import { setLocalTenant } from "../db/tx";
-import { parseInput } from "../db/validate";
 import { actingUser, recordAudit, run, runField, runParsed, type WorkspaceContext, workspaceContext, word } from "./context";
 import {
   deleteUser as deleteUserQuery,
@@ -41,7 +41,7 @@ const organizationSchema = z.object({
   name: z.string().trim().min(1).max(255),
   slug: slug.optional(),
   planType: word.optional(),
-  settings: z.record(z.string(), z.unknown()).optional(),
+  settings: jsonRecord.optional(),
 });
 
 /** Create an organisation (platform operation) and its first audit row. */

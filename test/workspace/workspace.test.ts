@@ -263,6 +263,22 @@ describe("integrations and synced data", () => {
     // Another user cannot sync into this integration.
     await expect(ws.syncDriveFiles(t.db, org.as(0), google.id, files)).rejects.toBeInstanceOf(NotFoundError);
   });
+
+  it("stores a mail body of any accepted size in full and searches its first 100,000 characters (a tsvector holds at most 1 MB)", async () => {
+    const c = org.as(2);
+    const google = await ws.connectIntegration(t.db, c, { provider: "google", accessToken: "tok" });
+    // ~850,000 characters of distinct words: their tsvector alone would be ~1.7 MB (54000 before the index
+    // covered only the first 100,000 characters).
+    const words = Array.from({ length: 150_000 }, (_, i) => `w${i.toString(36)}`).join(" ");
+    const body = `zebrafirst ${words} zebralast`.slice(0, 1_000_000);
+    expect(body.length).toBeGreaterThan(800_000);
+    expect(await ws.syncGmailMessages(t.db, c, google.id, [{ gmail_id: "huge", subject: "Archive", body_text: body }])).toEqual({ inserted: 1, updated: 0 });
+    expect(await q("SELECT length(body_text) AS n FROM workspace.gmail_messages WHERE gmail_id = 'huge'")).toEqual([{ n: body.length }]);
+    expect((await ws.searchMail(t.db, c, { query: "zebrafirst" })).map((m) => m.gmail_id)).toEqual(["huge"]);
+    expect((await ws.searchMail(t.db, c, { query: "archive" })).map((m) => m.gmail_id)).toEqual(["huge"]);
+    expect(await ws.searchMail(t.db, c, { query: "zebralast" })).toEqual([]);
+    await expect(ws.syncGmailMessages(t.db, c, google.id, [{ gmail_id: "too-big", body_text: "x".repeat(1_000_001) }])).rejects.toThrow(/rows\.0\.body_text/);
+  });
 });
 
 describe("knowledge graph", () => {
@@ -345,6 +361,12 @@ describe("documents, templates, devices, notifications", () => {
     expect(await ws.activeDevicesOf(t.db, a)).toEqual([]);
     expect((await ws.registerDevice(t.db, a, { deviceToken: "apns-1", platform: "ios" })).is_active).toBe(true);
     await expect(ws.deactivateDevice(t.db, org.as(1), d1.id)).rejects.toBeInstanceOf(NotFoundError);
+    // Tokens are bounded in UTF-8 bytes so the UNIQUE (user_id, device_token) entry fits a btree page.
+    const widest = crypto.randomBytes(1536).toString("base64"); // 2,048 random bytes of ASCII: no compression helps
+    const d2 = await ws.registerDevice(t.db, a, { deviceToken: widest, platform: "web" });
+    expect((await ws.registerDevice(t.db, a, { deviceToken: widest, platform: "web" })).id).toBe(d2.id);
+    await expect(ws.registerDevice(t.db, a, { deviceToken: "é".repeat(1025), platform: "web" })).rejects.toThrow(/deviceToken: must be at most 2048 bytes/);
+    await ws.deactivateDevice(t.db, a, d2.id);
 
     const n1 = await ws.notify(t.db, a, { type: "task.due", title: "Report due", resourceType: "task", resourceId: crypto.randomUUID() });
     const n2 = await ws.notify(t.db, a, { type: "message.new", data: { from: "b" } });

@@ -417,17 +417,18 @@ export interface ISearchGmailQuery {
   result: ISearchGmailResult;
 }
 
-const searchGmailIR: any = {"usedParamSet":{"query":true,"userId":true,"limit":true},"params":[{"name":"query","required":true,"transform":{"type":"scalar"},"locs":[{"a":277,"b":283},{"a":478,"b":484}]},{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":347,"b":354}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":540,"b":546}]}],"statement":"-- Full-text search over the user's synced mail (idx_gmail_search), best rank first.\nSELECT id, gmail_id, subject, from_email, snippet, received_at,\n       ts_rank(to_tsvector('english', coalesce(subject, '') || ' ' || coalesce(body_text, '')), websearch_to_tsquery('english', :query!)) AS \"rank!\"\n  FROM workspace.gmail_messages\n WHERE user_id = :userId!\n   AND to_tsvector('english', coalesce(subject, '') || ' ' || coalesce(body_text, '')) @@ websearch_to_tsquery('english', :query!)\n ORDER BY 7 DESC, received_at DESC NULLS LAST\n LIMIT :limit!"};
+const searchGmailIR: any = {"usedParamSet":{"query":true,"userId":true,"limit":true},"params":[{"name":"query","required":true,"transform":{"type":"scalar"},"locs":[{"a":378,"b":384},{"a":593,"b":599}]},{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":448,"b":455}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":655,"b":661}]}],"statement":"-- Full-text search over the user's synced mail (idx_gmail_search: subject and the first 100,000 characters\n-- of the body, the index's exact expression), best rank first.\nSELECT id, gmail_id, subject, from_email, snippet, received_at,\n       ts_rank(to_tsvector('english', coalesce(subject, '') || ' ' || left(coalesce(body_text, ''), 100000)), websearch_to_tsquery('english', :query!)) AS \"rank!\"\n  FROM workspace.gmail_messages\n WHERE user_id = :userId!\n   AND to_tsvector('english', coalesce(subject, '') || ' ' || left(coalesce(body_text, ''), 100000)) @@ websearch_to_tsquery('english', :query!)\n ORDER BY 7 DESC, received_at DESC NULLS LAST\n LIMIT :limit!"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- Full-text search over the user's synced mail (idx_gmail_search), best rank first.
+ * -- Full-text search over the user's synced mail (idx_gmail_search: subject and the first 100,000 characters
+ * -- of the body, the index's exact expression), best rank first.
  * SELECT id, gmail_id, subject, from_email, snippet, received_at,
- *        ts_rank(to_tsvector('english', coalesce(subject, '') || ' ' || coalesce(body_text, '')), websearch_to_tsquery('english', :query!)) AS "rank!"
+ *        ts_rank(to_tsvector('english', coalesce(subject, '') || ' ' || left(coalesce(body_text, ''), 100000)), websearch_to_tsquery('english', :query!)) AS "rank!"
  *   FROM workspace.gmail_messages
  *  WHERE user_id = :userId!
- *    AND to_tsvector('english', coalesce(subject, '') || ' ' || coalesce(body_text, '')) @@ websearch_to_tsquery('english', :query!)
+ *    AND to_tsvector('english', coalesce(subject, '') || ' ' || left(coalesce(body_text, ''), 100000)) @@ websearch_to_tsquery('english', :query!)
  *  ORDER BY 7 DESC, received_at DESC NULLS LAST
  *  LIMIT :limit!
  * ```
