@@ -3975,7 +3975,9 @@ CREATE POLICY own_rows ON workspace.devices USING ((user_id = ( SELECT workspace
 -- Name: documents own_rows; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY own_rows ON workspace.documents USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
+CREATE POLICY own_rows ON workspace.documents USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id))) WITH CHECK (((user_id = ( SELECT workspace.current_user_id() AS current_user_id)) AND ((template_id IS NULL) OR (EXISTS ( SELECT
+   FROM workspace.document_templates t
+  WHERE (t.id = documents.template_id))))));
 
 --
 -- Name: drive_files own_rows; Type: POLICY; Schema: workspace; Owner: -
@@ -4005,7 +4007,9 @@ CREATE POLICY own_rows ON workspace.integrations USING ((user_id = ( SELECT work
 -- Name: memories own_rows; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY own_rows ON workspace.memories USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
+CREATE POLICY own_rows ON workspace.memories USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id))) WITH CHECK (((user_id = ( SELECT workspace.current_user_id() AS current_user_id)) AND ((conversation_id IS NULL) OR (EXISTS ( SELECT
+   FROM workspace.conversations c
+  WHERE (c.id = memories.conversation_id))))));
 
 --
 -- Name: notifications own_rows; Type: POLICY; Schema: workspace; Owner: -

@@ -19,6 +19,13 @@ SELECT :userId!, :documentType!, :title!, :content,
        :templateId, coalesce(:contextMemoryIds::uuid[], '{}')
 RETURNING *;
 
+/* @name DocumentReferences */
+-- What a new document may refer to, as the acting user sees it (RLS): whether the template is visible (the
+-- organisation's or a system one) and which context memories are not the user's own live memories.
+SELECT (:templateId::uuid IS NULL OR EXISTS (SELECT FROM workspace.document_templates t WHERE t.id = :templateId::uuid)) AS "template_visible!",
+       ARRAY(SELECT x.id FROM unnest(coalesce(:contextMemoryIds::uuid[], '{}')) AS x(id)
+              WHERE NOT EXISTS (SELECT FROM workspace.memories m WHERE m.id = x.id AND m.deleted_at IS NULL)) AS "missing_memory_ids!";
+
 /* @name GetDocumentForUpdate */
 SELECT * FROM workspace.documents WHERE id = :id! FOR UPDATE;
 

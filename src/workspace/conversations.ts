@@ -71,6 +71,17 @@ async function membership(c: pg.ClientBase, conversationId: string, userId: stri
   return conv;
 }
 
+/**
+ * The conversation, if the acting user may read it: a private conversation (the default) only by its
+ * participants, an open one by every member of the organisation. Another organisation's is not found.
+ */
+export async function readableConversation(c: pg.ClientBase, conversationId: string, ctx: WorkspaceContext) {
+  const [conv] = await conversationForMember.run({ id: conversationId, userId: ctx.userId ?? null }, c);
+  if (!conv) throw new NotFoundError("conversation not found");
+  if (conv.is_private && !conv.member_role) throw new ForbiddenError("this conversation is private to its participants");
+  return conv;
+}
+
 const joinSchema = z.object({ conversationId: z.uuid(), userIds: z.array(z.uuid()).min(1).max(1000), role: z.enum(["admin", "member"]).default("member") });
 
 /** Add members to a group conversation; members already in it are left as they are. */
@@ -84,8 +95,12 @@ export async function addMembers(db: Db, ctx: WorkspaceContext, input: z.input<t
   });
 }
 
+/** The participants of a conversation the acting user may read (see readableConversation). */
 export async function participantsOf(db: Db, ctx: WorkspaceContext, conversationId: string) {
-  return runField(db, ctx, "conversation.participants", "conversationId", z.uuid(), conversationId, (id, c) => listParticipants.run({ conversationId: id }, c), { readOnly: true });
+  return runField(db, ctx, "conversation.participants", "conversationId", z.uuid(), conversationId, async (id, c) => {
+    await readableConversation(c, id, ctx);
+    return listParticipants.run({ conversationId: id }, c);
+  }, { readOnly: true });
 }
 
 const messageSchema = z.object({
@@ -119,11 +134,15 @@ export async function sendMessage(db: Db, ctx: WorkspaceContext, input: NewMessa
 
 const pageSchema = z.object({ conversationId: z.uuid(), before: timestamp.optional(), limit: z.number().int().min(1).max(500).default(50) });
 
-/** A page of messages, newest first; pass the oldest created_at as `before` for the next page. */
+/**
+ * A page of messages of a conversation the acting user may read (see readableConversation), newest first;
+ * pass the oldest created_at as `before` for the next page.
+ */
 export async function messagesOf(db: Db, ctx: WorkspaceContext, input: z.input<typeof pageSchema>) {
-  return runParsed(db, ctx, "message.list", pageSchema, input, (p, c) => listMessages.run({ conversationId: p.conversationId, before: p.before ?? null, limit: p.limit }, c), {
-    readOnly: true,
-  });
+  return runParsed(db, ctx, "message.list", pageSchema, input, async (p, c) => {
+    await readableConversation(c, p.conversationId, ctx);
+    return listMessages.run({ conversationId: p.conversationId, before: p.before ?? null, limit: p.limit }, c);
+  }, { readOnly: true });
 }
 
 /** Mark the conversation read up to `at` (default now) for the acting user; the read position never moves back. */

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Db } from "../db/connect";
 import { NotFoundError, ValidationError } from "../db/errors";
 import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext, word } from "./context";
-import { documentsOfUser, getDocumentForUpdate, type IInsertDocumentResult, insertDocument, insertTemplate, listTemplates, updateDocument } from "./queries/documents.queries";
+import { documentReferences, documentsOfUser, getDocumentForUpdate, type IInsertDocumentResult, insertDocument, insertTemplate, listTemplates, updateDocument } from "./queries/documents.queries";
 
 export type Document = IInsertDocumentResult;
 export type DocumentStatus = "draft" | "generating" | "ready" | "exported";
@@ -42,12 +42,22 @@ const documentSchema = z.object({
   contextMemoryIds: z.array(z.uuid()).max(1000).optional(),
 });
 
-/** A draft document of the acting user; its outline defaults to the template's. */
+/**
+ * A draft document of the acting user; its outline defaults to the template's. The template must be one the
+ * organisation sees (its own or a system one) and the context memories the user's own live ones, else
+ * NotFoundError; row-level security refuses such references from hand-written SQL too.
+ */
 export async function createDocument(db: Db, ctx: WorkspaceContext, input: z.input<typeof documentSchema>): Promise<Document> {
   return runParsed(db, ctx, "document.create", documentSchema, input, async (p, c) => {
+    const userId = actingUser(ctx);
+    if (p.templateId !== undefined || p.contextMemoryIds?.length) {
+      const [refs] = await documentReferences.run({ templateId: p.templateId ?? null, contextMemoryIds: p.contextMemoryIds ?? null }, c);
+      if (!refs!.template_visible) throw new NotFoundError("templateId: template not found");
+      if (refs!.missing_memory_ids.length) throw new NotFoundError(`contextMemoryIds: ${refs!.missing_memory_ids.length} of the memories not found`);
+    }
     const [d] = await insertDocument.run(
       {
-        userId: actingUser(ctx),
+        userId,
         documentType: p.documentType,
         title: p.title,
         content: p.content ?? null,

@@ -8,6 +8,7 @@ import type { Db } from "../db/connect";
 import { NotFoundError } from "../db/errors";
 import { jsonRecord } from "../db/validate";
 import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext, word } from "./context";
+import { readableConversation } from "./conversations";
 import {
   getMemory,
   type IGetMemoryResult,
@@ -45,11 +46,14 @@ const memorySchema = z.object({
 });
 export type NewMemory = z.input<typeof memorySchema>;
 
+/** A memory of the acting user; `conversationId` must be a conversation the user may read (readableConversation). */
 export async function createMemory(db: Db, ctx: WorkspaceContext, input: NewMemory): Promise<Memory> {
   return runParsed(db, ctx, "memory.create", memorySchema, input, async (p, c) => {
+    const userId = actingUser(ctx);
+    if (p.conversationId) await readableConversation(c, p.conversationId, ctx);
     const [m] = await insertMemory.run(
       {
-        userId: actingUser(ctx),
+        userId,
         content: p.content,
         title: p.title ?? null,
         memoryType: p.memoryType ?? null,

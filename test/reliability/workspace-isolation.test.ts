@@ -41,11 +41,11 @@
  *       system (each table, with real parents of the victim, and links from own rows to foreign ones) are
  *       ForbiddenError ("row-level security"). Probes roll back.
  *
- * What the model accepts by design (README, workspace): conversations, their participants and messages
- * are organisation-scoped, so messagesOf/participantsOf show any conversation of the organisation to any
- * member, also a private direct one the reader does not take part in (sending needs participation,
- * message search is limited to one's conversations). Foreign keys are checked outside RLS, so a document
- * may name another organisation's template id (nothing of the template is copied: asserted).
+ * Conversations, their participants and messages are organisation-scoped rows (RLS); on top, the service
+ * shows a private conversation (the default) only to its participants and an open one to every member;
+ * conversations are created open or private at random. Foreign keys are checked outside RLS, so links to
+ * another organisation's rows (a document's template, a memory's conversation) are refused by the service
+ * (NotFoundError) and by the policies' WITH CHECK (probes in (b)).
  *
  * FC_RUNS sets the number of runs (default 3). A failing run is reported as it is, without shrinking:
  * database and model accumulate across runs, so a shrunk re-run would start from a different state.
@@ -86,7 +86,7 @@ const DIST = POOL.map((q) => POOL.map((v) => cosineDistance(q, v)));
 interface UserM { id: string; org: string; email: string; ctx: ws.WorkspaceContext }
 interface OrgM { id: string; users: UserM[] }
 interface MemoryM { id: string; user: string; words: string[]; content: string; title: string | null; tags: string[]; vector: number | null; deleted: boolean }
-interface ConvM { id: string; org: string; type: string; participants: Map<string, { role: string; readSeq: number | null }> }
+interface ConvM { id: string; org: string; type: string; open: boolean; participants: Map<string, { role: string; readSeq: number | null }> }
 interface MessageM { id: string; conv: string; sender: string | null; content: string; seq: number }
 interface TaskM { id: string; org: string; user: string; status: string; due: string | null }
 interface IntegrationM { id: string; user: string; provider: string; access: string; refresh: string | null }
@@ -203,7 +203,7 @@ const opArb = fc.oneof(
   { weight: 4, arbitrary: fc.record({ k: fc.constant("memory" as const), who, words, title: fc.option(word, { nil: null }), tags: fc.subarray([...TAGS]), noise }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant("embed" as const), who, memory: target, vector: fc.option(fc.nat({ max: POOL.length - 1 }), { nil: null, freq: 6 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("forget" as const), who, memory: target }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant("conversation" as const), who, type: fc.constantFrom("direct", "group", "group", "ai_chat"), others: fc.array(target, { maxLength: 2 }) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant("conversation" as const), who, type: fc.constantFrom("direct", "group", "group", "ai_chat"), others: fc.array(target, { maxLength: 2 }), open: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("join" as const), who, conv: target, others: fc.array(target, { minLength: 1, maxLength: 2 }), admin: fc.boolean() }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant("send" as const), who, conv: target, words, ai: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("markRead" as const), who, conv: target }) },
@@ -286,12 +286,12 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const people = pools.users();
       const others = op.type === "ai_chat" ? [] : op.type === "direct" ? [choose(people, (u) => u.org === me.org, op.others[0] ?? op.who) as UserM] : op.others.map((i) => choose(people, (u) => u.org === me.org, i) as UserM);
       const ok = others.every((u) => u.org === me.org);
-      const input: ws.NewConversation = { type: op.type, participantIds: others.map((u) => u.id), ...(op.type === "group" ? { name: `group ${++counter}` } : {}) };
+      const input: ws.NewConversation = { type: op.type, participantIds: others.map((u) => u.id), isPrivate: !op.open, ...(op.type === "group" ? { name: `group ${++counter}` } : {}) };
       const c = await call(me, "conversation", ok ? null : ForbiddenError, `createConversation with ${others.map((u) => u.id)} by ${me.id}`, () => ws.createConversation(db, ctx, input));
       if (c) {
         const participants = new Map<string, { role: string; readSeq: number | null }>([[me.id, { role: "owner", readSeq: null }]]);
         for (const u of others) if (!participants.has(u.id)) participants.set(u.id, { role: "member", readSeq: null });
-        convs.set(c.id, { id: c.id, org: me.org, type: op.type, participants });
+        convs.set(c.id, { id: c.id, org: me.org, type: op.type, open: op.open, participants });
         audited(me.org, "conversation.created", me.id);
         stats.writes++;
       }
@@ -523,22 +523,17 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
     }
     case "document": {
       const tpl = op.template === null ? undefined : choose(pools.templates(), (x) => x.org === null || x.org === me.org, op.template);
-      const visible = tpl !== undefined && (tpl.org === null || tpl.org === me.org);
+      const visible = tpl === undefined || tpl.org === null || tpl.org === me.org;
       const input = { documentType: op.type, title: `document ${++counter}`, ...(tpl ? { templateId: tpl.id } : {}) };
       const label = `createDocument from template ${tpl?.id} (${tpl?.org ?? "system"}) by ${me.id}`;
-      // Another organisation's template: the foreign key admits its id (FK checks bypass RLS), but nothing of
-      // it may be copied. Accepting the reference is allowed by the schema; leaking its outline is not.
-      const outcome = await ws.createDocument(db, ctx, input).then((d) => ({ d }), (error: unknown) => ({ error }));
-      if ("error" in outcome) {
-        expect(visible, `${label}: ${String(outcome.error)}`).toBe(false);
-        expect(outcome.error, label).toBeInstanceOf(ForbiddenError);
-        audited(me.org, "document.failed", me.id, "failure");
-        stats.refused++;
+      // Another organisation's template is not found (the foreign key alone would admit its id: FK checks
+      // bypass RLS; the service and the documents policy refuse it).
+      const d = await call(me, "document", visible ? null : NotFoundError, label, () => ws.createDocument(db, ctx, input));
+      if (!d) {
+        stats.foreignTemplateRefs++;
         return;
       }
-      const d = outcome.d;
-      expect(d.outline, label).toEqual(visible && tpl ? tpl.outline : []);
-      if (tpl && !visible) stats.foreignTemplateRefs++;
+      expect(d.outline, label).toEqual(tpl ? tpl.outline : []);
       documents.set(d.id, { id: d.id, user: me.id, status: "draft", outline: d.outline });
       audited(me.org, "document.created", me.id);
       stats.writes++;
@@ -691,17 +686,19 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
   expect(sorted(kw.map((h) => h.id)), L(`keywordSearch ${o.word}`)).toEqual(sorted(kwWant.map((m) => m.id)));
   compare(kw.length);
 
-  // Conversations: messages and participants of the organisation's conversations (organisation-scoped by
-  // design, also for members who do not take part: see the header), unread counts and message search over
-  // the user's own conversations.
+  // Conversations: messages and participants of a conversation: another organisation's is not found, a
+  // private one of the organisation is refused unless the user takes part, an open one is readable by every
+  // member. Unread counts and message search cover the user's own conversations.
   for (const c of trio(pools.convs(), (x) => x.org === me.org, o.seed)) {
-    const visible = c.org === me.org;
-    const msgs = await read(() => ws.messagesOf(db, ctx, { conversationId: c.id, limit: 500 }));
-    const want = visible ? [...messages.values()].filter((m) => m.conv === c.id) : [];
-    expect(sorted(msgs.map((m) => `${m.id} ${m.sender_id} ${m.content}`)), L(`messagesOf ${c.id} (${c.org})`)).toEqual(sorted(want.map((m) => `${m.id} ${m.sender} ${m.content}`)));
-    const ps = await read(() => ws.participantsOf(db, ctx, c.id));
-    expect(sorted(ps.map((p) => `${p.user_id} ${p.role}`)), L(`participantsOf ${c.id}`)).toEqual(visible ? sorted([...c.participants].map(([u, p]) => `${u} ${p.role}`)) : []);
-    compare(msgs.length + ps.length);
+    const refused = c.org !== me.org ? NotFoundError : !c.open && !c.participants.has(me.id) ? ForbiddenError : null;
+    stats.serviceReads += 2;
+    const msgs = await call(me, "message", refused, L(`messagesOf ${c.id} (${c.org}, ${c.open ? "open" : "private"})`), () => ws.messagesOf(db, ctx, { conversationId: c.id, limit: 500 }), "read");
+    const ps = await call(me, "conversation", refused, L(`participantsOf ${c.id}`), () => ws.participantsOf(db, ctx, c.id), "read");
+    if (refused) continue;
+    const want = [...messages.values()].filter((m) => m.conv === c.id);
+    expect(sorted(msgs!.map((m) => `${m.id} ${m.sender_id} ${m.content}`)), L(`messagesOf ${c.id} (${c.org})`)).toEqual(sorted(want.map((m) => `${m.id} ${m.sender} ${m.content}`)));
+    expect(sorted(ps!.map((p) => `${p.user_id} ${p.role}`)), L(`participantsOf ${c.id}`)).toEqual(sorted([...c.participants].map(([u, p]) => `${u} ${p.role}`)));
+    compare(msgs!.length + ps!.length);
   }
   const unread = await read(() => ws.unreadCountsOf(db, ctx));
   const unreadWant = new Map(
@@ -1015,6 +1012,10 @@ async function insertsClaimingOthers(c: pg.PoolClient, p: Probe, actor: string |
     await x("a relationship from an own entity to another user's", "INSERT INTO workspace.entity_relationships (source_entity_id, target_entity_id, relationship_type) VALUES ($1, $2, 'x')", [ownEntity, theirEntity.id]);
     await x("a relationship from another user's entity to an own one", "INSERT INTO workspace.entity_relationships (source_entity_id, target_entity_id, relationship_type) VALUES ($1, $2, 'x')", [theirEntity.id, ownEntity]);
     await x("a use of an own memory by another organisation's message", "INSERT INTO workspace.message_memory_usage (message_id, memory_id) VALUES ($1, $2)", [theirMessage.id, ownMemory]);
+    const theirConv = [...convs.values()].find((cv) => cv.org === setupOrg.id) as ConvM;
+    const theirTemplate = [...templates.values()].find((tp) => tp.org === setupOrg.id) as TemplateM;
+    await x("an own memory linked to another organisation's conversation", "INSERT INTO workspace.memories (user_id, content, conversation_id) VALUES ($1, 'probe', $2)", [actor, theirConv.id]);
+    await x("an own document from another organisation's template", "INSERT INTO workspace.documents (user_id, document_type, title, template_id) VALUES ($1, 'memo', 'probe', $2)", [actor, theirTemplate.id]);
   }
 
   // Private rows of other users: another organisation's (the setup user, who has a row of every kind), and
@@ -1089,7 +1090,7 @@ beforeAll(async () => {
     { k: "embed", who: 0, memory: 1, vector: 0 },
     { k: "memory", who: 1, words: ["alpha"], title: null, tags: [], noise: "" },
     { k: "embed", who: 1, memory: 1, vector: 0 },
-    { k: "conversation", who: 0, type: "group", others: [4] },
+    { k: "conversation", who: 0, type: "group", others: [4], open: false },
     { k: "send", who: 0, conv: 1, words: ["alpha"], ai: false },
     { k: "send", who: 1, conv: 1, words: ["delta"], ai: false },
     { k: "useMemories", who: 0, message: 1, memories: [1] },
@@ -1177,8 +1178,8 @@ describe("workspace tenant isolation (property-based)", () => {
     console.log(
       `[workspace-isolation] ${engineKind}: ${stats.runs} runs, ${stats.orgs} random organisations with ${stats.users} users (${orgs.size} organisations in the database); ` +
         `${stats.ops} random operations through the service (${stats.writes} writes, ${stats.refused} writes refused as the model predicted: aimed at other organisations'/users' rows or invalid; ` +
-        `${stats.foreignTemplateRefs} documents referencing another organisation's template id accepted without copying its outline); ` +
-        `${stats.serviceReads} service reads comparing ${stats.rowsCompared} rows with the model (${stats.readsRefused} reads of foreign ids refused with NotFoundError; ` +
+        `${stats.foreignTemplateRefs} of them documents naming another organisation's template); ` +
+        `${stats.serviceReads} service reads comparing ${stats.rowsCompared} rows with the model (${stats.readsRefused} reads refused as the model predicted: foreign ids NotFoundError, private conversations ForbiddenError; ` +
         `${stats.semantic} semantic searches, ${stats.semanticWithTwins} with another user holding the identical embedding); ` +
         `${stats.contexts} app contexts: ${stats.tableChecks} table checks (${stats.foreignRowsChecked} foreign rows looked up by key, 0 seen), ` +
         `${stats.writesZeroRows} table UPDATE/DELETE probes affecting 0 rows, ${stats.writesRejected} writes/partition reads rejected; ${Date.now() - started} ms`,

@@ -166,6 +166,25 @@ describe("conversations and messages", () => {
     expect(next.map((m) => m.content)).toEqual(["Shipping the rocket telemetry today"]);
   });
 
+  it("a private conversation is read only by its participants, an open one by every member, another organisation's by no one", async () => {
+    const [a, b, c] = [org.as(0), org.as(1), org.as(2)];
+    const secret = await ws.createConversation(t.db, a, { type: "direct", participantIds: [org.users[1]!.id] });
+    const open = await ws.createConversation(t.db, a, { type: "group", name: "Announcements", isPrivate: false });
+    await ws.sendMessage(t.db, a, { conversationId: secret.id, content: "salary figures" });
+    await ws.sendMessage(t.db, a, { conversationId: open.id, content: "all hands at 10" });
+    expect((await ws.messagesOf(t.db, b, { conversationId: secret.id })).map((m) => m.content)).toEqual(["salary figures"]);
+    await expect(ws.messagesOf(t.db, c, { conversationId: secret.id })).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(ws.participantsOf(t.db, c, secret.id)).rejects.toBeInstanceOf(ForbiddenError);
+    expect((await ws.messagesOf(t.db, c, { conversationId: open.id })).map((m) => m.content)).toEqual(["all hands at 10"]);
+    expect((await ws.participantsOf(t.db, c, open.id)).map((p) => p.user_id)).toEqual([org.users[0]!.id]);
+    // A memory may cite only a conversation its user may read.
+    await expect(ws.createMemory(t.db, c, { content: "notes", conversationId: secret.id })).rejects.toBeInstanceOf(ForbiddenError);
+    expect((await ws.createMemory(t.db, b, { content: "notes", conversationId: secret.id })).conversation_id).toBe(secret.id);
+    const other = await makeOrg(t.db, 1, "other-conv");
+    await expect(ws.messagesOf(t.db, other.as(0), { conversationId: open.id })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(ws.createMemory(t.db, other.as(0), { content: "notes", conversationId: open.id })).rejects.toBeInstanceOf(NotFoundError);
+  });
+
   it("records which memories a message used, with relevance in [0, 1]", async () => {
     const a = org.as(0);
     const conv = await ws.createConversation(t.db, a, { type: "ai_chat" });
@@ -337,6 +356,20 @@ describe("RBAC", () => {
 });
 
 describe("documents, templates, devices, notifications", () => {
+  it("a document may name only a visible template and the user's own live memories", async () => {
+    const a = org.as(0);
+    const other = await makeOrg(t.db, 1, "other-docs");
+    const theirs = await ws.createTemplate(t.db, other.as(0), { name: "Theirs", documentType: "memo", outline: ["Secret plan"] });
+    const theirMemory = await ws.createMemory(t.db, other.as(0), { content: "m" });
+    const before = (await q("SELECT count(*)::int AS n FROM workspace.documents"))[0];
+    await expect(ws.createDocument(t.db, a, { documentType: "memo", title: "x", templateId: theirs.id })).rejects.toThrow(/templateId: template not found/);
+    await expect(ws.createDocument(t.db, a, { documentType: "memo", title: "x", contextMemoryIds: [theirMemory.id] })).rejects.toThrow(/contextMemoryIds/);
+    const mine = await ws.createMemory(t.db, a, { content: "m" });
+    await ws.deleteMemory(t.db, a, mine.id);
+    await expect(ws.createDocument(t.db, a, { documentType: "memo", title: "x", contextMemoryIds: [mine.id] })).rejects.toBeInstanceOf(NotFoundError);
+    expect((await q("SELECT count(*)::int AS n FROM workspace.documents"))[0]).toEqual(before);
+  });
+
   it("documents take their outline from the template and move through their lifecycle", async () => {
     const a = org.as(0);
     const tpl = await ws.createTemplate(t.db, a, { name: "Weekly report", documentType: "report", outline: ["Summary", "Risks"] });

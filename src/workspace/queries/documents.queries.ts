@@ -137,6 +137,39 @@ const insertDocumentIR: any = {"usedParamSet":{"userId":true,"documentType":true
 export const insertDocument = new PreparedQuery<IInsertDocumentParams,IInsertDocumentResult>(insertDocumentIR);
 
 
+/** 'DocumentReferences' parameters type */
+export interface IDocumentReferencesParams {
+  contextMemoryIds?: stringArray | null | void;
+  templateId?: string | null | void;
+}
+
+/** 'DocumentReferences' return type */
+export interface IDocumentReferencesResult {
+  missing_memory_ids: stringArray;
+  template_visible: boolean;
+}
+
+/** 'DocumentReferences' query type */
+export interface IDocumentReferencesQuery {
+  params: IDocumentReferencesParams;
+  result: IDocumentReferencesResult;
+}
+
+const documentReferencesIR: any = {"usedParamSet":{"templateId":true,"contextMemoryIds":true},"params":[{"name":"templateId","required":false,"transform":{"type":"scalar"},"locs":[{"a":216,"b":226},{"a":309,"b":319}]},{"name":"contextMemoryIds","required":false,"transform":{"type":"scalar"},"locs":[{"a":399,"b":415}]}],"statement":"-- What a new document may refer to, as the acting user sees it (RLS): whether the template is visible (the\n-- organisation's or a system one) and which context memories are not the user's own live memories.\nSELECT (:templateId::uuid IS NULL OR EXISTS (SELECT FROM workspace.document_templates t WHERE t.id = :templateId::uuid)) AS \"template_visible!\",\n       ARRAY(SELECT x.id FROM unnest(coalesce(:contextMemoryIds::uuid[], '{}')) AS x(id)\n              WHERE NOT EXISTS (SELECT FROM workspace.memories m WHERE m.id = x.id AND m.deleted_at IS NULL)) AS \"missing_memory_ids!\""};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- What a new document may refer to, as the acting user sees it (RLS): whether the template is visible (the
+ * -- organisation's or a system one) and which context memories are not the user's own live memories.
+ * SELECT (:templateId::uuid IS NULL OR EXISTS (SELECT FROM workspace.document_templates t WHERE t.id = :templateId::uuid)) AS "template_visible!",
+ *        ARRAY(SELECT x.id FROM unnest(coalesce(:contextMemoryIds::uuid[], '{}')) AS x(id)
+ *               WHERE NOT EXISTS (SELECT FROM workspace.memories m WHERE m.id = x.id AND m.deleted_at IS NULL)) AS "missing_memory_ids!"
+ * ```
+ */
+export const documentReferences = new PreparedQuery<IDocumentReferencesParams,IDocumentReferencesResult>(documentReferencesIR);
+
+
 /** 'GetDocumentForUpdate' parameters type */
 export interface IGetDocumentForUpdateParams {
   id: string;
