@@ -20,7 +20,8 @@
  *
  * After a migration changes a table's columns, a prepared `SELECT *`/`RETURNING *` fails once per
  * connection with "cached plan must not change result type" (SQLSTATE 0A000); the executor then prepares
- * that text under a new name on that connection, so the next call succeeds.
+ * that text under a new name on that connection, so the next call succeeds, and withTransaction
+ * (src/db/tx.ts) re-runs the transaction at once, so service callers never see the error.
  */
 import crypto from "node:crypto";
 import pg from "pg";
@@ -40,6 +41,16 @@ let connectionSerial = 0;
 export function statementName(text: string, connectionTag: string, generation = 0): string {
   const hash = crypto.createHash("sha1").update(text).digest("hex").slice(0, 16);
   return `pgf_${hash}_${connectionTag}${generation ? `_${generation}` : ""}`;
+}
+
+/**
+ * Whether `err` says a named prepared statement went stale on its connection: 0A000 "cached plan must not
+ * change result type" (a table changed under it) or 26000 "prepared statement does not exist" (something
+ * deallocated it). PreparingClient renames or forgets the statement; withTransaction re-runs the transaction.
+ */
+export function isStaleStatement(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  return code === "26000" || (code === "0A000" && /cached plan must not change result type/.test(String(message)));
 }
 
 interface PgConnectionInternals {
@@ -81,13 +92,13 @@ export class PreparingClient extends pg.Client {
 
   /** Forget a name after the server refused it, so the next call prepares the text again. */
   #forget(text: string, name: string, err: unknown): void {
-    const code = (err as { code?: unknown }).code;
+    if (!isStaleStatement(err)) return;
     const internals = (this as unknown as { connection: PgConnectionInternals }).connection;
-    if (code === "26000") {
+    if ((err as { code: string }).code === "26000") {
       // "prepared statement does not exist": something deallocated it (DISCARD ALL, DEALLOCATE ALL).
       delete internals.parsedStatements[name];
       this.#names.delete(text);
-    } else if (code === "0A000" && /cached plan must not change result type/.test(String((err as Error).message))) {
+    } else {
       // The old statement cannot be dropped inside a failed transaction; use a fresh name from now on.
       this.#generations.set(text, (this.#generations.get(text) ?? 0) + 1);
       this.#names.delete(text);

@@ -2,8 +2,12 @@
  * Transactions and tenant context: the only way the service layer talks to the database.
  *
  * withTransaction commits or rolls back, and re-runs the whole callback on serialization failures and
- * deadlocks (SQLSTATE 40001, 40P01) with jittered backoff, a bounded number of times. The callback may
- * therefore run more than once: keep side effects outside the database out of it.
+ * deadlocks (SQLSTATE 40001, 40P01) with jittered backoff, a bounded number of times. It also re-runs it,
+ * at once, when a named prepared statement went stale on that connection (a migration changed a table
+ * under a cached `SELECT *`: 0A000 "cached plan must not change result type"; or something deallocated
+ * it: 26000): the client has already renamed or forgotten the statement (src/db/pool.ts), so the re-run
+ * prepares it afresh and callers never see the error. The callback may therefore run more than once: keep
+ * side effects outside the database out of it.
  *
  * withTenant adds the request's security context with transaction-local settings only
  * (set_config(..., true) = SET LOCAL): the role switches to the NOLOGIN role `app`, so grants and
@@ -14,6 +18,7 @@
 import type pg from "pg";
 import { z } from "zod";
 import { mapDbError } from "./errors";
+import { isStaleStatement } from "./pool";
 import { parseInput } from "./validate";
 
 /** The NOLOGIN role the service layer acts as; created by the first migration. */
@@ -32,6 +37,12 @@ export interface TxOptions {
 
 const RETRYABLE = new Set(["40001", "40P01"]);
 
+/**
+ * Re-runs for stale prepared statements, counted apart from maxRetries: each connection of the pool can
+ * hold its own stale copy once, so this bounds them by a pool size nobody exceeds rather than by 5.
+ */
+const MAX_STALE_STATEMENT_RERUNS = 64;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T> {
@@ -39,6 +50,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
   const begin = ["BEGIN", opts.isolation ? `ISOLATION LEVEL ${opts.isolation.toUpperCase()}` : "", opts.readOnly ? "READ ONLY" : ""]
     .filter(Boolean)
     .join(" ");
+  let stale = 0;
   for (let attempt = 0; ; attempt++) {
     let client: pg.PoolClient;
     try {
@@ -61,6 +73,11 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
         broken = rollbackError as Error; // the connection is unusable: destroy it, do not pool it
       }
       client.release(broken);
+      if (isStaleStatement(e) && stale < MAX_STALE_STATEMENT_RERUNS) {
+        stale++;
+        attempt--;
+        continue;
+      }
       const code = (e as { code?: unknown }).code;
       if (typeof code === "string" && RETRYABLE.has(code) && attempt < maxRetries) {
         await sleep(Math.min(1000, 5 * 2 ** attempt) * (0.5 + Math.random()));

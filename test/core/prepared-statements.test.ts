@@ -132,4 +132,25 @@ describe("DB_PREPARED_STATEMENTS", () => {
     await db.pool.query(sql, [1]).catch((e) => expect(e.code).toBe("26000"));
     expect((await db.pool.query(sql, [1])).rows[0]).toEqual({ id: 1, a: "x", b: 7 });
   });
+
+  it("a transaction meeting a stale statement on any connection is re-run at once: callers never see 0A000 or 26000", async () => {
+    const db = poolWith({ DB_POOL_MAX: "3" });
+    await db.pool.query("CREATE TABLE public.ps_rerun (id int PRIMARY KEY, a text)");
+    await db.pool.query("INSERT INTO public.ps_rerun VALUES (1, 'x')");
+    const sql = "SELECT * FROM public.ps_rerun WHERE id = $1";
+    // Prepare the statement on all three connections (three transactions held open at once).
+    let runs = 0;
+    const read = () => db.transaction(async (c) => (runs++, (await c.query(sql, [1])).rows[0]));
+    const hold = () => db.transaction(async (c) => (await c.query(sql, [1]), await c.query("SELECT pg_sleep(0.05)")));
+    await Promise.all([hold(), hold(), hold()]);
+    await t.db.pool.query("ALTER TABLE public.ps_rerun ADD COLUMN b int NOT NULL DEFAULT 7");
+    runs = 0;
+    // Three callers at once, each on a connection with the stale statement: every one succeeds.
+    expect(await Promise.all([read(), read(), read()])).toEqual(Array(3).fill({ id: 1, a: "x", b: 7 }));
+    // PGlite serves one query at a time, so the connections' failures may land on fewer callers; on a
+    // server each of the three connections failed once.
+    expect(runs).toBeGreaterThan(3);
+    await db.pool.query("DEALLOCATE ALL");
+    expect(await read()).toEqual({ id: 1, a: "x", b: 7 });
+  });
 });
