@@ -35,6 +35,22 @@ export interface TxOptions {
   asApp?: boolean;
 }
 
+/** Transaction-local settings (set_config(name, value, true) = SET LOCAL) applied right after BEGIN. */
+type LocalSettings = Record<string, string>;
+
+/**
+ * BEGIN and the transaction-local settings as ONE simple-protocol message ("BEGIN ...; SELECT
+ * set_config(...), ..."): one round trip instead of two for every call through withTenant. The simple
+ * protocol takes no bind parameters, so the values are written as literals with pg's escapeLiteral (which
+ * doubles quotes and backslashes); they are only the role name `app` and UUIDs already validated by zod.
+ */
+function beginText(client: pg.ClientBase, begin: string, settings: LocalSettings): string {
+  const entries = Object.entries(settings);
+  if (!entries.length) return begin;
+  const lit = (v: string) => client.escapeLiteral(v);
+  return `${begin}; SELECT ${entries.map(([k, v]) => `set_config(${lit(k)}, ${lit(v)}, true)`).join(", ")}`;
+}
+
 const RETRYABLE = new Set(["40001", "40P01"]);
 
 /**
@@ -46,6 +62,10 @@ const MAX_STALE_STATEMENT_RERUNS = 64;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+  return inTransaction(pool, fn, opts, opts.asApp ? { role: APP_ROLE } : {});
+}
+
+async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, opts: TxOptions, settings: LocalSettings): Promise<T> {
   const maxRetries = opts.maxRetries ?? 5;
   const begin = ["BEGIN", opts.isolation ? `ISOLATION LEVEL ${opts.isolation.toUpperCase()}` : "", opts.readOnly ? "READ ONLY" : ""]
     .filter(Boolean)
@@ -59,8 +79,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
       throw mapDbError(e);
     }
     try {
-      await client.query(begin);
-      if (opts.asApp) await client.query("SELECT set_config('role', $1, true)", [APP_ROLE]);
+      await client.query(beginText(client, begin, settings));
       const result = await fn(client);
       await client.query("COMMIT");
       client.release();
@@ -108,16 +127,6 @@ export async function withTenant<T>(
   opts: TxOptions = {},
 ): Promise<T> {
   const c = parseInput(tenantContext, typeof ctx === "string" ? { tenantId: ctx } : ctx, "tenant context");
-  return withTransaction(
-    pool,
-    async (client) => {
-      // One round trip; set_config(name, value, true) is exactly SET LOCAL, including for `role`.
-      await client.query(
-        "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), set_config('app.user_id', $3, true)",
-        [APP_ROLE, c.tenantId, c.userId ?? ""],
-      );
-      return fn(client);
-    },
-    opts,
-  );
+  // Sent with BEGIN (see beginText); set_config(name, value, true) is exactly SET LOCAL, including for `role`.
+  return inTransaction(pool, fn, opts, { role: APP_ROLE, "app.tenant_id": c.tenantId, "app.user_id": c.userId ?? "" });
 }
