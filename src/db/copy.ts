@@ -23,6 +23,13 @@
  *   table's `fallback` instead — typically an INSERT ... SELECT FROM unnest(...) generated query — in
  *   batches, with the same validation; without a fallback it throws an UnavailableError.
  * - The pool's client-side query_timeout (DB_STATEMENT_TIMEOUT_MS + 5 s) also bounds one COPY.
+ *
+ * Why the binary encoder below is written here rather than taken from pg-copy-streams-binary (2.2.0, read
+ * for this decision): it has no uuid type, and every table here is keyed by uuid; its encoders do not
+ * check values (bool sends any truthy value as true, int4 writes whatever word32be makes of it), so a bad
+ * value would reach the table or fail as an unlabelled error instead of a ValidationError naming
+ * rows.N.field; and it brings six stream helpers (through2, bl, bufferput, int64-buffer, multi-fork,
+ * ieee754) for what is about 150 lines of Buffer writes. pg-copy-streams (the COPY transport) is used as is.
  */
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
