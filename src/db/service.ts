@@ -26,14 +26,14 @@ export function failureDetails(operation: string, e: unknown): FailureDetails {
 export interface ServiceScope<Ctx> {
   /** The tenant (and user) a call for this context runs as. */
   tenant(ctx: Ctx): TenantContext | string;
-  /** Write the failure record; runs in its own transaction, and its own failure is ignored. */
-  recordFailure(db: Db, ctx: Ctx, details: FailureDetails): Promise<unknown>;
+  /** Write the failure record on `c`: a tenant transaction of its own (the failed one rolled back); its own failure is ignored. */
+  recordFailure(c: pg.PoolClient, db: Db, ctx: Ctx, details: FailureDetails): Promise<unknown>;
 }
 
 export function serviceRunner<Ctx>(scope: ServiceScope<Ctx>) {
   async function fail(db: Db, ctx: Ctx, operation: string, e: unknown) {
     try {
-      await scope.recordFailure(db, ctx, failureDetails(operation, e));
+      await db.tenant(scope.tenant(ctx), (c) => scope.recordFailure(c, db, ctx, failureDetails(operation, e)));
     } catch {
       // Recording the failure must never hide it; the caller rethrows the original error.
     }

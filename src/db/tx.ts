@@ -70,8 +70,9 @@ async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Pr
   const begin = ["BEGIN", opts.isolation ? `ISOLATION LEVEL ${opts.isolation.toUpperCase()}` : "", opts.readOnly ? "READ ONLY" : ""]
     .filter(Boolean)
     .join(" ");
-  let stale = 0;
-  for (let attempt = 0; ; attempt++) {
+  let retries = 0; // after serialization failures and deadlocks
+  let reruns = 0; // after stale prepared statements
+  for (;;) {
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
@@ -92,14 +93,14 @@ async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Pr
         broken = rollbackError as Error; // the connection is unusable: destroy it, do not pool it
       }
       client.release(broken);
-      if (isStaleStatement(e) && stale < MAX_STALE_STATEMENT_RERUNS) {
-        stale++;
-        attempt--;
+      if (isStaleStatement(e) && reruns < MAX_STALE_STATEMENT_RERUNS) {
+        reruns++;
         continue;
       }
       const code = (e as { code?: unknown }).code;
-      if (typeof code === "string" && RETRYABLE.has(code) && attempt < maxRetries) {
-        await sleep(Math.min(1000, 5 * 2 ** attempt) * (0.5 + Math.random()));
+      if (typeof code === "string" && RETRYABLE.has(code) && retries < maxRetries) {
+        await sleep(Math.min(1000, 5 * 2 ** retries) * (0.5 + Math.random()));
+        retries++;
         continue;
       }
       throw mapDbError(e);

@@ -67,7 +67,7 @@ export async function recordEvent(
  */
 export const { run, runParsed } = serviceRunner<RequestContext>({
   tenant: (ctx) => ctx.tenantId,
-  recordFailure: (db, ctx, details) => db.tenant(ctx.tenantId, (c) => recordEvent(c, db, ctx, "error", { details })),
+  recordFailure: (c, db, ctx, details) => recordEvent(c, db, ctx, "error", { details }),
 });
 
 /** The encryption keyring for this configuration (built once). */

@@ -57,15 +57,14 @@ function decode(db: Db, row: { entity_id: string; entity_type: EntityType; canon
 
 /** What createEntity (and each element of bulkCreateEntities) takes. */
 export const entityInput = z.object({ entityType: z.enum(["individual", "organization", "address"]), identifiers: identifiers.default({}) });
-const createSchema = entityInput;
 
 /** Every identifier of an entity, normalised (see normaliseIdentifier). */
 export function normaliseIdentifiers(ids: Partial<Record<IdentifierKind, string>>): Partial<Record<IdentifierKind, string>> {
   return Object.fromEntries(Object.entries(ids).map(([k, v]) => [k, normaliseIdentifier(k as IdentifierKind, v as string)]));
 }
 
-export function createEntity(db: Db, ctx: RequestContext, input: z.input<typeof createSchema>): Promise<Entity> {
-  return runParsed(db, ctx, "entity.create", createSchema, input, async (p, c) => {
+export function createEntity(db: Db, ctx: RequestContext, input: z.input<typeof entityInput>): Promise<Entity> {
+  return runParsed(db, ctx, "entity.create", entityInput, input, async (p, c) => {
     const normalised = normaliseIdentifiers(p.identifiers);
     const [{ entity_id: entityId }] = (await newEntityId.run(undefined, c)) as [{ entity_id: string }];
     const [row] = await insertEntity.run(

@@ -72,17 +72,13 @@ export async function recordAudit(c: pg.ClientBase, ctx: WorkspaceContext, e: Au
   );
 }
 
-const tenantOf = (ctx: WorkspaceContext) => ({ tenantId: ctx.organizationId, userId: ctx.userId ?? undefined });
-
 /**
  * run / runParsed / runField (src/db/service.ts): each call runs as `app` for the context's organisation and
  * user; a failure (rejected input included) writes a `status = failure` audit row naming the operation and
  * error code in a separate transaction, then rethrows.
  */
 export const { run, runParsed, runField } = serviceRunner<WorkspaceContext>({
-  tenant: tenantOf,
-  recordFailure: (db, ctx, details) =>
-    db.tenant(tenantOf(ctx), (c) =>
-      recordAudit(c, ctx, { action: `${details.operation.split(".")[0]}.failed`, metadata: details }, `${details.operation}: ${details.code}`),
-    ),
+  tenant: (ctx) => ({ tenantId: ctx.organizationId, userId: ctx.userId ?? undefined }),
+  recordFailure: (c, _db, ctx, details) =>
+    recordAudit(c, ctx, { action: `${details.operation.split(".")[0]}.failed`, metadata: details }, `${details.operation}: ${details.code}`),
 });

@@ -62,10 +62,16 @@ export async function createConversation(db: Db, ctx: WorkspaceContext, input: N
   });
 }
 
-/** The conversation, if the user takes part in it (with one of `roles`, when given); else a typed error. */
-async function membership(c: pg.ClientBase, conversationId: string, userId: string, roles?: string[]) {
+/** The live conversation (visible to the organisation) and `userId`'s role in it; NotFoundError otherwise. */
+async function conversationFor(c: pg.ClientBase, conversationId: string, userId: string | null) {
   const [conv] = await conversationForMember.run({ id: conversationId, userId }, c);
   if (!conv) throw new NotFoundError("conversation not found");
+  return conv;
+}
+
+/** The conversation, if the user takes part in it (with one of `roles`, when given); else a typed error. */
+async function membership(c: pg.ClientBase, conversationId: string, userId: string, roles?: string[]) {
+  const conv = await conversationFor(c, conversationId, userId);
   if (!conv.member_role) throw new ForbiddenError("the acting user is not a participant of this conversation");
   if (roles && !roles.includes(conv.member_role)) throw new ForbiddenError(`needs the ${roles.join(" or ")} role in this conversation`);
   return conv;
@@ -76,8 +82,7 @@ async function membership(c: pg.ClientBase, conversationId: string, userId: stri
  * participants, an open one by every member of the organisation. Another organisation's is not found.
  */
 export async function readableConversation(c: pg.ClientBase, conversationId: string, ctx: WorkspaceContext) {
-  const [conv] = await conversationForMember.run({ id: conversationId, userId: ctx.userId ?? null }, c);
-  if (!conv) throw new NotFoundError("conversation not found");
+  const conv = await conversationFor(c, conversationId, ctx.userId ?? null);
   if (conv.is_private && !conv.member_role) throw new ForbiddenError("this conversation is private to its participants");
   return conv;
 }

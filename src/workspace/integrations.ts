@@ -76,20 +76,15 @@ export async function connectIntegration(db: Db, ctx: WorkspaceContext, input: C
 
 /** The decrypted tokens of one of the acting user's integrations, for calling the provider. */
 export async function integrationTokens(db: Db, ctx: WorkspaceContext, integrationId: string): Promise<{ accessToken: string | null; refreshToken: string | null }> {
-  return runField(db, ctx, "integration.tokens", "integrationId",
-    z.uuid(),
-    integrationId,
-    async (id, c) => {
-      const [row] = await getIntegration.run({ id }, c);
-      if (!row) throw new NotFoundError("integration not found");
-      const k = Keyring.forConfig(db.config);
-      return {
-        accessToken: row.access_token_encrypted ? k.decryptString(row.access_token_encrypted, tokenAad(row.user_id, row.provider, "access")) : null,
-        refreshToken: row.refresh_token_encrypted ? k.decryptString(row.refresh_token_encrypted, tokenAad(row.user_id, row.provider, "refresh")) : null,
-      };
-    },
-    { readOnly: true },
-  );
+  return runField(db, ctx, "integration.tokens", "integrationId", z.uuid(), integrationId, async (id, c) => {
+    const [row] = await getIntegration.run({ id }, c);
+    if (!row) throw new NotFoundError("integration not found");
+    const k = Keyring.forConfig(db.config);
+    return {
+      accessToken: row.access_token_encrypted ? k.decryptString(row.access_token_encrypted, tokenAad(row.user_id, row.provider, "access")) : null,
+      refreshToken: row.refresh_token_encrypted ? k.decryptString(row.refresh_token_encrypted, tokenAad(row.user_id, row.provider, "refresh")) : null,
+    };
+  }, { readOnly: true });
 }
 
 const statusSchema = z.object({ id: z.uuid(), status: z.enum(["pending", "active", "expired", "error", "disconnected"]) });

@@ -23,7 +23,8 @@ import * as s from "../../src/screening";
 import * as w from "../../src/wills";
 import * as ws from "../../src/workspace";
 import { useTestDb } from "../support/db";
-import { makeWorkspaceWorld, vector, type WorkspaceWorld, workspaceChecksum, workspaceCounts } from "../support/workspace-fixtures";
+import { makeWorkspaceWorld, tablesChecksum, type WorkspaceWorld, workspaceChecksum, workspaceCounts } from "../support/workspace-fixtures";
+import { randomVector, rng } from "../workspace/fixtures";
 
 const t = useTestDb();
 let ctx: s.RequestContext;
@@ -100,7 +101,7 @@ function badValues(kind: Kind): fc.Arbitrary<unknown> {
       );
     }
     case "embedding": {
-      const v = vector();
+      const v = randomVector(rng(1));
       const at = (i: number, x: unknown) => v.map((y, j) => (j === i ? x : y));
       return fc.constantFrom(...common, "x", 5, {}, [], v.slice(1), [...v, 0.5], at(7, Number.NaN), at(0, Number.POSITIVE_INFINITY), at(1535, Number.NEGATIVE_INFINITY), at(3, "0.5"), at(4, null), [v], at(5, 1e39), at(6, -3.5e38));
     }
@@ -244,11 +245,11 @@ const WORKSPACE_SPECS: Spec[] = [
   },
   one("getMemoryById", "id", (c, v) => ws.getMemoryById(t.db, c, v), () => world.memoryId),
   {
-    fn: "workspace.setEmbedding", valid: () => ({ id: world.memoryId, status: "completed", embedding: vector(2), model: "m" }), call: (i) => ws.setEmbedding(t.db, world.ctx, I(i)),
+    fn: "workspace.setEmbedding", valid: () => ({ id: world.memoryId, status: "completed", embedding: randomVector(rng(2)), model: "m" }), call: (i) => ws.setEmbedding(t.db, world.ctx, I(i)),
     fields: { id: uuid, status: { k: "enum", values: ["completed", "pending", "processing", "failed"] }, embedding, model: text(100, 1) },
   },
   {
-    fn: "workspace.semanticSearchMemories", valid: () => ({ embedding: vector(3), k: 5, tags: ["fixture"], efSearch: 40 }), call: (i) => ws.semanticSearchMemories(t.db, world.ctx, I(i)),
+    fn: "workspace.semanticSearchMemories", valid: () => ({ embedding: randomVector(rng(3)), k: 5, tags: ["fixture"], efSearch: 40 }), call: (i) => ws.semanticSearchMemories(t.db, world.ctx, I(i)),
     fields: { embedding, k: num(1, 100), tags: list(text(100, 1), () => "fixture", 20), efSearch: num(1, 1000) }, optional: ["k", "tags", "efSearch"],
   },
   { fn: "workspace.keywordSearchMemories", valid: () => ({ query: "fixture", limit: 5 }), call: (i) => ws.keywordSearchMemories(t.db, world.ctx, I(i)), fields: { query: text(1000, 1, true), limit: num(1, 200) } },
@@ -402,8 +403,7 @@ async function checksum(): Promise<string> {
     "screening.tenants", "screening.entities", "screening.entity_identifiers", "screening.entity_profiles", "screening.entity_relations",
     "screening.cached_data_sources", "wills.consent_records", "wills.clauses",
   ];
-  const parts = await Promise.all(tables.map(async (tb) => (await t.db.pool.query(`SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h, count(*) AS n FROM ${tb} x`)).rows[0]));
-  return `${tables.map((tb, i) => `${tb}:${parts[i].n}:${parts[i].h}`).join(" ")} ${await workspaceChecksum(t.db)}`;
+  return `${await tablesChecksum(t.db, tables)} ${await workspaceChecksum(t.db)}`;
 }
 
 /** Audit rows other than those recording a failed call. */

@@ -14,7 +14,8 @@ import { ValidationError } from "../../src/db/errors";
 import * as wills from "../../src/wills";
 import * as ws from "../../src/workspace";
 import { useTestDb } from "../support/db";
-import { vector, WORKSPACE_TABLES, type WorkspaceTable, workspaceCounts } from "../support/workspace-fixtures";
+import { WORKSPACE_TABLES, type WorkspaceTable, workspaceCounts } from "../support/workspace-fixtures";
+import { randomVector, rng } from "../workspace/fixtures";
 
 const t = useTestDb();
 
@@ -115,8 +116,8 @@ describe("workspace: injection payloads are data, never SQL", () => {
     const memory = await ws.createMemory(t.db, ctx, { content: payload, title: payload, tags: [payload], sourceId: payload, metadata: json });
     const storedMemory = { content: payload, title: payload, tags: [payload], source_id: payload, metadata: json };
     expect(await ws.getMemoryById(t.db, ctx, memory.id)).toMatchObject(storedMemory);
-    await ws.setEmbedding(t.db, ctx, { id: memory.id, status: "completed", embedding: vector(100 + i), model: payload.slice(0, 100) });
-    const [nearest] = await ws.semanticSearchMemories(t.db, ctx, { embedding: vector(100 + i), k: 1, tags: [payload] });
+    await ws.setEmbedding(t.db, ctx, { id: memory.id, status: "completed", embedding: randomVector(rng(100 + i)), model: payload.slice(0, 100) });
+    const [nearest] = await ws.semanticSearchMemories(t.db, ctx, { embedding: randomVector(rng(100 + i)), k: 1, tags: [payload] });
     expect(nearest).toMatchObject({ id: memory.id, content: payload, title: payload, tags: [payload], metadata: json });
     for (const hit of await ws.keywordSearchMemories(t.db, ctx, { query: payload })) expect(hit).toMatchObject({ id: memory.id, content: payload, title: payload });
 

@@ -36,10 +36,11 @@ import crypto from "node:crypto";
 import fc from "fast-check";
 import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ForbiddenError, mapDbError, NotFoundError, ValidationError } from "../../src/db/errors";
+import { ForbiddenError, NotFoundError, ValidationError } from "../../src/db/errors";
 import { APP_ROLE } from "../../src/db/tx";
 import * as s from "../../src/screening";
 import { engineKind, useTestDb } from "../support/db";
+import { inSavepoint, rolledBack } from "../support/probe";
 import { TABLES as WORKSPACE_TABLES } from "../workspace/fixtures";
 
 const t = useTestDb();
@@ -265,29 +266,19 @@ async function apply(op: Op, tenants: string[]): Promise<void> {
 
 // ---- property (b): hand-written SQL as the application role ----------------------------------------------
 
-/** Thrown to roll back a probing transaction; carries nothing. */
-class Rollback extends Error {}
-
 type As = { kind: "tenant"; id: string; label: string } | { kind: "none" | "empty"; label: string };
 
 /** Run `fn` as `app` with the given tenant context (or none), in a transaction that is always rolled back. */
 async function probeAs(as: As, fn: (c: pg.PoolClient) => Promise<void>): Promise<void> {
-  const body = async (c: pg.PoolClient) => {
-    await fn(c);
-    throw new Rollback("roll back the probes");
-  };
-  const done =
-    as.kind === "tenant"
-      ? t.db.tenant(as.id, body) // exactly the service layer's context: SET LOCAL ROLE app + app.tenant_id
-      : t.db.transaction(async (c) => {
-          if (as.kind === "empty") await c.query("SELECT set_config('app.tenant_id', '', true)");
-          return body(c);
-        }, { asApp: true });
-  await done.then(
-    () => expect.unreachable("the probe transaction must roll back"),
-    (e: unknown) => {
-      if (!(e instanceof Rollback)) throw e;
-    },
+  await rolledBack(
+    (body) =>
+      as.kind === "tenant"
+        ? t.db.tenant(as.id, body) // exactly the service layer's context: SET LOCAL ROLE app + app.tenant_id
+        : t.db.transaction(async (c) => {
+            if (as.kind === "empty") await c.query("SELECT set_config('app.tenant_id', '', true)");
+            return body(c);
+          }, { asApp: true }),
+    fn,
   );
 }
 
@@ -296,26 +287,13 @@ async function count(c: pg.PoolClient, sql: string, params: unknown[] = []): Pro
   return (await c.query<{ n: number }>(sql, params)).rows[0]?.n as number;
 }
 
-/** A write in its own savepoint: its row count, or the typed error it raised. */
-async function write(c: pg.PoolClient, sql: string, params: unknown[]): Promise<{ rowCount: number } | { error: unknown }> {
-  await c.query("SAVEPOINT probe");
-  try {
-    const r = await c.query(sql, params);
-    await c.query("RELEASE SAVEPOINT probe");
-    return { rowCount: r.rowCount ?? 0 };
-  } catch (e) {
-    await c.query("ROLLBACK TO SAVEPOINT probe");
-    return { error: mapDbError(e) };
-  }
-}
-
 async function expectZeroRows(c: pg.PoolClient, what: string, sql: string, params: unknown[]): Promise<void> {
-  expect(await write(c, sql, params), what).toEqual({ rowCount: 0 });
+  expect(await inSavepoint(c, sql, params), what).toEqual({ rowCount: 0 });
   stats.writesZeroRows++;
 }
 
 async function expectForbidden(c: pg.PoolClient, what: string, reason: RegExp, sql: string, params: unknown[]): Promise<void> {
-  const r = await write(c, sql, params);
+  const r = await inSavepoint(c, sql, params);
   const err = "error" in r ? r.error : undefined;
   expect(err, `${what}: ${JSON.stringify(r)}`).toBeInstanceOf(ForbiddenError);
   expect((err as ForbiddenError).message, what).toMatch(reason);

@@ -54,10 +54,11 @@ import crypto from "node:crypto";
 import fc from "fast-check";
 import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ForbiddenError, mapDbError, NotFoundError, ValidationError } from "../../src/db/errors";
+import { ForbiddenError, NotFoundError, ValidationError } from "../../src/db/errors";
 import { APP_ROLE } from "../../src/db/tx";
 import * as ws from "../../src/workspace";
 import { engineKind, useTestDb } from "../support/db";
+import { inSavepoint, rolledBack } from "../support/probe";
 import { cosineDistance, makeOrg, randomVector, rng, TABLES } from "../workspace/fixtures";
 
 const t = useTestDb();
@@ -135,6 +136,11 @@ const audited = (org: string, action: string, user: string | null, status: "succ
   const list = audit.get(org) ?? (audit.set(org, []), audit.get(org) as string[]);
   list.push(`${action}|${user ?? "-"}|${status}`);
 };
+/** A successful write of `me`: its audit row in the model, and the count. */
+const wrote = (me: UserM, action: string) => {
+  audited(me.org, action, me.id);
+  stats.writes++;
+};
 const sorted = <T>(xs: T[]) => [...xs].sort();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isoDay = (offset: number) => new Date(Date.parse(`${TODAY}T00:00:00Z`) + offset * 86_400_000).toISOString().slice(0, 10);
@@ -178,6 +184,7 @@ async function newOrg(members: number, label: string): Promise<OrgM> {
  * with it, and the model records the failure audit row (`<prefix>.failed`) the service writes.
  */
 async function call<T>(u: UserM, prefix: string, expected: ErrClass | null, label: string, fn: () => Promise<T>, kind: "write" | "read" = "write"): Promise<T | undefined> {
+  if (kind === "read") stats.serviceReads++;
   const outcome = await fn().then((value) => ({ value }), (error: unknown) => ({ error }));
   if ("error" in outcome) {
     if (expected === null) throw new Error(`${label}: expected success, got ${String(outcome.error)}`, { cause: outcome.error });
@@ -254,8 +261,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
         ws.createMemory(db, ctx, { content, ...(op.title ? { title: op.title } : {}), tags: op.tags, metadata: { n: ++counter } }),
       );
       memories.set(m!.id, { id: m!.id, user: me.id, words: [...(op.title ? [op.title] : []), ...op.words], content, title: op.title, tags: op.tags, vector: null, deleted: false });
-      audited(me.org, "memory.created", me.id);
-      stats.writes++;
+      wrote(me, "memory.created");
       return;
     }
     case "embed": {
@@ -277,8 +283,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       await call(me, "memory", ok ? null : NotFoundError, `deleteMemory ${m.id} by ${me.id}`, () => ws.deleteMemory(db, ctx, m.id));
       if (ok) {
         m.deleted = true;
-        audited(me.org, "memory.deleted", me.id);
-        stats.writes++;
+        wrote(me, "memory.deleted");
       }
       return;
     }
@@ -292,8 +297,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
         const participants = new Map<string, { role: string; readSeq: number | null }>([[me.id, { role: "owner", readSeq: null }]]);
         for (const u of others) if (!participants.has(u.id)) participants.set(u.id, { role: "member", readSeq: null });
         convs.set(c.id, { id: c.id, org: me.org, type: op.type, open: op.open, participants });
-        audited(me.org, "conversation.created", me.id);
-        stats.writes++;
+        wrote(me, "conversation.created");
       }
       return;
     }
@@ -315,8 +319,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const r = await call(me, "conversation", expected, `addMembers to ${c.id} by ${me.id}`, () => ws.addMembers(db, ctx, { conversationId: c.id, userIds: newcomers.map((u) => u.id), role }));
       if (r) {
         for (const u of newcomers) if (!c.participants.has(u.id)) c.participants.set(u.id, { role, readSeq: null });
-        audited(me.org, "conversation.joined", me.id);
-        stats.writes++;
+        wrote(me, "conversation.joined");
       }
       return;
     }
@@ -366,8 +369,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const due = op.due === null ? null : isoDay(op.due);
       const x = await call(me, "task", null, "createTask", () => ws.createTask(db, ctx, { title: op.words.join(" "), priority: op.priority, ...(due ? { dueDate: due } : {}) }));
       tasks.set(x!.id, { id: x!.id, org: me.org, user: me.id, status: "todo", due });
-      audited(me.org, "task.created", me.id);
-      stats.writes++;
+      wrote(me, "task.created");
       return;
     }
     case "taskStatus": {
@@ -393,8 +395,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const before = [...integrations.values()].find((x) => x.user === me.id && x.provider === op.provider);
       if (before) expect(i!.id, "reconnecting keeps the integration").toBe(before.id);
       integrations.set(i!.id, { id: i!.id, user: me.id, provider: op.provider, access, refresh });
-      audited(me.org, "integration.connected", me.id);
-      stats.writes++;
+      wrote(me, "integration.connected");
       return;
     }
     case "integrationState": {
@@ -402,8 +403,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       if (!i) return;
       const r = await call(me, "integration", mine(i.user) ? null : NotFoundError, `setIntegrationState ${i.id} by ${me.id}`, () => ws.setIntegrationState(db, ctx, i.id, op.status));
       if (r) {
-        audited(me.org, "integration.status_changed", me.id);
-        stats.writes++;
+        wrote(me, "integration.status_changed");
       }
       return;
     }
@@ -414,17 +414,14 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const keyOf = (n: number) => (op.kind === "gmail" ? `${i.user}/g${n}` : `${i.user}/${i.provider}/${op.kind[0]}${n}`);
       const last = new Map(op.rows.map((r) => [r.key, r.words.join(" ")]));
       const label = `sync ${op.kind} into ${i.id} by ${me.id}`;
-      let result: ws.SyncResult | undefined;
-      if (op.kind === "gmail") {
-        result = await call(me, "sync", mine(i.user) ? null : NotFoundError, label, () => ws.syncGmailMessages(db, ctx, i.id, op.rows.map((r) => ({ gmail_id: `g${r.key}`, subject: r.words.join(" ") }))));
-      } else if (op.kind === "drive") {
-        result = await call(me, "sync", mine(i.user) ? null : NotFoundError, label, () => ws.syncDriveFiles(db, ctx, i.id, op.rows.map((r) => ({ provider_file_id: `d${r.key}`, name: r.words.join(" ") }))));
-      } else {
-        const at = (n: number) => new Date(CAL_BASE + n * HOUR);
-        result = await call(me, "sync", mine(i.user) ? null : NotFoundError, label, () =>
-          ws.syncCalendarEvents(db, ctx, i.id, op.rows.map((r) => ({ provider_event_id: `c${r.key}`, title: r.words.join(" "), start_time: at(r.key), end_time: at(r.key + 1) }))),
-        );
-      }
+      const at = (n: number) => new Date(CAL_BASE + n * HOUR);
+      const send =
+        op.kind === "gmail"
+          ? () => ws.syncGmailMessages(db, ctx, i.id, op.rows.map((r) => ({ gmail_id: `g${r.key}`, subject: r.words.join(" ") })))
+          : op.kind === "drive"
+            ? () => ws.syncDriveFiles(db, ctx, i.id, op.rows.map((r) => ({ provider_file_id: `d${r.key}`, name: r.words.join(" ") })))
+            : () => ws.syncCalendarEvents(db, ctx, i.id, op.rows.map((r) => ({ provider_event_id: `c${r.key}`, title: r.words.join(" "), start_time: at(r.key), end_time: at(r.key + 1) })));
+      const result = await call(me, "sync", mine(i.user) ? null : NotFoundError, label, send);
       if (result) {
         const fresh = [...last.keys()].filter((n) => !store.has(keyOf(n))).length;
         expect(result, label).toEqual({ inserted: fresh, updated: last.size - fresh });
@@ -438,8 +435,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
         for (const [n, text] of last) {
           store.set(keyOf(n), { id: idOf.get(`${op.kind[0]}${n}`) as string, user: i.user, text, start: n });
         }
-        audited(me.org, "integration.synced", me.id);
-        stats.writes++;
+        wrote(me, "integration.synced");
       }
       return;
     }
@@ -480,8 +476,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
     case "role": {
       const r = await call(me, "role", null, "createRole", () => ws.createRole(db, ctx, { name: `role ${++counter}`, permissions: op.perms }));
       roles.set(r!.id, { id: r!.id, org: me.org, perms: op.perms });
-      audited(me.org, "role.created", me.id);
-      stats.writes++;
+      wrote(me, "role.created");
       return;
     }
     case "grant": {
@@ -493,8 +488,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       );
       if (g) {
         grants.set(`${u.id}/${r.id}`, { user: u.id, role: r.id, org: me.org });
-        audited(me.org, "role.granted", me.id);
-        stats.writes++;
+        wrote(me, "role.granted");
       }
       return;
     }
@@ -509,16 +503,14 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       await call(me, "role", ok ? null : NotFoundError, `revokeRole ${r.id} of ${u.id} by ${me.id}`, () => ws.revokeRole(db, ctx, { userId: u.id, roleId: r.id }));
       if (ok) {
         grants.delete(`${u.id}/${r.id}`);
-        audited(me.org, "role.revoked", me.id);
-        stats.writes++;
+        wrote(me, "role.revoked");
       }
       return;
     }
     case "template": {
       const x = await call(me, "template", null, "createTemplate", () => ws.createTemplate(db, ctx, { name: `template ${++counter}`, documentType: op.type, outline: op.outline }));
       templates.set(x!.id, { id: x!.id, org: me.org, type: op.type, outline: op.outline });
-      audited(me.org, "template.created", me.id);
-      stats.writes++;
+      wrote(me, "template.created");
       return;
     }
     case "document": {
@@ -535,8 +527,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       }
       expect(d.outline, label).toEqual(tpl ? tpl.outline : []);
       documents.set(d.id, { id: d.id, user: me.id, status: "draft", outline: d.outline });
-      audited(me.org, "document.created", me.id);
-      stats.writes++;
+      wrote(me, "document.created");
       return;
     }
     case "documentStatus": {
@@ -558,8 +549,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const before = [...devices.values()].find((x) => x.user === me.id && x.token === token);
       if (before) expect(d!.id).toBe(before.id);
       devices.set(d!.id, { id: d!.id, user: me.id, token, active: true });
-      audited(me.org, "device.registered", me.id);
-      stats.writes++;
+      wrote(me, "device.registered");
       return;
     }
     case "deactivate": {
@@ -568,8 +558,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const r = await call(me, "device", mine(d.user) ? null : NotFoundError, `deactivateDevice ${d.id} by ${me.id}`, () => ws.deactivateDevice(db, ctx, d.id));
       if (r) {
         d.active = false;
-        audited(me.org, "device.deactivated", me.id);
-        stats.writes++;
+        wrote(me, "device.deactivated");
       }
       return;
     }
@@ -597,8 +586,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
     case "session": {
       const s = await call(me, "session", null, "createSession", () => ws.createSession(db, ctx, { ttlSeconds: 3600 }));
       sessions.set(s!.sessionId, { id: s!.sessionId, user: me.id });
-      audited(me.org, "session.created", me.id);
-      stats.writes++;
+      wrote(me, "session.created");
       return;
     }
     case "endSession": {
@@ -607,8 +595,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       await call(me, "session", mine(s.user) ? null : NotFoundError, `endSession ${s.id} by ${me.id}`, () => ws.endSession(db, ctx, s.id));
       if (mine(s.user)) {
         sessions.delete(s.id);
-        audited(me.org, "session.ended", me.id);
-        stats.writes++;
+        wrote(me, "session.ended");
       }
       return;
     }
@@ -616,8 +603,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const p = await call(me, "preferences", null, "updatePreferences", () => ws.updatePreferences(db, ctx, { theme: op.theme }));
       expect(p!.theme).toBe(op.theme);
       prefs.set(me.id, op.theme);
-      audited(me.org, "preferences.updated", me.id);
-      stats.writes++;
+      wrote(me, "preferences.updated");
       return;
     }
     case "look":
@@ -648,7 +634,6 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
   // Memories by id: the user's own live ones only.
   for (const m of trio(pools.memories(), (x) => x.user === me.id, o.seed)) {
     const ok = m.user === me.id && !m.deleted;
-    stats.serviceReads++;
     const got = await call(me, "memory", ok ? null : NotFoundError, L(`getMemoryById ${m.id}`), () => ws.getMemoryById(db, ctx, m.id), "read");
     if (got) {
       expect({ content: got.content, title: got.title, tags: got.tags, user: got.user_id }, L("memory")).toEqual({ content: m.content, title: m.title, tags: m.tags, user: me.id });
@@ -691,7 +676,6 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
   // member. Unread counts and message search cover the user's own conversations.
   for (const c of trio(pools.convs(), (x) => x.org === me.org, o.seed)) {
     const refused = c.org !== me.org ? NotFoundError : !c.open && !c.participants.has(me.id) ? ForbiddenError : null;
-    stats.serviceReads += 2;
     const msgs = await call(me, "message", refused, L(`messagesOf ${c.id} (${c.org}, ${c.open ? "open" : "private"})`), () => ws.messagesOf(db, ctx, { conversationId: c.id, limit: 500 }), "read");
     const ps = await call(me, "conversation", refused, L(`participantsOf ${c.id}`), () => ws.participantsOf(db, ctx, c.id), "read");
     if (refused) continue;
@@ -731,7 +715,6 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
 
   // Integrations: tokens of the user's own only; mail and calendar of the user's own only.
   for (const i of trio(pools.integrations(), (x) => x.user === me.id, o.seed)) {
-    stats.serviceReads++;
     const tokens = await call(me, "integration", i.user === me.id ? null : NotFoundError, L(`integrationTokens ${i.id}`), () => ws.integrationTokens(db, ctx, i.id), "read");
     if (tokens) {
       expect(tokens, L("tokens")).toEqual({ accessToken: i.access, refreshToken: i.refresh });
@@ -761,7 +744,6 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
   // Users, roles and permissions: the organisation's members only.
   for (const u of trio(pools.users(), (x) => x.org === me.org, o.seed)) {
     const member = u.org === me.org;
-    stats.serviceReads++;
     const got = await call(me, "user", member ? null : NotFoundError, L(`getUserById ${u.id}`), () => ws.getUserById(db, ctx, u.id), "read");
     if (got) expect(got.email).toBe(u.email);
     const byEmail = await read(() => ws.findUserByEmail(db, ctx, u.email));
@@ -862,48 +844,27 @@ const NO_DELETE = new Set<Table>(["organizations", "audit_logs"]);
 /** How a probe sets the context: exactly as the service does, or by hand (possibly nothing at all). */
 interface Probe { label: string; tenant: string | null; user: string | null; how: "service" | "set" | "unset" }
 
-/** Thrown to roll back a probing transaction. */
-class Rollback extends Error {}
-
 async function asApp(p: Probe, fn: (c: pg.PoolClient) => Promise<void>): Promise<void> {
-  const body = async (c: pg.PoolClient) => {
-    expect((await c.query("SELECT current_user AS u")).rows[0].u, `${p.label}: role`).toBe(APP_ROLE);
-    await fn(c);
-    throw new Rollback("roll back the probes");
-  };
-  const done =
-    p.how === "service"
-      ? t.db.tenant({ tenantId: p.tenant as string, userId: p.user ?? undefined }, body)
-      : t.db.transaction(async (c) => {
-          if (p.how === "set") await c.query("SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)", [p.tenant ?? "", p.user ?? ""]);
-          return body(c);
-        }, { asApp: true });
-  await done.then(
-    () => expect.unreachable("the probe transaction must roll back"),
-    (e: unknown) => {
-      if (!(e instanceof Rollback)) throw e;
+  await rolledBack(
+    (body) =>
+      p.how === "service"
+        ? t.db.tenant({ tenantId: p.tenant as string, userId: p.user ?? undefined }, body)
+        : t.db.transaction(async (c) => {
+            if (p.how === "set") await c.query("SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)", [p.tenant ?? "", p.user ?? ""]);
+            return body(c);
+          }, { asApp: true }),
+    async (c) => {
+      expect((await c.query("SELECT current_user AS u")).rows[0].u, `${p.label}: role`).toBe(APP_ROLE);
+      await fn(c);
     },
   );
-}
-
-/** A statement in its own savepoint: its first row and row count, or the typed error it raised. */
-async function write(c: pg.PoolClient, sql: string, params: unknown[]): Promise<{ rowCount: number; row: unknown } | { error: unknown }> {
-  await c.query("SAVEPOINT probe");
-  try {
-    const r = await c.query(sql, params);
-    await c.query("RELEASE SAVEPOINT probe");
-    return { rowCount: r.rowCount ?? 0, row: r.rows[0] };
-  } catch (e) {
-    await c.query("ROLLBACK TO SAVEPOINT probe");
-    return { error: mapDbError(e) };
-  }
 }
 
 const RLS = /row-level security/;
 const NO_PRIVILEGE = /permission denied/;
 
 async function expectRejected(c: pg.PoolClient, what: string, reason: RegExp, sql: string, params: unknown[]): Promise<void> {
-  const r = await write(c, sql, params);
+  const r = await inSavepoint(c, sql, params);
   const err = "error" in r ? r.error : undefined;
   expect(err, `${what}: ${JSON.stringify(r)}`).toBeInstanceOf(ForbiddenError);
   expect((err as ForbiddenError).message, what).toMatch(reason);
@@ -943,7 +904,7 @@ async function checkHandWritten(p: Probe): Promise<void> {
     const delSql = `WITH ${del.map((tb, i) => `"${tb}" AS (DELETE FROM workspace.${tb} WHERE ${keySql(tb)} = ANY($${i + 1}::text[]) RETURNING 1)`).join(", ")}
       SELECT ${del.map((tb) => `(SELECT count(*) FROM "${tb}")::int AS "${tb}"`).join(", ")}`;
     for (const [what, sql, tables] of [["UPDATE", updSql, upd], ["DELETE", delSql, del]] as const) {
-      const r = await write(c, sql, tables.map(foreign));
+      const r = await inSavepoint(c, sql, tables.map(foreign));
       if ("error" in r) throw new Error(L(`${what} of rows it does not own failed: ${String(r.error)}`), { cause: r.error });
       expect(r.row, L(`${what} of rows it does not own (rows affected per table)`)).toEqual(Object.fromEntries(tables.map((tb) => [tb, 0])));
       stats.writesZeroRows += tables.length;

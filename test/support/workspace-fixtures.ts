@@ -7,7 +7,7 @@
 import crypto from "node:crypto";
 import type { Db } from "../../src/db/connect";
 import * as ws from "../../src/workspace";
-import { TABLES } from "../workspace/fixtures";
+import { randomVector, rng, TABLES } from "../workspace/fixtures";
 
 /** Every workspace table except the append-only, partitioned audit_logs (checked by status instead). */
 export const WORKSPACE_TABLES = TABLES.filter((t): t is Exclude<(typeof TABLES)[number], "audit_logs"> => t !== "audit_logs");
@@ -24,24 +24,16 @@ export async function workspaceCounts(db: Db): Promise<Record<WorkspaceTable | "
   return rows[0];
 }
 
-/** `table:count:md5` of every workspace table (every column of every row), in one string. */
-export async function workspaceChecksum(db: Db): Promise<string> {
+/** `table:count:md5` of each of `tables` (schema-qualified; every column of every row), in one string. */
+export async function tablesChecksum(db: Db, tables: readonly string[]): Promise<string> {
   const parts = await Promise.all(
-    WORKSPACE_TABLES.map(
-      async (tb) =>
-        (await db.pool.query(`SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h, count(*) AS n FROM workspace.${tb} x`)).rows[0] as {
-          h: string;
-          n: string;
-        },
-    ),
+    tables.map(async (tb) => (await db.pool.query<{ h: string; n: string }>(`SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h, count(*) AS n FROM ${tb} x`)).rows[0]!),
   );
-  return WORKSPACE_TABLES.map((tb, i) => `workspace.${tb}:${parts[i]!.n}:${parts[i]!.h}`).join(" ");
+  return tables.map((tb, i) => `${tb}:${parts[i]!.n}:${parts[i]!.h}`).join(" ");
 }
 
-/** A deterministic unit-ish vector of the embedding's dimension. */
-export function vector(seed = 1): number[] {
-  return Array.from({ length: ws.EMBEDDING_DIMENSIONS }, (_, i) => Math.sin(seed * 1000 + i) / 10);
-}
+/** tablesChecksum of every workspace table but audit_logs. */
+export const workspaceChecksum = (db: Db) => tablesChecksum(db, WORKSPACE_TABLES.map((tb) => `workspace.${tb}`));
 
 export interface WorkspaceWorld {
   organizationId: string;
@@ -78,7 +70,7 @@ export async function makeWorkspaceWorld(db: Db, label = "ws"): Promise<Workspac
   const ctx = ws.workspaceContext({ organizationId: org.id, userId: user.id });
   const session = await ws.createSession(db, ctx, {});
   const memory = await ws.createMemory(db, ctx, { content: "fixture memory", tags: ["fixture"] });
-  await ws.setEmbedding(db, ctx, { id: memory.id, status: "completed", embedding: vector(), model: "fixture" });
+  await ws.setEmbedding(db, ctx, { id: memory.id, status: "completed", embedding: randomVector(rng(1)), model: "fixture" });
   const conversation = await ws.createConversation(db, ctx, { type: "group", name: "fixture", participantIds: [other.id] });
   const message = await ws.sendMessage(db, ctx, { conversationId: conversation.id, content: "fixture message" });
   const task = await ws.createTask(db, ctx, { title: "fixture task" });
