@@ -28,7 +28,7 @@ SELECT e.* FROM screening.entity_identifiers i
 SELECT entity_id FROM screening.entities WHERE entity_id = :entityId! AND deleted_at IS NULL FOR NO KEY UPDATE;
 
 /* @name SoftDeleteEntity */
-UPDATE screening.entities SET deleted_at = now() WHERE entity_id = :entityId! AND deleted_at IS NULL RETURNING entity_id, deleted_at;
+UPDATE screening.entities SET deleted_at = now() WHERE entity_id = :entityId! AND deleted_at IS NULL RETURNING entity_id, deleted_at AS "deleted_at!";
 
 /* @name EraseEntity */
 -- Hard erase: profiles, relations, cached data and identifiers go with it (ON DELETE CASCADE).

@@ -1,37 +1,42 @@
 /**
  * Partition lifecycle: keep every monthly partitioned table (the audit logs) provisioned ahead, and report
- * rows that fell into a DEFAULT partition. Runs as the connecting (owner) role, not as `app`: creating
- * partitions is DDL. Dropping or detaching old partitions is deliberately NOT automated (see README).
+ * rows that fell into a DEFAULT partition. Platform operations on the owner connection, not as `app`:
+ * creating partitions is DDL. Dropping or detaching old partitions is deliberately NOT automated (see
+ * docs/dba.md).
  */
 import { z } from "zod";
-import type { Db } from "../db/connect";
-import { parseInput } from "../db/validate";
-import {
-  ensureAllMonthlyPartitions,
-  ensureMonthlyPartitions,
-  type IEnsureAllMonthlyPartitionsResult,
-  type IEnsureMonthlyPartitionsResult,
-  type IPartitionReportResult,
-  partitionReport,
-} from "./queries/partitions.queries";
+import { defineDomain, type PlatformContext } from "../db/operation";
+import { many } from "../db/rows";
+import type { IPartitionReportResult } from "./queries/partitions.queries";
+import { sql } from "./sql";
 
-const monthsAhead = z.number().int().min(0).max(120);
+const operation = defineDomain<PlatformContext>({ name: "core", transaction: (db, _ctx, fn, opts) => db.transaction(fn, opts) });
+
+const monthsAhead = z.number().int().min(0).max(120).default(3);
 
 /** Create missing partitions for every monthly partitioned table; returns every partition, new ones flagged. */
-export async function ensureAllPartitions(db: Db, ahead = 3): Promise<IEnsureAllMonthlyPartitionsResult[]> {
-  const n = parseInput(monthsAhead, ahead, "monthsAhead");
-  return db.transaction((c) => ensureAllMonthlyPartitions.run({ monthsAhead: n }, c));
-}
+export const ensureAllPartitions = operation({
+  name: "core.partitions.ensure_all",
+  input: z.object({ monthsAhead }),
+  kind: "write",
+  affects: "platform",
+  context: "platform",
+  reveals: "nothing",
+  audit: "none",
+  run: (p, { c }) => many(sql.partitions.ensureAllMonthlyPartitions, p, c),
+});
 
 /** Create missing partitions for one table (schema-qualified name). */
-export async function ensurePartitions(db: Db, parent: string, ahead = 3): Promise<IEnsureMonthlyPartitionsResult[]> {
-  const p = parseInput(
-    z.object({ parent: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "must be schema.table"), ahead: monthsAhead }),
-    { parent, ahead },
-    "partition request",
-  );
-  return db.transaction((c) => ensureMonthlyPartitions.run({ parent: p.parent, monthsAhead: p.ahead }, c));
-}
+export const ensurePartitions = operation({
+  name: "core.partitions.ensure",
+  input: z.object({ parent: z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, "must be schema.table"), monthsAhead }),
+  kind: "write",
+  affects: "platform",
+  context: "platform",
+  reveals: "nothing",
+  audit: "none",
+  run: (p, { c }) => many(sql.partitions.ensureMonthlyPartitions, p, c),
+});
 
 export interface PartitionReport {
   partitions: IPartitionReportResult[];
@@ -39,7 +44,16 @@ export interface PartitionReport {
   nonEmptyDefaults: IPartitionReportResult[];
 }
 
-export async function reportPartitions(db: Db): Promise<PartitionReport> {
-  const partitions = await db.transaction((c) => partitionReport.run(undefined, c), { readOnly: true });
-  return { partitions, nonEmptyDefaults: partitions.filter((p) => p.is_default && Number(p.row_count) > 0) };
-}
+/** Every partition with its row count, and the DEFAULT partitions that hold rows. */
+export const reportPartitions = operation({
+  name: "core.partitions.report",
+  input: z.object({}),
+  kind: "read",
+  context: "platform",
+  reveals: "nothing",
+  audit: "none",
+  async run(_p, { c }): Promise<PartitionReport> {
+    const partitions = await many(sql.partitions.partitionReport, undefined, c);
+    return { partitions, nonEmptyDefaults: partitions.filter((p) => p.is_default && Number(p.row_count) > 0) };
+  },
+});

@@ -15,19 +15,14 @@
  * INSERT ... SELECT FROM unnest(...) in batches (same validation, same single transaction).
  */
 import { z } from "zod";
-import type { Db } from "../db/connect";
 import { copyRows, copyTable } from "../db/copy";
 import { blindIndex } from "../db/crypto";
 import { AppError, ValidationError } from "../db/errors";
-import { blindIndexKey, keyring, type RequestContext, runParsed } from "./context";
+import { many } from "../db/rows";
+import { blindIndexKey, keyring, operation } from "./context";
 import { entityInput, type IdentifierKind, identifiersAad, normaliseIdentifiers } from "./entities";
-import {
-  insertEntitiesUnnest,
-  insertEntityCreatedEvents,
-  insertIdentifiersUnnest,
-  newEntityIds,
-} from "./queries/bulk.queries";
 import type { IInsertEntityParams, IInsertIdentifiersParams } from "./queries/entities.queries";
+import { sql } from "./sql";
 
 export const MAX_BULK_ENTITIES = 100_000;
 
@@ -44,7 +39,7 @@ export const ENTITIES_COPY = copyTable<EntityRow>(
   },
   {
     fallback: (rows, c) =>
-      insertEntitiesUnnest.run(
+      sql.bulk.insertEntitiesUnnest.run(
         { entityIds: rows.map((r) => r.entityId), entityTypes: rows.map((r) => r.entityType), canonicalIdentifiers: rows.map((r) => r.canonicalIdentifiers) },
         c,
       ),
@@ -61,67 +56,75 @@ export const IDENTIFIERS_COPY = copyTable<IdentifierRow>(
   },
   {
     fallback: (rows, c) =>
-      insertIdentifiersUnnest.run(
+      sql.bulk.insertIdentifiersUnnest.run(
         { identifierKinds: rows.map((r) => r.identifierKind), blindIndexes: rows.map((r) => r.blindIndex), entityIds: rows.map((r) => r.entityId) },
         c,
       ),
   },
 );
 
-const createMany = z.array(entityInput).min(1).max(MAX_BULK_ENTITIES);
-
 /** Create many entities in one transaction; returns their ids in input order. */
-export function bulkCreateEntities(db: Db, ctx: RequestContext, inputs: z.input<typeof createMany>): Promise<string[]> {
-  return runParsed(db, ctx, "entity.bulk_create", createMany, inputs, async (p, c) => {
-    const ids = (await newEntityIds.run({ count: p.length }, c)).map((r) => r.entity_id);
+export const bulkCreateEntities = operation({
+  name: "screening.entity.bulk_create",
+  input: z.object({ entities: z.array(entityInput).min(1).max(MAX_BULK_ENTITIES) }),
+  kind: "write",
+  affects: "tenant",
+  context: "tenant",
+  reveals: "nothing",
+  audit: "change",
+  async run({ entities: input }, { c, ctx, db }): Promise<string[]> {
+    const ids = (await many(sql.bulk.newEntityIds, { count: input.length }, c)).map((r) => r.entity_id);
     const k = keyring(db.config);
-    const entities: EntityRow[] = new Array(p.length);
+    const entities: EntityRow[] = [];
     const indexes: IdentifierRow[] = [];
-    const details: string[] = new Array(p.length);
-    const key = p.some((e) => Object.keys(e.identifiers).length) ? blindIndexKey(db.config) : undefined;
-    for (let i = 0; i < p.length; i++) {
-      const e = p[i] as z.output<typeof entityInput>;
+    const details: string[] = [];
+    const key = input.some((e) => Object.keys(e.identifiers).length) ? blindIndexKey(db.config) : undefined;
+    input.forEach((e, i) => {
       const entityId = ids[i] as string;
       const normalised = normaliseIdentifiers(e.identifiers);
       const kinds = Object.keys(normalised) as IdentifierKind[];
-      entities[i] = { entityId, entityType: e.entityType, canonicalIdentifiers: k.encrypt(JSON.stringify(normalised), identifiersAad(entityId)) };
+      entities.push({ entityId, entityType: e.entityType, canonicalIdentifiers: k.encrypt(JSON.stringify(normalised), identifiersAad(entityId)) });
       for (const kind of kinds) indexes.push({ identifierKind: kind, blindIndex: blindIndex(key as Buffer, kind, normalised[kind] as string), entityId });
-      details[i] = JSON.stringify({ entity_type: e.entityType, identifier_kinds: kinds, bulk: true });
-    }
+      details.push(JSON.stringify({ entity_type: e.entityType, identifier_kinds: kinds, bulk: true }));
+    });
     await copyRows(c, ENTITIES_COPY, entities);
     if (indexes.length) await copyRows(c, IDENTIFIERS_COPY, indexes);
-    await insertEntityCreatedEvents.run({ tenantId: ctx.tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId, entityIds: ids, details }, c);
+    await sql.bulk.insertEntityCreatedEvents.run({ tenantId: ctx.tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId, entityIds: ids, details }, c);
     return ids;
-  });
-}
+  },
+});
 
 const storedRow = z.object({
   entityId: z.uuid(),
   entityType: z.enum(["individual", "organization", "address"]),
   canonicalIdentifiers: z.instanceof(Buffer).refine((b) => b.length <= 1_000_000, "must be at most 1 MB"),
 });
-const importMany = z.array(storedRow).min(1).max(MAX_BULK_ENTITIES);
 
 /** Copy entity rows already in stored form (ciphertexts made with this keyring); returns the count. */
-export function importEntityRows(db: Db, ctx: RequestContext, rows: readonly EntityRow[]): Promise<number> {
-  return runParsed(db, ctx, "entity.import", importMany, rows, async (p, c) => {
+export const importEntityRows = operation({
+  name: "screening.entity.import",
+  input: z.object({ rows: z.array(storedRow).min(1).max(MAX_BULK_ENTITIES) }),
+  kind: "write",
+  affects: "tenant",
+  context: "tenant",
+  reveals: "nothing",
+  audit: "change",
+  async run({ rows }, { c, ctx, db }): Promise<number> {
     const k = keyring(db.config);
-    const details: string[] = new Array(p.length);
-    for (let i = 0; i < p.length; i++) {
-      const r = p[i] as EntityRow;
+    rows.forEach((r, i) => {
       try {
         k.keyIdOf(r.canonicalIdentifiers);
       } catch (e) {
-        if (e instanceof AppError) throw new ValidationError(`invalid entity rows: ${i}.canonicalIdentifiers: ${e.message}`, [`${i}.canonicalIdentifiers`]);
+        if (e instanceof AppError) throw new ValidationError(`invalid rows: rows.${i}.canonicalIdentifiers: ${e.message}`, [`rows.${i}.canonicalIdentifiers`]);
         throw e;
       }
-      details[i] = JSON.stringify({ entity_type: r.entityType, imported: true });
-    }
-    const n = await copyRows(c, ENTITIES_COPY, p);
-    await insertEntityCreatedEvents.run(
-      { tenantId: ctx.tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId, entityIds: p.map((r) => r.entityId), details },
+    });
+    const n = await copyRows(c, ENTITIES_COPY, rows);
+    const details = rows.map((r) => JSON.stringify({ entity_type: r.entityType, imported: true }));
+    await sql.bulk.insertEntityCreatedEvents.run(
+      { tenantId: ctx.tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId, entityIds: rows.map((r) => r.entityId), details },
       c,
     );
     return n;
-  });
-}
+  },
+});

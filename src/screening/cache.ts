@@ -5,18 +5,18 @@
  * the sweep only keeps the stored status column current for reporting and the freshness index.
  */
 import { z } from "zod";
-import type { Db } from "../db/connect";
+import { many, one } from "../db/rows";
 import { jsonRecord, timeRange, timestamp } from "../db/validate";
-import { type RequestContext, keyring, recordEvent, runParsed } from "./context";
-import { cacheForCheck, insertCacheEntry, sweepFreshness as sweepQuery } from "./queries/cache.queries";
-import { activeTenantIds } from "./queries/tenants.queries";
-import { costTotals as costTotalsQuery } from "./queries/audit.queries";
+import { batchOperation, keyring, operation, recordEvent } from "./context";
+import { sql } from "./sql";
+
+const checkType = z.string().regex(/^[a-z][a-z0-9_]{0,99}$/, "must be snake_case");
 
 const storeSchema = z
   .object({
     entityId: z.uuid(),
     providerId: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,99}$/, "must be a lower-case provider id"),
-    checkType: z.string().regex(/^[a-z][a-z0-9_]{0,99}$/, "must be snake_case"),
+    checkType,
     dataOrigin: z.enum(["paid_external", "customer_provided"]),
     acquiredAt: timestamp,
     freshUntil: timestamp,
@@ -33,18 +33,20 @@ const storeSchema = z
 export const rawResponseAad = (entityId: string, checkType: string) => `screening.cached_data_sources.raw_response:${entityId}:${checkType}`;
 
 /** Store a provider response (raw response encrypted); customer_provided data belongs to the caller's tenant. */
-export function storeProviderResponse(db: Db, ctx: RequestContext, input: z.input<typeof storeSchema>) {
-  return runParsed(db, ctx, "cache.store", storeSchema, input, async (p, c) => {
-    const [row] = await insertCacheEntry.run(
+export const storeProviderResponse = operation({
+  name: "screening.cache.store",
+  input: storeSchema,
+  kind: "write",
+  affects: "tenant",
+  context: "tenant",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx, db }) {
+    const row = await one(
+      sql.cache.insertCacheEntry,
       {
-        entityId: p.entityId,
-        providerId: p.providerId,
-        checkType: p.checkType,
-        dataOrigin: p.dataOrigin,
+        ...p,
         customerId: p.dataOrigin === "customer_provided" ? ctx.tenantId : null,
-        acquiredAt: p.acquiredAt,
-        freshUntil: p.freshUntil,
-        staleUntil: p.staleUntil,
         rawResponse: keyring(db.config).encrypt(p.rawResponse, rawResponseAad(p.entityId, p.checkType)),
         normalizedData: JSON.stringify(p.normalizedData),
         costIncurred: p.cost.toFixed(2),
@@ -57,50 +59,62 @@ export function storeProviderResponse(db: Db, ctx: RequestContext, input: z.inpu
       details: { provider_id: p.providerId, check_type: p.checkType, data_origin: p.dataOrigin, cost: p.cost.toFixed(2), currency: p.currency },
     });
     return row;
-  });
-}
+  },
+});
 
-/** Cached data for (entity, check type) visible to this tenant, newest first, with freshness as of now. */
-export function lookupCache(db: Db, ctx: RequestContext, entityId: string, checkType: string) {
-  return runParsed(
-    db,
-    ctx,
-    "cache.lookup",
-    z.object({ entityId: z.uuid(), checkType: z.string().regex(/^[a-z][a-z0-9_]{0,99}$/) }),
-    { entityId, checkType },
-    async (p, c) => {
-      const rows = await cacheForCheck.run(p, c);
-      if (rows.length) await recordEvent(c, db, ctx, "data_accessed", { entityId: p.entityId, details: { check_type: p.checkType, entries: rows.length } });
-      const k = keyring(db.config);
-      return rows.map(({ raw_response, ...r }) => ({ ...r, freshness: r.freshness as "fresh" | "stale" | "expired", rawResponse: k.decryptString(raw_response, rawResponseAad(r.entity_id, r.check_type)) }));
-    },
-  );
-}
+export type Freshness = "fresh" | "stale" | "expired";
+
+/** Cached data for (entity, check type) visible to this tenant, newest first, with freshness as of now and the raw response decrypted. */
+export const lookupCache = operation({
+  name: "screening.cache.lookup",
+  input: z.object({ entityId: z.uuid(), checkType }),
+  kind: "read",
+  context: "tenant",
+  reveals: "personal",
+  audit: "access",
+  async run(p, { c, db }) {
+    const k = keyring(db.config);
+    return (await many(sql.cache.cacheForCheck, p, c)).map((r) => ({
+      ...r,
+      freshness: r.freshness as Freshness,
+      raw_response: k.decryptString(r.raw_response, rawResponseAad(r.entity_id, r.check_type)),
+    }));
+  },
+  accessed: (p, rows) => (rows.length ? { subject: p.entityId, details: { check_type: p.checkType, entries: rows.length } } : null),
+});
 
 /**
- * Update stored freshness_status everywhere. RLS applies to every role here, so the sweep runs once per
- * active tenant (each pass also covers the shared paid rows); returns the rows changed per status.
+ * Update stored freshness_status everywhere; returns the rows changed per status. RLS applies to every role
+ * here, so the sweep runs once per active tenant (each pass also covers the shared paid rows), one
+ * transaction each.
  */
-export async function sweepFreshness(db: Db): Promise<Record<string, number>> {
-  const tenants = await db.transaction((c) => activeTenantIds.run(undefined, c), { readOnly: true });
-  const changed: Record<string, number> = {};
-  for (const { tenant_id } of tenants) {
-    for (const r of await db.tenant(tenant_id, (c) => sweepQuery.run(undefined, c))) {
-      changed[r.freshness_status] = (changed[r.freshness_status] ?? 0) + Number(r.changed);
+export const sweepFreshness = batchOperation({
+  name: "screening.cache.sweep",
+  input: z.object({}),
+  kind: "write",
+  affects: "platform",
+  context: "platform",
+  reveals: "nothing",
+  audit: "none",
+  async run(_p, { db }) {
+    const tenants = await db.transaction((c) => many(sql.tenants.activeTenantIds, undefined, c), { readOnly: true });
+    const changed: Record<string, number> = {};
+    for (const { tenant_id } of tenants) {
+      for (const r of await db.tenant(tenant_id, (c) => many(sql.cache.sweepFreshness, undefined, c))) {
+        changed[r.freshness_status] = (changed[r.freshness_status] ?? 0) + Number(r.changed);
+      }
     }
-  }
-  return changed;
-}
+    return changed;
+  },
+});
 
 /** What this tenant spent on provider data in [from, to), per currency (from its cache_stored events). */
-export function costTotals(db: Db, ctx: RequestContext, range: { from: Date; to: Date }) {
-  return runParsed(
-    db,
-    ctx,
-    "cache.cost_totals",
-    timeRange,
-    range,
-    (p, c) => costTotalsQuery.run({ tenantId: ctx.tenantId, ...p }, c),
-    { readOnly: true },
-  );
-}
+export const costTotals = operation({
+  name: "screening.cache.cost_totals",
+  input: timeRange,
+  kind: "read",
+  context: "tenant",
+  reveals: "tenant",
+  audit: "none",
+  run: (p, { c, ctx }) => many(sql.audit.costTotals, { tenantId: ctx.tenantId, ...p }, c),
+});

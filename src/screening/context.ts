@@ -1,10 +1,13 @@
 /**
- * Request context and the wrapper every screening service call runs in (seed 002, tasks 1.3 and 1.7).
+ * The screening domain's context and how its operations run (seed 002, tasks 1.3 and 1.7).
  *
- * A call takes an immutable context (tenant, actor, correlation id); it runs inside `withTenant`, so RLS
- * applies; every audit event it writes carries the actor and correlation id. When a call fails, an
- * `error` audit event with the error's code is written in a SEPARATE transaction (the failed one rolled
- * back), so "all errors generate structured audit events" holds without keeping any of the failed change.
+ * A call takes an immutable context (tenant, actor, correlation id) and runs in that tenant's transaction
+ * as `app` (withTenant), so RLS applies. Every audit event it writes carries the actor and correlation id.
+ * A failed call leaves an `error` event (written in a separate transaction; the failed one rolled back);
+ * a read of personal data leaves a `data_accessed` event in its own transaction.
+ *
+ * Platform operations (tenants, sweeps, key rotation) take a PlatformContext and run on the owner
+ * connection: there is no tenant yet, or they work across tenants.
  */
 import type pg from "pg";
 import { z } from "zod";
@@ -12,9 +15,10 @@ import type { Config } from "../config";
 import type { Db } from "../db/connect";
 import { Keyring } from "../db/crypto";
 import { ConfigError } from "../db/errors";
-import { serviceRunner } from "../db/service";
+import { defineDomain, perBatch, type PlatformContext } from "../db/operation";
+import { one } from "../db/rows";
 import { parseInput } from "../db/validate";
-import { insertAuditEvent } from "./queries/audit.queries";
+import { sql } from "./sql";
 
 const contextSchema = z.object({ tenantId: z.uuid(), actorId: z.uuid().nullable(), correlationId: z.uuid() });
 export type RequestContext = Readonly<z.output<typeof contextSchema>>;
@@ -39,36 +43,47 @@ export type EventType =
   | "error";
 
 /** Append an audit event inside the caller's (tenant) transaction. Sensitive details are encrypted. */
-export async function recordEvent(
+export function recordEvent(
   c: pg.ClientBase,
   db: Db,
   ctx: RequestContext,
   eventType: EventType,
   ev: { entityId?: string | null; details?: Record<string, unknown>; sensitive?: Record<string, unknown> } = {},
 ) {
-  const [row] = await insertAuditEvent.run(
+  return one(
+    sql.audit.insertAuditEvent,
     {
       tenantId: ctx.tenantId,
       actorId: ctx.actorId,
       eventType,
       correlationId: ctx.correlationId,
-      entityId: ev.entityId ?? null,
+      entityId: ev.entityId,
       details: JSON.stringify(ev.details ?? {}),
       sensitiveDetails: ev.sensitive ? keyring(db.config).encrypt(JSON.stringify(ev.sensitive), `screening.audit_events:${ctx.correlationId}`) : null,
     },
     c,
   );
-  return row;
 }
 
-/**
- * run / runParsed: each call runs in the context's tenant transaction; a failure (rejected input included)
- * writes an `error` audit event with the operation and error code in a separate transaction, then rethrows.
- */
-export const { run, runParsed } = serviceRunner<RequestContext>({
-  tenant: (ctx) => ctx.tenantId,
+/** Tenant operations: the tenant's transaction; `error` events on failure, `data_accessed` events for reads of personal data. */
+export const operation = defineDomain<RequestContext>({
+  name: "screening",
+  transaction: (db, ctx, fn, opts) => db.tenant(ctx.tenantId, fn, opts),
   recordFailure: (c, db, ctx, details) => recordEvent(c, db, ctx, "error", { details }),
+  recordAccess: (c, db, ctx, operation, rec) => recordEvent(c, db, ctx, "data_accessed", { entityId: rec.subject, details: { operation, ...rec.details } }),
 });
+
+/**
+ * Platform operations: the owner connection, no tenant. A failure has no tenant trail to go to (the
+ * audit events are per tenant); the operation's span records it.
+ */
+export const platformOperation = defineDomain<PlatformContext>({
+  name: "screening",
+  transaction: (db, _ctx, fn, opts) => db.transaction(fn, opts),
+});
+
+/** Platform batch jobs (sweeps, key rotation): no surrounding transaction, one per batch. */
+export const batchOperation = defineDomain<PlatformContext>({ name: "screening", transaction: perBatch });
 
 /** The encryption keyring for this configuration (built once). */
 export function keyring(cfg: Config): Keyring {

@@ -1,10 +1,22 @@
-/** The screening domain service (seeds 000-002). Every call takes a frozen RequestContext. */
-export * from "./audit";
-export * from "./cache";
-export * from "./context";
-export * from "./delta";
-export * from "./entities";
-export * from "./profiles";
-export * from "./relations";
-export * from "./tenants";
-export * from "./rotation";
+/** The screening domain (seeds 000-002): its public operations, each called as `(db, ctx, input)`. */
+export { listAuditEvents, recordAuditEvent } from "./audit";
+export { bulkCreateEntities, type EntityRow, importEntityRows, MAX_BULK_ENTITIES } from "./bulk";
+export { costTotals, type Freshness, lookupCache, storeProviderResponse, sweepFreshness } from "./cache";
+export { type EventType, type RequestContext, requestContext } from "./context";
+export { computeDelta, type Connection, type Finding, type ProfileDelta } from "./delta";
+export {
+  createEntity,
+  type Entity,
+  type EntityType,
+  eraseEntity,
+  findEntityByIdentifier,
+  getEntity,
+  IDENTIFIER_KINDS,
+  type IdentifierKind,
+  normaliseIdentifier,
+  softDeleteEntity,
+} from "./entities";
+export { createProfileVersion, latestProfile, type Profile, profileHistory, profileVersion } from "./profiles";
+export { connections, linkEntities, neighbours, type Relation } from "./relations";
+export { reencryptToActiveKey, type RotationReport } from "./rotation";
+export { createTenant, deactivateTenant, type Tenant, tenantBySlug } from "./tenants";

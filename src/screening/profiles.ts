@@ -5,19 +5,21 @@
  * computed in the same transaction.
  */
 import { z } from "zod";
-import type { Db } from "../db/connect";
-import { NotFoundError } from "../db/errors";
+import { many, maybeOne, one } from "../db/rows";
 import { jsonArray, jsonRecord } from "../db/validate";
-import { type RequestContext, recordEvent, runParsed } from "./context";
+import { operation, recordEvent } from "./context";
 import { computeDelta, type Connection, type Finding, type ProfileDelta } from "./delta";
-import { lockEntity } from "./queries/entities.queries";
-import { type IInsertProfileResult, insertProfile, latestProfile, profileByVersion, profileHistory } from "./queries/profiles.queries";
+import type { IInsertProfileResult } from "./queries/profiles.queries";
+import { sql } from "./sql";
 
 export type Profile = Omit<IInsertProfileResult, "delta" | "findings" | "connections"> & {
   findings: Finding[];
   connections: Connection[];
   delta: ProfileDelta | null;
 };
+
+/** The jsonb columns hold what profileSchema (and computeDelta) wrote: typed here once. */
+const asProfile = (row: IInsertProfileResult) => row as unknown as Profile;
 
 const finding = z.looseObject({ id: z.string().min(1).max(200) });
 const connection = z.looseObject({ entity_id: z.uuid(), relation_type: z.string().min(1).max(100) });
@@ -26,7 +28,10 @@ const profileSchema = z.object({
   entityId: z.uuid(),
   triggerType: z.enum(["screening", "monitoring", "manual"]),
   triggerId: z.uuid().nullable().default(null),
-  findings: z.array(finding).max(100_000).refine((fs) => new Set(fs.map((f) => f.id)).size === fs.length, "finding ids must be unique"),
+  findings: z
+    .array(finding)
+    .max(100_000)
+    .refine((fs) => new Set(fs.map((f) => f.id)).size === fs.length, "finding ids must be unique"),
   riskScore: jsonRecord,
   connections: z.array(connection).default([]),
   dataSourcesUsed: jsonArray.default([]),
@@ -34,11 +39,21 @@ const profileSchema = z.object({
   evolutionSignals: jsonRecord.default({}),
 });
 
-export function createProfileVersion(db: Db, ctx: RequestContext, input: z.input<typeof profileSchema>): Promise<Profile> {
-  return runParsed(db, ctx, "profile.create", profileSchema, input, async (p, c) => {
-    const [locked] = await lockEntity.run({ entityId: p.entityId }, c);
-    if (!locked) throw new NotFoundError("entity not found or deleted");
-    const [prev] = (await latestProfile.run({ entityId: p.entityId }, c)) as unknown as Profile[];
+const entityId = z.object({ entityId: z.uuid() });
+
+/** Write the next version of an entity's profile, with its delta against the previous one. */
+export const createProfileVersion = operation({
+  name: "screening.profile.create",
+  input: profileSchema,
+  kind: "write",
+  affects: "tenant",
+  context: "tenant",
+  reveals: "personal",
+  audit: "change",
+  async run(p, { c, ctx, db }) {
+    await one(sql.entities.lockEntity, { entityId: p.entityId }, c, "entity not found or deleted");
+    const prevRow = await maybeOne(sql.profiles.latestProfile, { entityId: p.entityId }, c);
+    const prev = prevRow && asProfile(prevRow);
     const version = prev ? prev.version + 1 : 1;
     const delta = prev
       ? computeDelta(
@@ -46,11 +61,12 @@ export function createProfileVersion(db: Db, ctx: RequestContext, input: z.input
           { findings: p.findings as Finding[], risk_score: p.riskScore, connections: p.connections as Connection[] },
         )
       : null;
-    const [row] = await insertProfile.run(
+    const row = await one(
+      sql.profiles.insertProfile,
       {
         entityId: p.entityId,
         version,
-        previousVersion: prev ? prev.version : null,
+        previousVersion: prev?.version,
         triggerType: p.triggerType,
         triggerId: p.triggerId,
         findings: JSON.stringify(p.findings),
@@ -59,32 +75,53 @@ export function createProfileVersion(db: Db, ctx: RequestContext, input: z.input
         connectionCount: p.connections.length,
         dataSourcesUsed: JSON.stringify(p.dataSourcesUsed),
         staleDataUsed: JSON.stringify(p.staleDataUsed),
-        delta: delta ? JSON.stringify(delta) : null,
+        delta: delta && JSON.stringify(delta),
         evolutionSignals: JSON.stringify(p.evolutionSignals),
       },
       c,
     );
     await recordEvent(c, db, ctx, "profile_created", { entityId: p.entityId, details: { version, trigger_type: p.triggerType } });
-    return row as unknown as Profile;
-  });
-}
+    return asProfile(row);
+  },
+});
 
-export function latestProfileOf(db: Db, ctx: RequestContext, entityId: string): Promise<Profile | null> {
-  return runParsed(db, ctx, "profile.latest", z.object({ entityId: z.uuid() }), { entityId }, async (p, c) => {
-    const [row] = await latestProfile.run(p, c);
-    return (row as unknown as Profile) ?? null;
-  }, { readOnly: true });
-}
+/** The entity's newest profile version, or null. */
+export const latestProfile = operation({
+  name: "screening.profile.latest",
+  input: entityId,
+  kind: "read",
+  context: "tenant",
+  reveals: "personal",
+  audit: "access",
+  async run(p, { c }) {
+    const row = await maybeOne(sql.profiles.latestProfile, p, c);
+    return row && asProfile(row);
+  },
+  accessed: (p) => ({ subject: p.entityId }),
+});
 
-export function profileVersion(db: Db, ctx: RequestContext, entityId: string, version: number): Promise<Profile> {
-  return runParsed(db, ctx, "profile.by_version", z.object({ entityId: z.uuid(), version: z.number().int().min(1).max(2_147_483_647) }), { entityId, version }, async (p, c) => {
-    const [row] = await profileByVersion.run(p, c);
-    if (!row) throw new NotFoundError(`profile version ${p.version} not found`);
-    return row as unknown as Profile;
-  }, { readOnly: true });
-}
+/** One version of the entity's profile. */
+export const profileVersion = operation({
+  name: "screening.profile.version",
+  input: entityId.extend({ version: z.number().int().min(1).max(2_147_483_647) }),
+  kind: "read",
+  context: "tenant",
+  reveals: "personal",
+  audit: "access",
+  async run(p, { c }) {
+    return asProfile(await one(sql.profiles.profileByVersion, p, c, `profile version ${p.version} not found`));
+  },
+  accessed: (p) => ({ subject: p.entityId, details: { version: p.version } }),
+});
 
-export function profileHistoryOf(db: Db, ctx: RequestContext, entityId: string, limit = 100) {
-  return runParsed(db, ctx, "profile.history", z.object({ entityId: z.uuid(), limit: z.number().int().min(1).max(1000) }), { entityId, limit }, (p, c) =>
-    profileHistory.run(p, c), { readOnly: true });
-}
+/** The entity's profile versions, newest first (risk score, connection count and delta of each). */
+export const profileHistory = operation({
+  name: "screening.profile.history",
+  input: entityId.extend({ limit: z.number().int().min(1).max(1000).default(100) }),
+  kind: "read",
+  context: "tenant",
+  reveals: "personal",
+  audit: "access",
+  run: (p, { c }) => many(sql.profiles.profileHistory, p, c),
+  accessed: (p) => ({ subject: p.entityId }),
+});

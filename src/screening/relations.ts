@@ -1,8 +1,9 @@
 /** Relations between entities: link, direct neighbours, and connections to depth N (recursive CTE). */
 import { z } from "zod";
-import type { Db } from "../db/connect";
-import { type RequestContext, recordEvent, runParsed } from "./context";
-import { connections as connectionsQuery, type IInsertRelationResult, insertRelation, neighbours as neighboursQuery } from "./queries/relations.queries";
+import { many, one } from "../db/rows";
+import { operation, recordEvent } from "./context";
+import type { IInsertRelationResult } from "./queries/relations.queries";
+import { sql } from "./sql";
 
 export type Relation = IInsertRelationResult;
 
@@ -16,30 +17,42 @@ const linkSchema = z
   })
   .refine((r) => r.fromEntityId !== r.toEntityId, { message: "an entity cannot relate to itself", path: ["toEntityId"] });
 
-export function linkEntities(db: Db, ctx: RequestContext, input: z.input<typeof linkSchema>): Promise<Relation> {
-  return runParsed(db, ctx, "relation.create", linkSchema, input, async (p, c) => {
-    const [row] = await insertRelation.run(p, c);
-    const rel = row as Relation;
+/** Record a relation between two entities. */
+export const linkEntities = operation({
+  name: "screening.relation.create",
+  input: linkSchema,
+  kind: "write",
+  affects: "tenant",
+  context: "tenant",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx, db }) {
+    const rel = await one(sql.relations.insertRelation, p, c);
     await recordEvent(c, db, ctx, "relation_created", { entityId: p.fromEntityId, details: { to: p.toEntityId, type: p.relationType } });
     return rel;
-  });
-}
+  },
+});
 
-export function neighbours(db: Db, ctx: RequestContext, entityId: string) {
-  return runParsed(db, ctx, "relation.neighbours", z.object({ entityId: z.uuid() }), { entityId }, (p, c) => neighboursQuery.run(p, c), {
-    readOnly: true,
-  });
-}
+/** The entities directly related to one entity, strongest first. */
+export const neighbours = operation({
+  name: "screening.relation.neighbours",
+  input: z.object({ entityId: z.uuid() }),
+  kind: "read",
+  context: "tenant",
+  reveals: "personal",
+  audit: "access",
+  run: (p, { c }) => many(sql.relations.neighbours, p, c),
+  accessed: (p) => ({ subject: p.entityId }),
+});
 
 /** Every entity within maxDepth hops (1..6), with its shortest distance and best path confidence. */
-export function connections(db: Db, ctx: RequestContext, entityId: string, maxDepth = 2) {
-  return runParsed(
-    db,
-    ctx,
-    "relation.connections",
-    z.object({ entityId: z.uuid(), maxDepth: z.number().int().min(1).max(6) }),
-    { entityId, maxDepth },
-    (p, c) => connectionsQuery.run(p, c),
-    { readOnly: true },
-  );
-}
+export const connections = operation({
+  name: "screening.relation.connections",
+  input: z.object({ entityId: z.uuid(), maxDepth: z.number().int().min(1).max(6).default(2) }),
+  kind: "read",
+  context: "tenant",
+  reveals: "personal",
+  audit: "access",
+  run: (p, { c }) => many(sql.relations.connections, p, c),
+  accessed: (p) => ({ subject: p.entityId, details: { max_depth: p.maxDepth } }),
+});

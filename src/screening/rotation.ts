@@ -8,48 +8,57 @@
  * FORCE ROW LEVEL SECURITY even for its owner, so it is walked once per tenant (each pass also covers the
  * shared paid rows).
  */
-import type { Db } from "../db/connect";
+import { z } from "zod";
+import { many } from "../db/rows";
 import { setLocalTenant } from "../db/tx";
 import { rawResponseAad } from "./cache";
-import { keyring } from "./context";
+import { batchOperation, keyring } from "./context";
 import { identifiersAad } from "./entities";
-import { cacheNotUnderKey, setCacheCiphertext } from "./queries/cache.queries";
-import { entitiesNotUnderKey, setEntityCiphertext } from "./queries/entities.queries";
-import { activeTenantIds } from "./queries/tenants.queries";
+import { sql } from "./sql";
 
+/** How many rows were re-encrypted: entity identifiers and cached raw responses. */
 export interface RotationReport {
   entities: number;
-  cacheRows: number;
+  cache_rows: number;
 }
 
-export async function reencryptToActiveKey(db: Db, batchSize = 500): Promise<RotationReport> {
-  const k = keyring(db.config);
-  const report: RotationReport = { entities: 0, cacheRows: 0 };
-  for (;;) {
-    const n = await db.transaction(async (c) => {
-      const rows = await entitiesNotUnderKey.run({ activeKeyId: k.activeKeyId, limit: batchSize }, c);
-      for (const r of rows) {
-        await setEntityCiphertext.run({ entityId: r.entity_id, ciphertext: k.reencrypt(r.canonical_identifiers, identifiersAad(r.entity_id)) }, c);
-      }
-      return rows.length;
-    });
-    report.entities += n;
-    if (n < batchSize) break;
-  }
-  const tenants = await db.transaction((c) => activeTenantIds.run(undefined, c), { readOnly: true });
-  for (const { tenant_id } of tenants) {
+export const reencryptToActiveKey = batchOperation({
+  name: "screening.keys.reencrypt",
+  input: z.object({ batchSize: z.number().int().min(1).max(10_000).default(500) }),
+  kind: "write",
+  affects: "platform",
+  context: "platform",
+  reveals: "nothing",
+  audit: "none",
+  async run({ batchSize }, { db }): Promise<RotationReport> {
+    const k = keyring(db.config);
+    const report: RotationReport = { entities: 0, cache_rows: 0 };
     for (;;) {
       const n = await db.transaction(async (c) => {
-        await setLocalTenant(c, tenant_id);
-        const rows = await cacheNotUnderKey.run({ activeKeyId: k.activeKeyId, limit: batchSize }, c);
+        const rows = await many(sql.entities.entitiesNotUnderKey, { activeKeyId: k.activeKeyId, limit: batchSize }, c);
         for (const r of rows) {
-          await setCacheCiphertext.run({ cacheId: r.cache_id, ciphertext: k.reencrypt(r.raw_response, rawResponseAad(r.entity_id, r.check_type)) }, c);
+          await sql.entities.setEntityCiphertext.run({ entityId: r.entity_id, ciphertext: k.reencrypt(r.canonical_identifiers, identifiersAad(r.entity_id)) }, c);
         }
         return rows.length;
       });
-      report.cacheRows += n;
+      report.entities += n;
       if (n < batchSize) break;
     }
-  }
-  return report;
-}
+    const tenants = await db.transaction((c) => many(sql.tenants.activeTenantIds, undefined, c), { readOnly: true });
+    for (const { tenant_id } of tenants) {
+      for (;;) {
+        const n = await db.transaction(async (c) => {
+          await setLocalTenant(c, tenant_id);
+          const rows = await many(sql.cache.cacheNotUnderKey, { activeKeyId: k.activeKeyId, limit: batchSize }, c);
+          for (const r of rows) {
+            await sql.cache.setCacheCiphertext.run({ cacheId: r.cache_id, ciphertext: k.reencrypt(r.raw_response, rawResponseAad(r.entity_id, r.check_type)) }, c);
+          }
+          return rows.length;
+        });
+        report.cache_rows += n;
+        if (n < batchSize) break;
+      }
+    }
+    return report;
+  },
+});

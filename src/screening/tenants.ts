@@ -1,45 +1,63 @@
 /** Tenants: created and deactivated by the platform (owner connection), read by slug. */
-import crypto from "node:crypto";
 import { z } from "zod";
+import type pg from "pg";
 import type { Db } from "../db/connect";
-import { NotFoundError } from "../db/errors";
+import type { PlatformContext } from "../db/operation";
+import { one } from "../db/rows";
 import { setLocalTenant } from "../db/tx";
-import { parseInput } from "../db/validate";
-import { recordEvent, requestContext } from "./context";
-import { deactivateTenant as deactivateQuery, type IInsertTenantResult, insertTenant, tenantBySlug } from "./queries/tenants.queries";
+import { platformOperation, recordEvent, requestContext } from "./context";
+import type { IInsertTenantResult } from "./queries/tenants.queries";
+import { sql } from "./sql";
 
 export type Tenant = IInsertTenantResult;
 
 const slug = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be lower-case letters, digits and inner hyphens, at most 63 chars");
 
+/** The tenant's own audit trail is under RLS even for its owner: write the event as that tenant. */
+async function recordTenantEvent(c: pg.ClientBase, db: Db, ctx: PlatformContext, tenantId: string, type: "tenant_created" | "tenant_deactivated", details?: Record<string, unknown>) {
+  await setLocalTenant(c, tenantId);
+  await recordEvent(c, db, requestContext({ tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId }), type, { details });
+}
+
 /** Create a tenant; its first audit event (tenant_created) is written in the same transaction. */
-export async function createTenant(db: Db, input: { slug: string; name: string }, actorId: string | null = null): Promise<Tenant> {
-  const p = parseInput(z.object({ slug, name: z.string().trim().min(1).max(200) }), input, "tenant");
-  return db.transaction(async (c) => {
-    const [t] = await insertTenant.run(p, c);
-    const tenant = t as Tenant;
-    // The audit table is under RLS even for its owner: act as the new tenant for its first event.
-    await setLocalTenant(c, tenant.tenant_id);
-    const ctx = requestContext({ tenantId: tenant.tenant_id, actorId, correlationId: crypto.randomUUID() });
-    await recordEvent(c, db, ctx, "tenant_created", { details: { slug: tenant.slug } });
+export const createTenant = platformOperation({
+  name: "screening.tenant.create",
+  input: z.object({ slug, name: z.string().trim().min(1).max(200) }),
+  kind: "write",
+  affects: "platform",
+  context: "platform",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx, db }) {
+    const tenant = await one(sql.tenants.insertTenant, p, c);
+    await recordTenantEvent(c, db, ctx, tenant.tenant_id, "tenant_created", { slug: tenant.slug });
     return tenant;
-  });
-}
+  },
+});
 
-export async function tenantBySlugOrThrow(db: Db, s: string): Promise<Tenant> {
-  const p = parseInput(slug, s, "slug");
-  const [t] = await db.transaction((c) => tenantBySlug.run({ slug: p }, c), { readOnly: true });
-  if (!t) throw new NotFoundError(`tenant "${p}" does not exist`);
-  return t;
-}
+/** The tenant with this slug (a NotFoundError when there is none). */
+export const tenantBySlug = platformOperation({
+  name: "screening.tenant.by_slug",
+  input: z.object({ slug }),
+  kind: "read",
+  context: "platform",
+  reveals: "nothing",
+  audit: "none",
+  run: (p, { c }) => one(sql.tenants.tenantBySlug, p, c, `tenant "${p.slug}" does not exist`),
+});
 
-export async function deactivateTenant(db: Db, tenantId: string, actorId: string | null = null): Promise<Tenant> {
-  const id = parseInput(z.uuid(), tenantId, "tenantId");
-  return db.transaction(async (c) => {
-    const [t] = await deactivateQuery.run({ tenantId: id }, c);
-    if (!t) throw new NotFoundError("tenant does not exist");
-    await setLocalTenant(c, id);
-    await recordEvent(c, db, requestContext({ tenantId: id, actorId, correlationId: crypto.randomUUID() }), "tenant_deactivated");
-    return t;
-  });
-}
+/** Deactivate a tenant (its data stays). */
+export const deactivateTenant = platformOperation({
+  name: "screening.tenant.deactivate",
+  input: z.object({ tenantId: z.uuid() }),
+  kind: "write",
+  affects: "platform",
+  context: "platform",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx, db }) {
+    const tenant = await one(sql.tenants.deactivateTenant, p, c, "tenant does not exist");
+    await recordTenantEvent(c, db, ctx, p.tenantId, "tenant_deactivated");
+    return tenant;
+  },
+});

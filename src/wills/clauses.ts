@@ -5,20 +5,12 @@
  * and nothing changes. Two racing publishers on one clause: one wins, the other gets ConflictError.
  */
 import { z } from "zod";
-import type { Db } from "../db/connect";
 import { ConflictError, NotFoundError } from "../db/errors";
-import { jsonRecord, parseInput } from "../db/validate";
-import { recordAudit, type WillsContext } from "./audit";
-import {
-  type clause_category,
-  clauseHistory,
-  currentByCode,
-  type IInsertFirstVersionResult,
-  insertFirstVersion,
-  latestVersionOfCode,
-  listCurrent,
-  publishRevision as publishRevisionQuery,
-} from "./queries/clauses.queries";
+import { many, maybeOne, one } from "../db/rows";
+import { jsonRecord } from "../db/validate";
+import { operation, recordAudit } from "./context";
+import type { clause_category, IInsertFirstVersionResult } from "./queries/clauses.queries";
+import { sql } from "./sql";
 
 export type Clause = IInsertFirstVersionResult;
 export type ClauseCategory = clause_category;
@@ -44,107 +36,102 @@ const body = z.string().min(1).max(50_000);
 const variablesSchema = jsonRecord.refine((s) => s.type === undefined || s.type === "object", "must be a JSON Schema for an object");
 const willTypes = z.array(z.enum(WILL_TYPES)).min(1).refine((a) => new Set(a).size === a.length, "must not repeat a will type");
 
-const createSchema = z.object({
-  code,
-  title,
-  body,
-  variablesSchema: variablesSchema.default({ type: "object", properties: {} }),
-  category: z.enum(CLAUSE_CATEGORIES),
-  willTypes,
-});
+const codeInput = z.object({ code });
 
 /** Start a lineage: version 1, current. A code that exists already is a ConflictError. */
-export async function createClause(db: Db, ctx: WillsContext, input: z.input<typeof createSchema>): Promise<Clause> {
-  const p = parseInput(createSchema, input, "clause");
-  return db.transaction(
-    async (c) => {
-      const [row] = await insertFirstVersion.run(
-        { ...p, variablesSchema: JSON.stringify(p.variablesSchema), willTypes: JSON.stringify(p.willTypes) },
-        c,
-      );
-      const clause = row as Clause;
-      await recordAudit(c, ctx, {
-        action: "clause.created",
-        resourceType: "clause",
-        resourceId: clause.id,
-        details: { code: clause.code, version: clause.version },
-      });
-      return clause;
-    },
-    { asApp: true },
-  );
-}
-
-const reviseSchema = z.object({
-  code,
-  basedOnVersion: z.number().int().min(1).max(2_147_483_647),
-  body,
-  title: title.optional(),
-  variablesSchema: variablesSchema.optional(),
-  category: z.enum(CLAUSE_CATEGORIES).optional(),
-  willTypes: willTypes.optional(),
+export const createClause = operation({
+  name: "wills.clause.create",
+  input: z.object({
+    code,
+    title,
+    body,
+    variablesSchema: variablesSchema.default({ type: "object", properties: {} }),
+    category: z.enum(CLAUSE_CATEGORIES),
+    willTypes,
+  }),
+  kind: "write",
+  affects: "tenant",
+  context: "actor",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<Clause> {
+    const clause = await one(sql.clauses.insertFirstVersion, { ...p, variablesSchema: JSON.stringify(p.variablesSchema), willTypes: JSON.stringify(p.willTypes) }, c);
+    await recordAudit(c, ctx, { action: "clause.created", resourceType: "clause", resourceId: clause.id, details: { code: clause.code, version: clause.version } });
+    return clause;
+  },
 });
 
 /** Publish a new version of `code`, revising `basedOnVersion`, and make it current atomically. */
-export async function publishRevision(db: Db, ctx: WillsContext, input: z.input<typeof reviseSchema>): Promise<Clause> {
-  const p = parseInput(reviseSchema, input, "revision");
-  return db.transaction(
-    async (c) => {
-      const [row] = await publishRevisionQuery.run(
-        {
-          code: p.code,
-          basedOnVersion: p.basedOnVersion,
-          body: p.body,
-          title: p.title ?? null,
-          variablesSchema: p.variablesSchema ? JSON.stringify(p.variablesSchema) : null,
-          category: p.category ?? null,
-          willTypes: p.willTypes ? JSON.stringify(p.willTypes) : null,
-        },
-        c,
-      );
-      if (!row) {
-        const [latest] = await latestVersionOfCode.run({ code: p.code }, c);
-        if (latest?.version == null) throw new NotFoundError(`clause "${p.code}" does not exist`);
-        throw new ConflictError(
-          `clause "${p.code}" is at version ${latest.version}, not ${p.basedOnVersion}: it was revised concurrently; reload and retry`,
-        );
-      }
-      await recordAudit(c, ctx, {
-        action: "clause.published",
-        resourceType: "clause",
-        resourceId: row.id,
-        details: { code: row.code, version: row.version, previous_version_id: row.previous_version_id },
-      });
-      return row;
-    },
-    { asApp: true },
-  );
-}
+export const publishRevision = operation({
+  name: "wills.clause.publish",
+  input: z.object({
+    code,
+    basedOnVersion: z.number().int().min(1).max(2_147_483_647),
+    body,
+    title: title.optional(),
+    variablesSchema: variablesSchema.optional(),
+    category: z.enum(CLAUSE_CATEGORIES).optional(),
+    willTypes: willTypes.optional(),
+  }),
+  kind: "write",
+  affects: "tenant",
+  context: "actor",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<Clause> {
+    const row = await maybeOne(
+      sql.clauses.publishRevision,
+      { ...p, variablesSchema: p.variablesSchema && JSON.stringify(p.variablesSchema), willTypes: p.willTypes && JSON.stringify(p.willTypes) },
+      c,
+    );
+    if (!row) {
+      const latest = await one(sql.clauses.latestVersionOfCode, p, c);
+      if (latest.version === null) throw new NotFoundError(`clause "${p.code}" does not exist`);
+      throw new ConflictError(`clause "${p.code}" is at version ${latest.version}, not ${p.basedOnVersion}: it was revised concurrently; reload and retry`);
+    }
+    await recordAudit(c, ctx, {
+      action: "clause.published",
+      resourceType: "clause",
+      resourceId: row.id,
+      details: { code: row.code, version: row.version, previous_version_id: row.previous_version_id },
+    });
+    return row;
+  },
+});
 
-export async function currentClause(db: Db, clauseCode: string): Promise<Clause> {
-  const c0 = parseInput(code, clauseCode, "code");
-  const [row] = await db.transaction((c) => currentByCode.run({ code: c0 }, c), { asApp: true, readOnly: true });
-  if (!row) throw new NotFoundError(`clause "${c0}" does not exist`);
-  return row;
-}
+/** The current version of a clause. */
+export const currentClause = operation({
+  name: "wills.clause.current",
+  input: codeInput,
+  kind: "read",
+  context: "actor",
+  reveals: "nothing",
+  audit: "none",
+  run: (p, { c }): Promise<Clause> => one(sql.clauses.currentByCode, p, c, `clause "${p.code}" does not exist`),
+});
 
 /** Current clauses, optionally filtered by category and by a will type they apply to. */
-export async function listCurrentClauses(db: Db, filter: { category?: ClauseCategory; willType?: WillType } = {}): Promise<Clause[]> {
-  const f = parseInput(
-    z.object({ category: z.enum(CLAUSE_CATEGORIES).optional(), willType: z.enum(WILL_TYPES).optional() }),
-    filter,
-    "filter",
-  );
-  return db.transaction((c) => listCurrent.run({ category: f.category ?? null, willType: f.willType ?? null }, c), {
-    asApp: true,
-    readOnly: true,
-  });
-}
+export const listCurrentClauses = operation({
+  name: "wills.clause.list",
+  input: z.object({ category: z.enum(CLAUSE_CATEGORIES).optional(), willType: z.enum(WILL_TYPES).optional() }),
+  kind: "read",
+  context: "actor",
+  reveals: "nothing",
+  audit: "none",
+  run: (p, { c }): Promise<Clause[]> => many(sql.clauses.listCurrent, p, c),
+});
 
 /** All versions of a clause, newest first, walked along previous_version_id. */
-export async function clauseHistoryOf(db: Db, clauseCode: string) {
-  const c0 = parseInput(code, clauseCode, "code");
-  const rows = await db.transaction((c) => clauseHistory.run({ code: c0 }, c), { asApp: true, readOnly: true });
-  if (rows.length === 0) throw new NotFoundError(`clause "${c0}" does not exist`);
-  return rows;
-}
+export const clauseHistory = operation({
+  name: "wills.clause.history",
+  input: codeInput,
+  kind: "read",
+  context: "actor",
+  reveals: "nothing",
+  audit: "none",
+  async run(p, { c }) {
+    const rows = await many(sql.clauses.clauseHistory, p, c);
+    if (rows.length === 0) throw new NotFoundError(`clause "${p.code}" does not exist`);
+    return rows;
+  },
+});

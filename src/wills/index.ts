@@ -1,4 +1,16 @@
-/** The wills domain service: POPIA consent, the versioned clause library, and its audit trail. */
-export * from "./audit";
-export * from "./clauses";
-export * from "./consent";
+/** The wills domain (seed 004, POPIA): its public operations, each called as `(db, ctx, input)`. */
+export { auditForResource, auditForSubject, recordAuditEvent } from "./audit";
+export {
+  type Clause,
+  CLAUSE_CATEGORIES,
+  type ClauseCategory,
+  clauseHistory,
+  createClause,
+  currentClause,
+  listCurrentClauses,
+  publishRevision,
+  WILL_TYPES,
+  type WillType,
+} from "./clauses";
+export { type ConsentRecord, consentHistory, currentConsent, type CurrentConsent, type GrantConsentInput, grantConsent, hasConsent, withdrawConsent } from "./consent";
+export { type AuditEvent, type WillsContext, willsContext } from "./context";

@@ -1,12 +1,19 @@
 /** Reading the workspace audit trail (rows are written by ./context.ts recordAudit in each change's transaction). */
-import type { Db } from "../db/connect";
+import { many } from "../db/rows";
 import { pagedTimeRange } from "../db/validate";
-import { runParsed, type WorkspaceContext } from "./context";
-import { auditForOrganization, type IAuditForOrganizationResult } from "./queries/audit.queries";
+import { operation } from "./context";
+import type { IAuditForOrganizationResult } from "./queries/audit.queries";
+import { sql } from "./sql";
 
 export type AuditRow = IAuditForOrganizationResult;
 
 /** The organisation's audit rows in [from, to), newest first (partition-pruned). */
-export async function auditLogOf(db: Db, ctx: WorkspaceContext, range: { from: Date; to: Date; limit?: number }): Promise<AuditRow[]> {
-  return runParsed(db, ctx, "audit.list", pagedTimeRange, range, (p, c) => auditForOrganization.run({ organizationId: ctx.organizationId, ...p }, c), { readOnly: true });
-}
+export const auditLog = operation({
+  name: "workspace.audit.list",
+  input: pagedTimeRange,
+  kind: "read",
+  context: "tenant",
+  reveals: "tenant",
+  audit: "none",
+  run: (p, { c, ctx }): Promise<AuditRow[]> => many(sql.audit.auditForOrganization, { organizationId: ctx.organizationId, ...p }, c),
+});

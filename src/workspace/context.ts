@@ -13,9 +13,9 @@
 import type pg from "pg";
 import { z } from "zod";
 import { ForbiddenError } from "../db/errors";
-import { serviceRunner } from "../db/service";
+import { defineDomain, type PlatformContext } from "../db/operation";
 import { parseInput } from "../db/validate";
-import { insertAuditLog } from "./queries/audit.queries";
+import { sql } from "./sql";
 
 const contextSchema = z.object({
   organizationId: z.uuid(),
@@ -33,7 +33,7 @@ export function workspaceContext(input: z.input<typeof contextSchema>): Workspac
   return Object.freeze(parseInput(contextSchema, input, "workspace context"));
 }
 
-/** The acting user; operations on a user's private data need one. */
+/** The acting user; operations declared with `context: "user"` are admitted only with one. */
 export function actingUser(ctx: WorkspaceContext): string {
   if (!ctx.userId) throw new ForbiddenError("this operation acts on a user's private data: the context needs a userId");
   return ctx.userId;
@@ -52,20 +52,20 @@ const json = (v: Record<string, unknown> | null | undefined) => (v == null ? nul
 
 /** Append an audit row inside the caller's (tenant) transaction. Never put secrets or tokens in it. */
 export async function recordAudit(c: pg.ClientBase, ctx: WorkspaceContext, e: AuditEntry, failure?: string) {
-  await insertAuditLog.run(
+  await sql.audit.insertAuditLog.run(
     {
       organizationId: ctx.organizationId,
       userId: ctx.userId,
       action: e.action,
-      resourceType: e.resourceType ?? null,
-      resourceId: e.resourceId ?? null,
-      ipAddress: ctx.ipAddress ?? null,
-      userAgent: ctx.userAgent ?? null,
-      sessionId: ctx.sessionId ?? null,
+      resourceType: e.resourceType,
+      resourceId: e.resourceId,
+      ipAddress: ctx.ipAddress,
+      userAgent: ctx.userAgent,
+      sessionId: ctx.sessionId,
       oldValue: json(e.oldValue),
       newValue: json(e.newValue),
       status: failure ? "failure" : "success",
-      errorMessage: failure ?? null,
+      errorMessage: failure,
       metadata: json(e.metadata ?? {}),
     },
     c,
@@ -73,12 +73,22 @@ export async function recordAudit(c: pg.ClientBase, ctx: WorkspaceContext, e: Au
 }
 
 /**
- * run / runParsed / runField (src/db/service.ts): each call runs as `app` for the context's organisation and
- * user; a failure (rejected input included) writes a `status = failure` audit row naming the operation and
- * error code in a separate transaction, then rethrows.
+ * Workspace operations run as `app` for the context's organisation and user. A failure (rejected input
+ * included) writes a `status = failure` row, action `<resource>.failed`, naming the operation and error code,
+ * in a separate transaction.
  */
-export const { run, runParsed, runField } = serviceRunner<WorkspaceContext>({
-  tenant: (ctx) => ({ tenantId: ctx.organizationId, userId: ctx.userId ?? undefined }),
+export const operation = defineDomain<WorkspaceContext>({
+  name: "workspace",
+  transaction: (db, ctx, fn, opts) => db.tenant({ tenantId: ctx.organizationId, userId: ctx.userId ?? undefined }, fn, opts),
+  admit(ctx, d) {
+    if (d.context === "user") actingUser(ctx);
+  },
   recordFailure: (c, _db, ctx, details) =>
-    recordAudit(c, ctx, { action: `${details.operation.split(".")[0]}.failed`, metadata: details }, `${details.operation}: ${details.code}`),
+    recordAudit(c, ctx, { action: `${details.operation.split(".")[1]}.failed`, metadata: details }, `${details.operation}: ${details.code}`),
+});
+
+/** Platform operations (no organisation yet: creating one, resolving a session token) on the owner connection. */
+export const platformOperation = defineDomain<PlatformContext>({
+  name: "workspace",
+  transaction: (db, _ctx, fn, opts) => db.transaction(fn, opts),
 });

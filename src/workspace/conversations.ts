@@ -5,23 +5,12 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import type { Db } from "../db/connect";
 import { ForbiddenError, NotFoundError, ValidationError } from "../db/errors";
+import { many, one } from "../db/rows";
 import { timestamp } from "../db/validate";
-import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
-import {
-  addParticipants,
-  conversationForMember,
-  type IInsertConversationResult,
-  type IPostMessageResult,
-  insertConversation,
-  listMessages,
-  listParticipants,
-  markRead,
-  postMessage,
-  searchMessages,
-  unreadCounts,
-} from "./queries/conversations.queries";
+import { actingUser, operation, recordAudit, type WorkspaceContext } from "./context";
+import type { IInsertConversationResult, IPostMessageResult } from "./queries/conversations.queries";
+import { sql } from "./sql";
 
 export type Conversation = IInsertConversationResult;
 export type Message = IPostMessageResult;
@@ -45,28 +34,30 @@ const conversationSchema = z
 export type NewConversation = z.input<typeof conversationSchema>;
 
 /** Start a conversation with the acting user as owner and the others as members. */
-export async function createConversation(db: Db, ctx: WorkspaceContext, input: NewConversation): Promise<Conversation> {
-  return runParsed(db, ctx, "conversation.create", conversationSchema, input, async (p, c) => {
+export const createConversation = operation({
+  name: "workspace.conversation.create",
+  input: conversationSchema,
+  kind: "write",
+  affects: "tenant",
+  context: "user",
+  reveals: "tenant",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<Conversation> {
     const me = actingUser(ctx);
-    const [conv] = await insertConversation.run(
-      { organizationId: ctx.organizationId, type: p.type, name: p.name ?? null, description: p.description ?? null, isPrivate: p.isPrivate ?? null, createdBy: me },
-      c,
-    );
+    const conv = await one(sql.conversations.insertConversation, { organizationId: ctx.organizationId, ...p, createdBy: me }, c);
     const others = [...new Set(p.participantIds)].filter((id) => id !== me);
-    await addParticipants.run(
-      { participants: [{ conversationId: conv!.id, userId: me, role: "owner" }, ...others.map((userId) => ({ conversationId: conv!.id, userId, role: "member" }))] },
+    await sql.conversations.addParticipants.run(
+      { participants: [{ conversationId: conv.id, userId: me, role: "owner" }, ...others.map((userId) => ({ conversationId: conv.id, userId, role: "member" }))] },
       c,
     );
-    await recordAudit(c, ctx, { action: "conversation.created", resourceType: "conversation", resourceId: conv!.id, newValue: { type: p.type, participants: others.length + 1 } });
-    return conv!;
-  });
-}
+    await recordAudit(c, ctx, { action: "conversation.created", resourceType: "conversation", resourceId: conv.id, newValue: { type: p.type, participants: others.length + 1 } });
+    return conv;
+  },
+});
 
 /** The live conversation (visible to the organisation) and `userId`'s role in it; NotFoundError otherwise. */
-async function conversationFor(c: pg.ClientBase, conversationId: string, userId: string | null) {
-  const [conv] = await conversationForMember.run({ id: conversationId, userId }, c);
-  if (!conv) throw new NotFoundError("conversation not found");
-  return conv;
+function conversationFor(c: pg.ClientBase, conversationId: string, userId: string | null) {
+  return one(sql.conversations.conversationForMember, { id: conversationId, userId }, c, "conversation not found");
 }
 
 /** The conversation, if the user takes part in it (with one of `roles`, when given); else a typed error. */
@@ -87,89 +78,120 @@ export async function readableConversation(c: pg.ClientBase, conversationId: str
   return conv;
 }
 
-const joinSchema = z.object({ conversationId: z.uuid(), userIds: z.array(z.uuid()).min(1).max(1000), role: z.enum(["admin", "member"]).default("member") });
+const conversationId = z.object({ conversationId: z.uuid() });
 
 /** Add members to a group conversation; members already in it are left as they are. */
-export async function addMembers(db: Db, ctx: WorkspaceContext, input: z.input<typeof joinSchema>) {
-  return runParsed(db, ctx, "conversation.join", joinSchema, input, async (p, c) => {
+export const addMembers = operation({
+  name: "workspace.conversation.join",
+  input: conversationId.extend({ userIds: z.array(z.uuid()).min(1).max(1000), role: z.enum(["admin", "member"]).default("member") }),
+  kind: "write",
+  affects: "tenant",
+  context: "user",
+  reveals: "tenant",
+  audit: "change",
+  async run(p, { c, ctx }) {
     const conv = await membership(c, p.conversationId, actingUser(ctx), ["owner", "admin"]);
     if (conv.type !== "group") throw new ValidationError(`only group conversations take new members (this one is ${conv.type})`, ["conversationId"]);
-    const added = await addParticipants.run({ participants: [...new Set(p.userIds)].map((userId) => ({ conversationId: p.conversationId, userId, role: p.role })) }, c);
+    const added = await many(sql.conversations.addParticipants, { participants: [...new Set(p.userIds)].map((userId) => ({ conversationId: p.conversationId, userId, role: p.role })) }, c);
     await recordAudit(c, ctx, { action: "conversation.joined", resourceType: "conversation", resourceId: p.conversationId, newValue: { added: added.map((a) => a.user_id) } });
     return added;
-  });
-}
+  },
+});
 
 /** The participants of a conversation the acting user may read (see readableConversation). */
-export async function participantsOf(db: Db, ctx: WorkspaceContext, conversationId: string) {
-  return runField(db, ctx, "conversation.participants", "conversationId", z.uuid(), conversationId, async (id, c) => {
-    await readableConversation(c, id, ctx);
-    return listParticipants.run({ conversationId: id }, c);
-  }, { readOnly: true });
-}
-
-const messageSchema = z.object({
-  conversationId: z.uuid(),
-  content: z.string().min(1).max(50_000),
-  contentType: z.enum(["text", "file", "system", "ai"]).default("text"),
-  /** An AI response: stored without a sender, with the model that wrote it. */
-  aiModel: z.string().min(1).max(100).optional(),
+export const participantsOf = operation({
+  name: "workspace.conversation.participants",
+  input: conversationId,
+  kind: "read",
+  context: "tenant",
+  reveals: "tenant",
+  audit: "none",
+  async run(p, { c, ctx }) {
+    await readableConversation(c, p.conversationId, ctx);
+    return many(sql.conversations.listParticipants, p, c);
+  },
 });
-export type NewMessage = z.input<typeof messageSchema>;
 
 /** Post a message as the acting user (or, with aiModel, as the assistant) and move last_message_at. */
-export async function sendMessage(db: Db, ctx: WorkspaceContext, input: NewMessage): Promise<Message> {
-  return runParsed(db, ctx, "message.send", messageSchema, input, async (p, c) => {
+export const sendMessage = operation({
+  name: "workspace.message.send",
+  input: conversationId.extend({
+    content: z.string().min(1).max(50_000),
+    contentType: z.enum(["text", "file", "system", "ai"]).default("text"),
+    /** An AI response: stored without a sender, with the model that wrote it. */
+    aiModel: z.string().min(1).max(100).optional(),
+  }),
+  kind: "write",
+  affects: "tenant",
+  context: "tenant",
+  reveals: "tenant",
+  audit: "none",
+  async run(p, { c, ctx }): Promise<Message> {
     const ai = p.aiModel !== undefined;
     if (!ai || ctx.userId) await membership(c, p.conversationId, actingUser(ctx));
-    const [m] = await postMessage.run(
-      {
-        conversationId: p.conversationId,
-        senderId: ai ? null : actingUser(ctx),
-        content: p.content,
-        contentType: ai ? "ai" : p.contentType,
-        isAiResponse: ai,
-        aiModel: p.aiModel ?? null,
-      },
+    return one(
+      sql.conversations.postMessage,
+      { conversationId: p.conversationId, senderId: ai ? null : actingUser(ctx), content: p.content, contentType: ai ? "ai" : p.contentType, isAiResponse: ai, aiModel: p.aiModel },
       c,
     );
-    return m!;
-  });
-}
-
-const pageSchema = z.object({ conversationId: z.uuid(), before: timestamp.optional(), limit: z.number().int().min(1).max(500).default(50) });
+  },
+});
+export type NewMessage = z.input<typeof sendMessage.declaration.input>;
 
 /**
  * A page of messages of a conversation the acting user may read (see readableConversation), newest first;
  * pass the oldest created_at as `before` for the next page.
  */
-export async function messagesOf(db: Db, ctx: WorkspaceContext, input: z.input<typeof pageSchema>) {
-  return runParsed(db, ctx, "message.list", pageSchema, input, async (p, c) => {
+export const messagesOf = operation({
+  name: "workspace.message.list",
+  input: conversationId.extend({ before: timestamp.optional(), limit: z.number().int().min(1).max(500).default(50) }),
+  kind: "read",
+  context: "tenant",
+  reveals: "tenant",
+  audit: "none",
+  async run(p, { c, ctx }) {
     await readableConversation(c, p.conversationId, ctx);
-    return listMessages.run({ conversationId: p.conversationId, before: p.before ?? null, limit: p.limit }, c);
-  }, { readOnly: true });
-}
+    return many(sql.conversations.listMessages, p, c);
+  },
+});
 
 /** Mark the conversation read up to `at` (default now) for the acting user; the read position never moves back. */
-export async function markConversationRead(db: Db, ctx: WorkspaceContext, conversationId: string, at?: Date): Promise<Date> {
-  return runParsed(db, ctx, "conversation.read", z.object({ conversationId: z.uuid(), at: timestamp.optional() }), { conversationId, at }, async (p, c) => {
-    const [row] = await markRead.run({ conversationId: p.conversationId, userId: actingUser(ctx), at: p.at ?? null }, c);
-    if (!row?.last_read_at) throw new NotFoundError("not a participant of this conversation");
+export const markConversationRead = operation({
+  name: "workspace.conversation.read",
+  input: conversationId.extend({ at: timestamp.optional() }),
+  kind: "write",
+  affects: "own",
+  context: "user",
+  reveals: "nothing",
+  audit: "none",
+  async run(p, { c, ctx }): Promise<Date> {
+    const row = await one(sql.conversations.markRead, { ...p, userId: actingUser(ctx) }, c, "not a participant of this conversation");
+    if (!row.last_read_at) throw new NotFoundError("not a participant of this conversation");
     return row.last_read_at;
-  });
-}
+  },
+});
 
 /** Unread messages per conversation of the acting user: messages from others after their last_read_at. */
-export async function unreadCountsOf(db: Db, ctx: WorkspaceContext): Promise<Map<string, number>> {
-  return runParsed(db, ctx, "conversation.unread", z.object({}), {}, async (_p, c) => {
-    const rows = await unreadCounts.run({ userId: actingUser(ctx) }, c);
+export const unreadCounts = operation({
+  name: "workspace.conversation.unread",
+  input: z.object({}),
+  kind: "read",
+  context: "user",
+  reveals: "own",
+  audit: "none",
+  async run(_p, { c, ctx }): Promise<Map<string, number>> {
+    const rows = await many(sql.conversations.unreadCounts, { userId: actingUser(ctx) }, c);
     return new Map(rows.map((r) => [r.conversation_id, r.unread]));
-  }, { readOnly: true });
-}
-
-const searchSchema = z.object({ query: z.string().trim().min(1).max(1000), limit: z.number().int().min(1).max(200).default(20) });
+  },
+});
 
 /** Full-text search over the messages of the acting user's conversations (English stemming, web-search syntax). */
-export async function searchMessagesIn(db: Db, ctx: WorkspaceContext, input: z.input<typeof searchSchema>) {
-  return runParsed(db, ctx, "message.search", searchSchema, input, (p, c) => searchMessages.run({ userId: actingUser(ctx), ...p }, c), { readOnly: true });
-}
+export const searchMessages = operation({
+  name: "workspace.message.search",
+  input: z.object({ query: z.string().trim().min(1).max(1000), limit: z.number().int().min(1).max(200).default(20) }),
+  kind: "read",
+  context: "user",
+  reveals: "tenant",
+  audit: "none",
+  run: (p, { c, ctx }) => many(sql.conversations.searchMessages, { userId: actingUser(ctx), ...p }, c),
+});

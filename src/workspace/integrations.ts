@@ -6,23 +6,12 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import type { Db } from "../db/connect";
 import { Keyring } from "../db/crypto";
-import { NotFoundError } from "../db/errors";
+import { many, one } from "../db/rows";
 import { jsonRecord, timeRange, timestamp } from "../db/validate";
-import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext } from "./context";
-import {
-  eventsBetween,
-  getIntegration,
-  type IUpsertIntegrationResult,
-  markSynced,
-  searchGmail,
-  setIntegrationStatus,
-  upsertCalendarEvents,
-  upsertDriveFiles,
-  upsertGmailMessages,
-  upsertIntegration,
-} from "./queries/integrations.queries";
+import { actingUser, operation, recordAudit } from "./context";
+import type { IUpsertIntegrationResult } from "./queries/integrations.queries";
+import { sql } from "./sql";
 
 /** An integration as callers see it: ciphertexts replaced by whether a token is stored. */
 export type Integration = Omit<IUpsertIntegrationResult, "access_token_encrypted" | "refresh_token_encrypted"> & {
@@ -51,63 +40,80 @@ const connectSchema = z.object({
 export type ConnectInput = z.input<typeof connectSchema>;
 
 /** Connect (or reconnect) the acting user's account at a provider; tokens are stored encrypted. */
-export async function connectIntegration(db: Db, ctx: WorkspaceContext, input: ConnectInput): Promise<Integration> {
-  return runParsed(db, ctx, "integration.connect", connectSchema, input, async (p, c) => {
+export const connectIntegration = operation({
+  name: "workspace.integration.connect",
+  input: connectSchema,
+  kind: "write",
+  affects: "own",
+  context: "user",
+  reveals: "own",
+  audit: "change",
+  async run(p, { c, ctx, db }): Promise<Integration> {
     const userId = actingUser(ctx);
     const k = Keyring.forConfig(db.config);
-    const [row] = await upsertIntegration.run(
+    const row = await one(
+      sql.integrations.upsertIntegration,
       {
         userId,
-        provider: p.provider,
+        ...p,
         accessTokenEncrypted: k.encrypt(p.accessToken, tokenAad(userId, p.provider, "access")),
         refreshTokenEncrypted: p.refreshToken ? k.encrypt(p.refreshToken, tokenAad(userId, p.provider, "refresh")) : null,
-        tokenExpiresAt: p.tokenExpiresAt ?? null,
-        scopes: p.scopes ?? null,
-        providerUserId: p.providerUserId ?? null,
-        providerEmail: p.providerEmail ?? null,
-        metadata: p.metadata ? JSON.stringify(p.metadata) : null,
+        metadata: p.metadata && JSON.stringify(p.metadata),
       },
       c,
     );
-    await recordAudit(c, ctx, { action: "integration.connected", resourceType: "integration", resourceId: row!.id, newValue: { provider: p.provider, scopes: p.scopes ?? [] } });
-    return redact(row!);
-  });
-}
+    await recordAudit(c, ctx, { action: "integration.connected", resourceType: "integration", resourceId: row.id, newValue: { provider: p.provider, scopes: p.scopes ?? [] } });
+    return redact(row);
+  },
+});
+
+const integrationId = z.object({ integrationId: z.uuid() });
 
 /** The decrypted tokens of one of the acting user's integrations, for calling the provider. */
-export async function integrationTokens(db: Db, ctx: WorkspaceContext, integrationId: string): Promise<{ accessToken: string | null; refreshToken: string | null }> {
-  return runField(db, ctx, "integration.tokens", "integrationId", z.uuid(), integrationId, async (id, c) => {
-    const [row] = await getIntegration.run({ id }, c);
-    if (!row) throw new NotFoundError("integration not found");
+export const integrationTokens = operation({
+  name: "workspace.integration.tokens",
+  input: integrationId,
+  kind: "read",
+  context: "tenant",
+  reveals: "own",
+  audit: "none",
+  async run(p, { c, db }): Promise<{ access_token: string | null; refresh_token: string | null }> {
+    const row = await one(sql.integrations.getIntegration, { id: p.integrationId }, c, "integration not found");
     const k = Keyring.forConfig(db.config);
     return {
-      accessToken: row.access_token_encrypted ? k.decryptString(row.access_token_encrypted, tokenAad(row.user_id, row.provider, "access")) : null,
-      refreshToken: row.refresh_token_encrypted ? k.decryptString(row.refresh_token_encrypted, tokenAad(row.user_id, row.provider, "refresh")) : null,
+      access_token: row.access_token_encrypted && k.decryptString(row.access_token_encrypted, tokenAad(row.user_id, row.provider, "access")),
+      refresh_token: row.refresh_token_encrypted && k.decryptString(row.refresh_token_encrypted, tokenAad(row.user_id, row.provider, "refresh")),
     };
-  }, { readOnly: true });
-}
+  },
+});
 
-const statusSchema = z.object({ id: z.uuid(), status: z.enum(["pending", "active", "expired", "error", "disconnected"]) });
-
-export async function setIntegrationState(db: Db, ctx: WorkspaceContext, id: string, status: z.input<typeof statusSchema>["status"]): Promise<Integration> {
-  return runParsed(db, ctx, "integration.status", statusSchema, { id, status }, async (p, c) => {
-    const [row] = await setIntegrationStatus.run(p, c);
-    if (!row) throw new NotFoundError("integration not found");
+/** Set an integration's status (pending, active, expired, error, disconnected). */
+export const setIntegrationState = operation({
+  name: "workspace.integration.status",
+  input: z.object({ id: z.uuid(), status: z.enum(["pending", "active", "expired", "error", "disconnected"]) }),
+  kind: "write",
+  affects: "own",
+  context: "tenant",
+  reveals: "own",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<Integration> {
+    const row = await one(sql.integrations.setIntegrationStatus, p, c, "integration not found");
     await recordAudit(c, ctx, { action: "integration.status_changed", resourceType: "integration", resourceId: p.id, newValue: { status: p.status } });
     return redact(row);
-  });
-}
-
-const cursorSchema = z.object({ id: z.uuid(), syncCursor: z.string().min(1).max(4096).nullable() });
+  },
+});
 
 /** Record a finished sync: the provider cursor to resume from and last_sync_at = now. */
-export async function markIntegrationSynced(db: Db, ctx: WorkspaceContext, id: string, syncCursor: string | null): Promise<Integration> {
-  return runParsed(db, ctx, "integration.synced", cursorSchema, { id, syncCursor }, async (p, c) => {
-    const [row] = await markSynced.run(p, c);
-    if (!row) throw new NotFoundError("integration not found");
-    return redact(row);
-  });
-}
+export const markIntegrationSynced = operation({
+  name: "workspace.integration.synced",
+  input: z.object({ id: z.uuid(), syncCursor: z.string().min(1).max(4096).nullable() }),
+  kind: "write",
+  affects: "own",
+  context: "tenant",
+  reveals: "own",
+  audit: "none",
+  run: async (p, { c }): Promise<Integration> => redact(await one(sql.integrations.markSynced, p, c, "integration not found")),
+});
 
 const short = (n: number) => z.string().min(1).max(n);
 const gmailRow = z.object({
@@ -162,41 +168,57 @@ export interface SyncResult {
  * cannot upsert the same key twice), sort by key (concurrent syncs then lock rows in the same order and
  * do not deadlock), and send the batch as one JSON array.
  */
-function syncer<R extends z.ZodType>(
+function syncOperation<R extends z.ZodType>(
   kind: "gmail" | "calendar" | "drive",
   row: R,
   key: (r: z.output<R>) => string,
   upsert: (integrationId: string, rowsJson: string, c: pg.ClientBase) => Promise<{ inserted: boolean }[]>,
 ) {
-  const schema = z.object({ integrationId: z.uuid(), rows: z.array(row).max(5000) });
-  return (db: Db, ctx: WorkspaceContext, integrationId: string, rows: z.input<R>[]): Promise<SyncResult> =>
-    runParsed(db, ctx, `sync.${kind}`, schema, { integrationId, rows }, async (p, c) => {
-      const [integration] = await getIntegration.run({ id: p.integrationId }, c);
-      if (!integration) throw new NotFoundError("integration not found");
+  return operation({
+    name: `workspace.sync.${kind}`,
+    input: integrationId.extend({ rows: z.array(row).max(5000) }),
+    kind: "write",
+    affects: "own",
+    context: "tenant",
+    reveals: "nothing",
+    audit: "change",
+    async run(p, { c, ctx }): Promise<SyncResult> {
+      await one(sql.integrations.getIntegration, { id: p.integrationId }, c, "integration not found");
       const unique = [...new Map(p.rows.map((r) => [key(r), r])).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
       const out = unique.length ? await upsert(p.integrationId, JSON.stringify(unique), c) : [];
       const inserted = out.filter((r) => r.inserted).length;
       const result = { inserted, updated: out.length - inserted };
       await recordAudit(c, ctx, { action: "integration.synced", resourceType: "integration", resourceId: p.integrationId, metadata: { kind, ...result } });
       return result;
-    });
+    },
+  });
 }
 
 /** Upsert synced Gmail messages on (user_id, gmail_id). */
-export const syncGmailMessages = syncer("gmail", gmailRow, (r) => r.gmail_id, (integrationId, rows, c) => upsertGmailMessages.run({ integrationId, rows }, c));
+export const syncGmailMessages = syncOperation("gmail", gmailRow, (r) => r.gmail_id, (integrationId, rows, c) => many(sql.integrations.upsertGmailMessages, { integrationId, rows }, c));
 /** Upsert synced calendar events on (user_id, provider, provider_event_id). */
-export const syncCalendarEvents = syncer("calendar", calendarRow, (r) => r.provider_event_id, (integrationId, rows, c) => upsertCalendarEvents.run({ integrationId, rows }, c));
+export const syncCalendarEvents = syncOperation("calendar", calendarRow, (r) => r.provider_event_id, (integrationId, rows, c) => many(sql.integrations.upsertCalendarEvents, { integrationId, rows }, c));
 /** Upsert synced drive files on (user_id, provider, provider_file_id). */
-export const syncDriveFiles = syncer("drive", driveRow, (r) => r.provider_file_id, (integrationId, rows, c) => upsertDriveFiles.run({ integrationId, rows }, c));
-
-const mailSearch = z.object({ query: z.string().trim().min(1).max(1000), limit: z.number().int().min(1).max(200).default(20) });
+export const syncDriveFiles = syncOperation("drive", driveRow, (r) => r.provider_file_id, (integrationId, rows, c) => many(sql.integrations.upsertDriveFiles, { integrationId, rows }, c));
 
 /** Full-text search over the acting user's synced mail (subject and body). */
-export async function searchMail(db: Db, ctx: WorkspaceContext, input: z.input<typeof mailSearch>) {
-  return runParsed(db, ctx, "mail.search", mailSearch, input, (p, c) => searchGmail.run({ userId: actingUser(ctx), ...p }, c), { readOnly: true });
-}
+export const searchMail = operation({
+  name: "workspace.mail.search",
+  input: z.object({ query: z.string().trim().min(1).max(1000), limit: z.number().int().min(1).max(200).default(20) }),
+  kind: "read",
+  context: "user",
+  reveals: "own",
+  audit: "none",
+  run: (p, { c, ctx }) => many(sql.integrations.searchGmail, { userId: actingUser(ctx), ...p }, c),
+});
 
 /** The acting user's calendar events overlapping [from, to). */
-export async function calendarBetween(db: Db, ctx: WorkspaceContext, range: z.input<typeof timeRange>) {
-  return runParsed(db, ctx, "calendar.list", timeRange, range, (p, c) => eventsBetween.run({ userId: actingUser(ctx), ...p }, c), { readOnly: true });
-}
+export const calendarBetween = operation({
+  name: "workspace.calendar.list",
+  input: timeRange,
+  kind: "read",
+  context: "user",
+  reveals: "own",
+  audit: "none",
+  run: (p, { c, ctx }) => many(sql.integrations.eventsBetween, { userId: actingUser(ctx), ...p }, c),
+});

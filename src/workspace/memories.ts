@@ -4,25 +4,12 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import type { Db } from "../db/connect";
-import { NotFoundError } from "../db/errors";
+import { many, one } from "../db/rows";
 import { jsonRecord } from "../db/validate";
-import { actingUser, recordAudit, runField, runParsed, type WorkspaceContext, word } from "./context";
+import { actingUser, operation, recordAudit, word } from "./context";
 import { readableConversation } from "./conversations";
-import {
-  getMemory,
-  type IGetMemoryResult,
-  type IMemoryUsageForMessageResult,
-  type ISemanticSearchResult,
-  insertMemory,
-  keywordSearch,
-  memoryUsageForMessage,
-  recordMemoryUsage,
-  semanticSearch,
-  setEmbedding as setEmbeddingQuery,
-  softDeleteMemory,
-  touchMemories,
-} from "./queries/memories.queries";
+import type { IGetMemoryResult, ISemanticSearchResult } from "./queries/memories.queries";
+import { sql } from "./sql";
 
 export type Memory = IGetMemoryResult;
 export const EMBEDDING_DIMENSIONS = 1536;
@@ -33,6 +20,7 @@ export const embedding = z
   .array(z.number().refine((x) => Number.isFinite(Math.fround(x)), "must be a finite number within float4 range (|x| < 3.4e38)"))
   .length(EMBEDDING_DIMENSIONS, `must have ${EMBEDDING_DIMENSIONS} dimensions`);
 const vectorLiteral = (v: number[]) => `[${v.join(",")}]`;
+const id = z.object({ id: z.uuid() });
 
 const memorySchema = z.object({
   content: z.string().min(1).max(50_000),
@@ -47,37 +35,33 @@ const memorySchema = z.object({
 export type NewMemory = z.input<typeof memorySchema>;
 
 /** A memory of the acting user; `conversationId` must be a conversation the user may read (readableConversation). */
-export async function createMemory(db: Db, ctx: WorkspaceContext, input: NewMemory): Promise<Memory> {
-  return runParsed(db, ctx, "memory.create", memorySchema, input, async (p, c) => {
+export const createMemory = operation({
+  name: "workspace.memory.create",
+  input: memorySchema,
+  kind: "write",
+  affects: "own",
+  context: "user",
+  reveals: "own",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<Memory> {
     const userId = actingUser(ctx);
     if (p.conversationId) await readableConversation(c, p.conversationId, ctx);
-    const [m] = await insertMemory.run(
-      {
-        userId,
-        content: p.content,
-        title: p.title ?? null,
-        memoryType: p.memoryType ?? null,
-        source: p.source ?? null,
-        sourceId: p.sourceId ?? null,
-        tags: p.tags ?? null,
-        metadata: p.metadata ? JSON.stringify(p.metadata) : null,
-        conversationId: p.conversationId ?? null,
-      },
-      c,
-    );
-    await recordAudit(c, ctx, { action: "memory.created", resourceType: "memory", resourceId: m!.id, newValue: { memory_type: m!.memory_type, source: m!.source } });
-    return m!;
-  });
-}
-
-export async function getMemoryById(db: Db, ctx: WorkspaceContext, id: string): Promise<Memory> {
-  return runField(db, ctx, "memory.get", "id", z.uuid(), id, async (memoryId, c) => {
-    actingUser(ctx);
-    const [m] = await getMemory.run({ id: memoryId }, c);
-    if (!m) throw new NotFoundError("memory not found");
+    const m = await one(sql.memories.insertMemory, { userId, ...p, metadata: p.metadata && JSON.stringify(p.metadata) }, c);
+    await recordAudit(c, ctx, { action: "memory.created", resourceType: "memory", resourceId: m.id, newValue: { memory_type: m.memory_type, source: m.source } });
     return m;
-  });
-}
+  },
+});
+
+/** One of the acting user's live memories. */
+export const getMemory = operation({
+  name: "workspace.memory.get",
+  input: id,
+  kind: "read",
+  context: "user",
+  reveals: "own",
+  audit: "none",
+  run: (p, { c }): Promise<Memory> => one(sql.memories.getMemory, p, c, "memory not found"),
+});
 
 const embeddingSchema = z.discriminatedUnion("status", [
   z.object({ id: z.uuid(), status: z.literal("completed"), embedding, model: z.string().min(1).max(100) }),
@@ -86,26 +70,19 @@ const embeddingSchema = z.discriminatedUnion("status", [
 export type EmbeddingUpdate = z.input<typeof embeddingSchema>;
 
 /** Store a memory's embedding (status completed) or record progress (pending, processing, failed). */
-export async function setEmbedding(db: Db, ctx: WorkspaceContext, input: EmbeddingUpdate) {
-  return runParsed(db, ctx, "memory.embed", embeddingSchema, input, async (p, c) => {
-    actingUser(ctx);
-    const [row] = await setEmbeddingQuery.run(
-      { id: p.id, status: p.status, model: p.model ?? null, embedding: p.status === "completed" ? vectorLiteral(p.embedding) : null },
-      c,
-    );
-    if (!row) throw new NotFoundError("memory not found");
-    return row;
-  });
-}
-
-const searchSchema = z.object({
-  embedding,
-  k: z.number().int().min(1).max(100).default(10),
-  tags: z.array(tag).max(20).optional(),
-  /** HNSW candidate list size (pgvector hnsw.ef_search): higher = better recall, slower. */
-  efSearch: z.number().int().min(1).max(1000).default(40),
+export const setEmbedding = operation({
+  name: "workspace.memory.embed",
+  input: embeddingSchema,
+  kind: "write",
+  affects: "own",
+  context: "user",
+  reveals: "nothing",
+  audit: "none",
+  run: (p, { c }) =>
+    one(sql.memories.setEmbedding, { id: p.id, status: p.status, model: p.model, embedding: p.status === "completed" ? vectorLiteral(p.embedding) : null }, c, "memory not found"),
 });
-export type SemanticQuery = z.input<typeof searchSchema>;
+
+export type SemanticQuery = z.input<typeof semanticSearchMemories.declaration.input>;
 export type SemanticHit = ISemanticSearchResult;
 
 /**
@@ -114,68 +91,86 @@ export type SemanticHit = ISemanticSearchResult;
  * continue past its first candidates when the user and tag filters reject them, so a user with few memories
  * among many still gets k results.
  */
-export async function semanticSearchMemories(db: Db, ctx: WorkspaceContext, input: SemanticQuery): Promise<SemanticHit[]> {
-  return runParsed(
-    db,
-    ctx,
-    "memory.search",
-    searchSchema,
-    input,
-    async (p, c) => {
-      const userId = actingUser(ctx);
-      await setHnswSearch(c, p.efSearch);
-      return semanticSearch.run({ userId, embedding: vectorLiteral(p.embedding), k: p.k, tags: p.tags ?? null }, c);
-    },
-    { readOnly: true },
-  );
-}
+export const semanticSearchMemories = operation({
+  name: "workspace.memory.search",
+  input: z.object({
+    embedding,
+    k: z.number().int().min(1).max(100).default(10),
+    tags: z.array(tag).max(20).optional(),
+    /** HNSW candidate list size (pgvector hnsw.ef_search): higher = better recall, slower. */
+    efSearch: z.number().int().min(1).max(1000).default(40),
+  }),
+  kind: "read",
+  context: "user",
+  reveals: "own",
+  audit: "none",
+  async run(p, { c, ctx }): Promise<SemanticHit[]> {
+    await setHnswSearch(c, p.efSearch);
+    return many(sql.memories.semanticSearch, { userId: actingUser(ctx), embedding: vectorLiteral(p.embedding), k: p.k, tags: p.tags }, c);
+  },
+});
 
 /** Transaction-local HNSW search settings (SET LOCAL): candidate list size and iterative index scans. */
 export async function setHnswSearch(c: pg.ClientBase, efSearch: number) {
   await c.query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)", [String(efSearch)]);
 }
 
-const keywordSchema = z.object({ query: z.string().trim().min(1).max(1000), limit: z.number().int().min(1).max(200).default(20) });
-
 /** Full-text search (English stemming, web-search syntax) over the acting user's live memories. */
-export async function keywordSearchMemories(db: Db, ctx: WorkspaceContext, input: z.input<typeof keywordSchema>) {
-  return runParsed(db, ctx, "memory.search", keywordSchema, input, async (p, c) => keywordSearch.run({ userId: actingUser(ctx), ...p }, c), {
-    readOnly: true,
-  });
-}
+export const keywordSearchMemories = operation({
+  name: "workspace.memory.keyword_search",
+  input: z.object({ query: z.string().trim().min(1).max(1000), limit: z.number().int().min(1).max(200).default(20) }),
+  kind: "read",
+  context: "user",
+  reveals: "own",
+  audit: "none",
+  run: (p, { c, ctx }) => many(sql.memories.keywordSearch, { userId: actingUser(ctx), ...p }, c),
+});
 
 /** Soft delete: the memory disappears from reads and searches; the row stays until the user is deleted. */
-export async function deleteMemory(db: Db, ctx: WorkspaceContext, id: string): Promise<void> {
-  await runField(db, ctx, "memory.delete", "id", z.uuid(), id, async (memoryId, c) => {
-    actingUser(ctx);
-    const [row] = await softDeleteMemory.run({ id: memoryId }, c);
-    if (!row) throw new NotFoundError("memory not found");
-    await recordAudit(c, ctx, { action: "memory.deleted", resourceType: "memory", resourceId: memoryId });
-  });
-}
-
-const usageSchema = z.object({
-  messageId: z.uuid(),
-  memories: z
-    .array(z.object({ memoryId: z.uuid(), relevanceScore: z.number().min(0).max(1).optional() }))
-    .min(1)
-    .max(100)
-    .refine((a) => new Set(a.map((m) => m.memoryId)).size === a.length, "each memory at most once"),
+export const deleteMemory = operation({
+  name: "workspace.memory.delete",
+  input: id,
+  kind: "write",
+  affects: "own",
+  context: "user",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<void> {
+    await one(sql.memories.softDeleteMemory, p, c, "memory not found");
+    await recordAudit(c, ctx, { action: "memory.deleted", resourceType: "memory", resourceId: p.id });
+  },
 });
 
 /** Record which of the acting user's memories produced a message (RAG tracking) and mark them accessed. */
-export async function recordMemoriesUsed(db: Db, ctx: WorkspaceContext, input: z.input<typeof usageSchema>) {
-  return runParsed(db, ctx, "memory.use", usageSchema, input, async (p, c) => {
-    actingUser(ctx);
-    const rows = await recordMemoryUsage.run(
-      { uses: p.memories.map((m) => ({ messageId: p.messageId, memoryId: m.memoryId, relevanceScore: m.relevanceScore ?? null })) },
-      c,
-    );
-    await touchMemories.run({ ids: p.memories.map((m) => m.memoryId) }, c);
+export const recordMemoriesUsed = operation({
+  name: "workspace.memory.use",
+  input: z.object({
+    messageId: z.uuid(),
+    memories: z
+      .array(z.object({ memoryId: z.uuid(), relevanceScore: z.number().min(0).max(1).optional() }))
+      .min(1)
+      .max(100)
+      .refine((a) => new Set(a.map((m) => m.memoryId)).size === a.length, "each memory at most once"),
+  }),
+  kind: "write",
+  affects: "own",
+  context: "user",
+  reveals: "own",
+  audit: "none",
+  async run(p, { c }) {
+    const rows = await many(sql.memories.recordMemoryUsage, { uses: p.memories.map((m) => ({ messageId: p.messageId, memoryId: m.memoryId, relevanceScore: m.relevanceScore ?? null })) }, c);
+    await sql.memories.touchMemories.run({ ids: p.memories.map((m) => m.memoryId) }, c);
     return rows;
-  });
-}
+  },
+});
 
-export async function memoriesUsedBy(db: Db, ctx: WorkspaceContext, messageId: string): Promise<IMemoryUsageForMessageResult[]> {
-  return runField(db, ctx, "memory.usage", "messageId", z.uuid(), messageId, (id, c) => memoryUsageForMessage.run({ messageId: id }, c), { readOnly: true });
-}
+/** Which of the acting user's memories a message used, with their relevance. */
+export const memoriesUsedBy = operation({
+  name: "workspace.memory.usage",
+  input: z.object({ messageId: z.uuid() }),
+  kind: "read",
+  context: "tenant",
+  reveals: "own",
+  audit: "none",
+  run: (p, { c }) => many(sql.memories.memoryUsageForMessage, p, c),
+});

@@ -1,0 +1,2 @@
+/** Shared platform operations (partition lifecycle). */
+export { ensureAllPartitions, ensurePartitions, type PartitionReport, reportPartitions } from "./partitions";
