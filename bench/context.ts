@@ -11,6 +11,7 @@ import { type Db, dbFor } from "../src/db/connect";
 import { createDatabase } from "../src/db/databases";
 import { type Engine, type EngineKind, serverEngine, startEmbedded } from "../src/db/engine";
 import { migrate } from "../src/db/migrate";
+import { platformContext } from "../src/db/operation";
 import { createTenant, type RequestContext, requestContext } from "../src/screening";
 import type { ResultRow } from "./harness";
 
@@ -60,7 +61,7 @@ export async function contextFor(engine: Engine, opts: { quick: boolean; poolSiz
   const dbUnnamed = dbFor({ ...engine, async stop() {} }, { ...cfg, preparedStatements: false });
   const plain = new pg.Pool({ connectionString: engine.url, max: opts.poolSize, idleTimeoutMillis: 60_000 });
   plain.on("error", () => {});
-  const tenant = await createTenant(db, { slug: `bench-${crypto.randomBytes(4).toString("hex")}`, name: "Bench" });
+  const tenant = await createTenant(db, platformContext(), { slug: `bench-${crypto.randomBytes(4).toString("hex")}`, name: "Bench" });
   const fresh = () => requestContext({ tenantId: tenant.tenant_id, actorId: crypto.randomUUID(), correlationId: crypto.randomUUID() });
   return { engine, kind: engine.kind, db, dbUnnamed, plain, ctx: fresh(), freshCtx: fresh, quick: opts.quick, adminUrl: opts.adminUrl, poolSize: opts.poolSize };
 }

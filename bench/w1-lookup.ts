@@ -25,7 +25,7 @@ export async function seedEntities(b: BenchContext, n: number): Promise<string[]
       entityType: "individual" as const,
       identifiers: { passport: `P${(at + i).toString().padStart(9, "0")}-${b.ctx.correlationId.slice(0, 8)}` },
     }));
-    ids.push(...(await bulkCreateEntities(b.db, b.freshCtx(), batch)));
+    ids.push(...(await bulkCreateEntities(b.db, b.freshCtx(), { entities: batch })));
   }
   return ids;
 }
@@ -59,8 +59,8 @@ export async function lookupWorkload(b: BenchContext): Promise<ResultRow[]> {
     { name: names.oursOff, fn: () => entityById.run({ entityId: nextId(), includeDeleted: false }, b.dbUnnamed.pool) },
     { name: names.kysely, fn: () => orm.kyselyLookup(nextId()) },
     { name: names.drizzle, fn: () => orm.drizzleLookup(nextId()) },
-    { name: names.service, fn: () => getEntity(b.db, b.ctx, nextId()) },
-    { name: names.serviceOff, fn: () => getEntity(b.dbUnnamed, b.ctx, nextId()) },
+    { name: names.service, fn: () => getEntity(b.db, b.ctx, { entityId: nextId() }) },
+    { name: names.serviceOff, fn: () => getEntity(b.dbUnnamed, b.ctx, { entityId: nextId() }) },
   ];
   const m = await compare(tasks, b.quick ? { rounds: 1, iterations: 10, time: 0 } : { rounds: 5, iterations: 200, time: 400 }, p.update);
   p.done();

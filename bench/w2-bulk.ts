@@ -7,7 +7,8 @@ import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { copyRows, supportsCopyFromStdin } from "../src/db/copy";
-import { createEntity, identifiersAad } from "../src/screening";
+import { createEntity } from "../src/screening";
+import { identifiersAad } from "../src/screening/entities";
 import { bulkCreateEntities, ENTITIES_COPY, type EntityRow, importEntityRows } from "../src/screening/bulk";
 import { keyring } from "../src/screening/context";
 import { insertEntitiesUnnest, insertEntitiesValues } from "../src/screening/queries/bulk.queries";
@@ -115,10 +116,10 @@ export async function bulkWorkload(b: BenchContext): Promise<ResultRow[]> {
     },
     { name: names.kysely, fn: () => orm.kyselyInsert(rows) },
     { name: names.drizzle, fn: () => orm.drizzleInsert(rows) },
-    { name: names.importRows, fn: () => importEntityRows(b.db, b.ctx, rows) },
+    { name: names.importRows, fn: () => importEntityRows(b.db, b.ctx, { rows }) },
     {
       name: names.service,
-      fn: () => bulkCreateEntities(b.db, b.ctx, pending),
+      fn: () => bulkCreateEntities(b.db, b.ctx, { entities: pending }),
       beforeEach: async () => {
         pending = inputs();
       },

@@ -2,7 +2,7 @@
  * Workload 3: profile version append (row lock on the entity, latest version, delta, insert, audit event)
  * and lookup of the latest version, 16 concurrent writers, each on its own entity.
  */
-import { createEntity, createProfileVersion, latestProfileOf } from "../src/screening";
+import { createEntity, createProfileVersion, latestProfile as latestProfileOf } from "../src/screening";
 import { sqlOf } from "./w1-lookup";
 import type { BenchContext } from "./context";
 import { progressLine, ratio, type ResultRow, summarise } from "./harness";

@@ -3,7 +3,8 @@
  * query pruned to its partition vs the same query over every partition.
  */
 import crypto from "node:crypto";
-import { listAuditEvents, recordAuditEvent, recordEvent } from "../src/screening";
+import { listAuditEvents, recordAuditEvent } from "../src/screening";
+import { recordEvent } from "../src/screening/context";
 import { insertEntityCreatedEvents } from "../src/screening/queries/bulk.queries";
 import { auditEventsInRange } from "../src/screening/queries/audit.queries";
 import type { BenchContext } from "./context";

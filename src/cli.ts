@@ -203,15 +203,17 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   async partitions(args) {
     // Imported lazily: it uses generated query modules, which `gen` must be able to (re)create first.
     const { ensureAllPartitions, reportPartitions } = await import("./core/partitions");
-    const ahead = args[0] ? Number(args[0]) : 3;
+    const { platformContext } = await import("./db/operation");
+    const ctx = platformContext();
+    const monthsAhead = args[0] ? Number(args[0]) : 3;
     const cfg = loadConfig();
     const db = dbFor(await openEngine(cfg), cfg);
     try {
-      const made = await ensureAllPartitions(db, ahead);
+      const made = await ensureAllPartitions(db, ctx, { monthsAhead });
       for (const p of made.filter((m) => m.created)) console.log(`  created ${p.parent} -> ${p.partition_name}`);
       const parents = new Set(made.map((m) => m.parent));
       console.log(`${parents.size} partitioned table(s), ${made.filter((m) => m.created).length} partition(s) created`);
-      const report = await reportPartitions(db);
+      const report = await reportPartitions(db, ctx);
       for (const d of report.nonEmptyDefaults) {
         console.log(`  WARNING ${d.parent}: ${d.row_count} row(s) in DEFAULT partition ${d.partition_name}`);
       }

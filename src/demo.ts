@@ -9,12 +9,13 @@ import path from "node:path";
 import { loadConfig } from "./config";
 import { dbFor, openEngine } from "./db/connect";
 import { AppError } from "./db/errors";
+import { platformContext } from "./db/operation";
 import { migrate } from "./db/migrate";
 import * as screening from "./screening";
 import * as ws from "./workspace";
 import {
   auditForSubject,
-  clauseHistoryOf,
+  clauseHistory,
   createClause,
   currentConsent,
   grantConsent,
@@ -73,8 +74,8 @@ async function main() {
       ipAddress: "196.25.1.7",
     });
     say(`granted consent ${c1.id} under policy 2026.1: ${JSON.stringify(c1.consent_categories)}`);
-    say(`hasConsent(will_drafting, 2026.1) = ${await hasConsent(db, subject, "will_drafting", "2026.1")}`);
-    say(`hasConsent(marketing, 2026.1)     = ${await hasConsent(db, subject, "marketing", "2026.1")}`);
+    say(`hasConsent(will_drafting, 2026.1) = ${await hasConsent(db, asSubject, { dataSubjectId: subject, category: "will_drafting", privacyPolicyVersion: "2026.1" })}`);
+    say(`hasConsent(marketing, 2026.1)     = ${await hasConsent(db, asSubject, { dataSubjectId: subject, category: "marketing", privacyPolicyVersion: "2026.1" })}`);
     await grantConsent(db, asSubject, {
       dataSubjectId: subject,
       categories: { will_drafting: true },
@@ -82,8 +83,8 @@ async function main() {
       consentTextVersion: "v3",
       channel: "web",
     }).catch((e: AppError) => say(`granting again under the same policy -> ${e.name}: ${e.message}`));
-    await withdrawConsent(db, asSubject, subject, c1.id);
-    say(`withdrew ${c1.id}; hasConsent(will_drafting, 2026.1) = ${await hasConsent(db, subject, "will_drafting", "2026.1")}`);
+    await withdrawConsent(db, asSubject, { dataSubjectId: subject, id: c1.id });
+    say(`withdrew ${c1.id}; hasConsent(will_drafting, 2026.1) = ${await hasConsent(db, asSubject, { dataSubjectId: subject, category: "will_drafting", privacyPolicyVersion: "2026.1" })}`);
     await grantConsent(db, asSubject, {
       dataSubjectId: subject,
       categories: { will_drafting: true, marketing: true },
@@ -91,7 +92,7 @@ async function main() {
       consentTextVersion: "v4",
       channel: "mobile",
     });
-    say(`re-granted under policy 2026.2; current consent: ${JSON.stringify((await currentConsent(db, subject)).categories)}`);
+    say(`re-granted under policy 2026.2; current consent: ${JSON.stringify((await currentConsent(db, asSubject, { dataSubjectId: subject })).categories)}`);
 
     say("\n== wills: versioned clause library ==");
     const staff = willsContext({ actorId: crypto.randomUUID(), actorType: "staff", correlationId: crypto.randomUUID() });
@@ -110,12 +111,12 @@ async function main() {
     await publishRevision(db, staff, { code, basedOnVersion: 1, body: "a stale edit" }).catch((e: AppError) =>
       say(`a second editor still on v1 -> ${e.name}: ${e.message}`),
     );
-    for (const h of await clauseHistoryOf(db, code)) say(`  history: v${h.version}${h.is_current ? " (current)" : ""}: ${h.body}`);
-    say(`current executor clauses for mirror wills: ${(await listCurrentClauses(db, { category: "executor", willType: "mirror" })).length}`);
+    for (const h of await clauseHistory(db, staff, { code })) say(`  history: v${h.version}${h.is_current ? " (current)" : ""}: ${h.body}`);
+    say(`current executor clauses for mirror wills: ${(await listCurrentClauses(db, staff, { category: "executor", willType: "mirror" })).length}`);
 
     say("\n== wills: audit trail (same transaction as each change; append-only) ==");
     const day = 86_400_000;
-    for (const a of await auditForSubject(db, subject, { from: new Date(Date.now() - day), to: new Date(Date.now() + day) })) {
+    for (const a of await auditForSubject(db, staff, { dataSubjectId: subject, from: new Date(Date.now() - day), to: new Date(Date.now() + day) })) {
       say(`  ${a.created_at.toISOString()}  ${a.action.padEnd(18)} ${a.resource_type} ${a.resource_id}`);
     }
     await db
@@ -129,15 +130,16 @@ async function main() {
 async function screeningWalkthrough(db: ReturnType<typeof dbFor>) {
   say("\n== screening: tenants and entities ==");
   const run = Date.now().toString(36);
-  const acme = await screening.createTenant(db, { slug: `acme-${run}`, name: "Acme Screening" });
-  const globex = await screening.createTenant(db, { slug: `globex-${run}`, name: "Globex HR" });
+  const platform = platformContext();
+  const acme = await screening.createTenant(db, platform, { slug: `acme-${run}`, name: "Acme Screening" });
+  const globex = await screening.createTenant(db, platform, { slug: `globex-${run}`, name: "Globex HR" });
   const ctx = screening.requestContext({ tenantId: acme.tenant_id, actorId: crypto.randomUUID(), correlationId: crypto.randomUUID() });
   const ctxB = screening.requestContext({ tenantId: globex.tenant_id, actorId: crypto.randomUUID(), correlationId: crypto.randomUUID() });
   say(`tenants: ${acme.slug}, ${globex.slug}`);
   const ssn = String(100_000_000 + crypto.randomInt(899_999_999));
   const person = await screening.createEntity(db, ctx, { entityType: "individual", identifiers: { ssn } });
   say(`entity ${person.entity_id} created with an SSN (stored AES-256-GCM encrypted, indexed by HMAC blind index)`);
-  const found = await screening.findEntityByIdentifier(db, ctx, "ssn", `${ssn.slice(0, 3)}-${ssn.slice(3, 5)}-${ssn.slice(5)}`);
+  const found = await screening.findEntityByIdentifier(db, ctx, { kind: "ssn", value: `${ssn.slice(0, 3)}-${ssn.slice(3, 5)}-${ssn.slice(5)}` });
   say(`found again by the dashed SSN: ${found?.entity_id === person.entity_id}`);
   await screening
     .createEntity(db, ctx, { entityType: "individual", identifiers: { ssn } })
@@ -171,7 +173,7 @@ async function screeningWalkthrough(db: ReturnType<typeof dbFor>) {
     ...window, rawResponse: "acme's own background file", normalizedData: {}, cost: 0, currency: "USD",
   });
   for (const [name, c] of [[acme.slug, ctx], [globex.slug, ctxB]] as const) {
-    const rows = await screening.lookupCache(db, c, person.entity_id, "criminal_record");
+    const rows = await screening.lookupCache(db, c, { entityId: person.entity_id, checkType: "criminal_record" });
     say(`${name} sees: ${rows.map((r) => `${r.provider_id} (${r.data_origin}, ${r.freshness})`).join(", ")}`);
   }
 
@@ -185,16 +187,16 @@ async function screeningWalkthrough(db: ReturnType<typeof dbFor>) {
 async function workspaceWalkthrough(db: ReturnType<typeof dbFor>) {
   say("\n== workspace: organisations and users ==");
   const tag = crypto.randomBytes(3).toString("hex");
-  const org = await ws.createOrganization(db, { name: `Demo Co ${tag}`, slug: `demo-${tag}` });
+  const org = await ws.createOrganization(db, platformContext(), { name: `Demo Co ${tag}`, slug: `demo-${tag}` });
   const admin = ws.workspaceContext({ organizationId: org.id, userId: null });
   const ann = await ws.createUser(db, admin, { email: `Ann.${tag}@Example.com`, displayName: "Ann" });
   const bob = await ws.createUser(db, admin, { email: `bob.${tag}@example.com`, displayName: "Bob" });
   const asAnn = ws.workspaceContext({ organizationId: org.id, userId: ann.id });
   const asBob = ws.workspaceContext({ organizationId: org.id, userId: bob.id });
   say(`organisation ${org.slug} with ${ann.email} and ${bob.email}`);
-  say(`found by email in lower case: ${(await ws.findUserByEmail(db, admin, ann.email.toLowerCase()))?.id === ann.id}`);
+  say(`found by email in lower case: ${(await ws.findUserByEmail(db, admin, { email: ann.email.toLowerCase() }))?.id === ann.id}`);
   const session = await ws.createSession(db, asAnn, { ttlSeconds: 3600 });
-  say(`session for Ann (only its SHA-256 hash is stored) resolves to Ann: ${(await ws.resolveSession(db, session.token)).userId === ann.id}`);
+  say(`session for Ann (only its SHA-256 hash is stored) resolves to Ann: ${(await ws.resolveSession(db, platformContext(), { token: session.token })).user_id === ann.id}`);
 
   say("\n== workspace: memories and semantic search (pgvector HNSW, cosine) ==");
   // Toy embeddings: three topics as directions in 1536 dimensions (a real system calls an embedding model).
@@ -219,27 +221,27 @@ async function workspaceWalkthrough(db: ReturnType<typeof dbFor>) {
   const conv = await ws.createConversation(db, asAnn, { type: "direct", participantIds: [bob.id] });
   await ws.sendMessage(db, asAnn, { conversationId: conv.id, content: "Can you check the budget numbers?" });
   await ws.sendMessage(db, asAnn, { conversationId: conv.id, content: "And book the Lisbon hotel." });
-  say(`Bob's unread messages in the direct conversation: ${(await ws.unreadCountsOf(db, asBob)).get(conv.id)}`);
-  await ws.markConversationRead(db, asBob, conv.id);
-  say(`after reading: ${(await ws.unreadCountsOf(db, asBob)).get(conv.id)}`);
+  say(`Bob's unread messages in the direct conversation: ${(await ws.unreadCounts(db, asBob)).get(conv.id)}`);
+  await ws.markConversationRead(db, asBob, { conversationId: conv.id });
+  say(`after reading: ${(await ws.unreadCounts(db, asBob)).get(conv.id)}`);
   await ws.createMemory(db, asAnn, { content: "x".repeat(50_001) }).catch((e: AppError) => say(`a memory of 50,001 characters -> ${e.name}: ${e.message}`));
 
   say("\n== workspace: tasks, integrations, RBAC ==");
   const task = await ws.createTask(db, asBob, { title: "Check budget numbers", priority: "high", dueDate: new Date().toISOString().slice(0, 10) });
-  const done = await ws.changeTaskStatus(db, asBob, task.id, "done");
+  const done = await ws.changeTaskStatus(db, asBob, { id: task.id, status: "done" });
   say(`task done at ${done.completed_at?.toISOString()}`);
-  await ws.changeTaskStatus(db, asBob, task.id, "cancelled").catch((e: AppError) => say(`done -> cancelled -> ${e.name}: ${e.message}`));
+  await ws.changeTaskStatus(db, asBob, { id: task.id, status: "cancelled" }).catch((e: AppError) => say(`done -> cancelled -> ${e.name}: ${e.message}`));
   const google = await ws.connectIntegration(db, asAnn, { provider: "google", accessToken: "ya29.demo-token", scopes: ["gmail.readonly"] });
   const mails = [{ gmail_id: "g1", subject: "Invoice March" }, { gmail_id: "g2", subject: "Team offsite" }];
-  const first = await ws.syncGmailMessages(db, asAnn, google.id, mails);
-  const again = await ws.syncGmailMessages(db, asAnn, google.id, mails);
+  const first = await ws.syncGmailMessages(db, asAnn, { integrationId: google.id, rows: mails });
+  const again = await ws.syncGmailMessages(db, asAnn, { integrationId: google.id, rows: mails });
   say(`gmail sync: ${JSON.stringify(first)}, re-sync: ${JSON.stringify(again)} (token stored encrypted: ${google.has_access_token})`);
   const editor = await ws.createRole(db, admin, { name: "editor", permissions: ["memories:read", "tasks:*"] });
   await ws.grantRole(db, admin, { userId: bob.id, roleId: editor.id, expiresAt: new Date(Date.now() + 3_600_000) });
-  say(`Bob may tasks:delete: ${await ws.hasPermission(db, admin, bob.id, "tasks:delete")}, users:invite: ${await ws.hasPermission(db, admin, bob.id, "users:invite")}`);
+  say(`Bob may tasks:delete: ${await ws.hasPermission(db, admin, { userId: bob.id, permission: "tasks:delete" })}, users:invite: ${await ws.hasPermission(db, admin, { userId: bob.id, permission: "users:invite" })}`);
 
   say("\n== workspace: audit trail of the organisation ==");
-  const rows = await ws.auditLogOf(db, admin, { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) });
+  const rows = await ws.auditLog(db, admin, { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) });
   for (const r of rows.reverse()) say(`  ${r.timestamp.toISOString()}  ${r.status.padEnd(7)} ${r.action}`);
 }
 

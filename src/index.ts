@@ -5,7 +5,7 @@
 export * as core from "./core";
 export { connect, type Db } from "./db/connect";
 export * from "./db/errors";
-export { type Declaration, type Operation, operations, type PlatformContext, platformContext } from "./db/operation";
+export { type Declaration, type Operation, operations, type PlatformContext, platformContext, type RegisteredOperation } from "./db/operation";
 export * as screening from "./screening";
 export * as wills from "./wills";
 export * as workspace from "./workspace";

@@ -86,7 +86,7 @@ interface DeclarationBase<S extends z.ZodType, Ctx, R> {
   reveals: Reveals;
   audit: AuditMode;
   /** For `audit: "access"`: what the record names; return null when nothing was revealed (e.g. not found). Default: no subject. */
-  accessed?: (input: z.output<S>, result: NoInfer<R>) => AccessRecord | null;
+  accessed?(input: z.output<S>, result: NoInfer<R>): AccessRecord | null;
   /** Transaction options (isolation level). Read-only is derived from `kind` and `audit`. */
   tx?: Pick<TxOptions, "isolation">;
   run(input: z.output<S>, call: Call<Ctx>): Promise<R>;
@@ -97,7 +97,8 @@ export type Declaration<S extends z.ZodType = z.ZodType, Ctx = unknown, R = unkn
   | (DeclarationBase<S, Ctx, R> & { kind: "write"; affects: Affects });
 
 /** The input argument: optional when the schema accepts an empty object. */
-type InputArgs<S extends z.ZodType> = object extends z.input<S> ? [input?: z.input<S>] : [input: z.input<S>];
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- "{}" is exactly "an empty input object is acceptable"
+type InputArgs<S extends z.ZodType> = {} extends z.input<S> ? [input?: z.input<S>] : [input: z.input<S>];
 
 export type Operation<S extends z.ZodType = z.ZodType, Ctx = never, R = unknown> = ((db: Db, ctx: Ctx, ...input: InputArgs<S>) => Promise<R>) & {
   readonly declaration: Declaration<S, Ctx, R>;
@@ -117,10 +118,16 @@ export interface Domain<Ctx> {
   recordAccess?(c: pg.PoolClient, db: Db, ctx: Ctx, operation: string, record: AccessRecord): Promise<unknown>;
 }
 
-const REGISTRY = new Map<string, Operation<z.ZodType, never, unknown>>();
+/** Any declared operation, as the registry holds it (call it through its domain's typed export). */
+export interface RegisteredOperation {
+  readonly declaration: Declaration<z.ZodType, never, unknown>;
+  readonly domain: string;
+}
+
+const REGISTRY = new Map<string, RegisteredOperation>();
 
 /** Every operation declared so far (import the domains first: `src/index.ts` imports them all). */
-export function operations(): Operation<z.ZodType, never, unknown>[] {
+export function operations(): RegisteredOperation[] {
   return [...REGISTRY.values()];
 }
 
@@ -148,7 +155,7 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
     const fn = (db: Db, ctx: Ctx, input?: unknown): Promise<R> =>
       tracer.startActiveSpan(d.name, { kind: SpanKind.INTERNAL, attributes }, async (span) => {
         try {
-          const p = parseInput(d.input, input, d.name);
+          const p = parseInput(d.input, input === undefined ? {} : input, d.name);
           domain.admit?.(ctx, d as Declaration<z.ZodType, Ctx, unknown>);
           const result = await domain.transaction(
             db,
@@ -177,7 +184,7 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
       });
 
     const op = Object.assign(fn, { declaration: d, domain: domain.name }) as unknown as Operation<S, Ctx, R>;
-    REGISTRY.set(d.name, op as unknown as Operation<z.ZodType, never, unknown>);
+    REGISTRY.set(d.name, op as unknown as RegisteredOperation);
     return op;
   };
 }

@@ -7,6 +7,7 @@ import crypto from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Db, dbFor } from "../../src/db/connect";
 import { serverEngine } from "../../src/db/engine";
+import { platformContext } from "../../src/db/operation";
 import * as screening from "../../src/screening";
 import { describeServer, engineKind, SERVER_ONLY_REASON, testConfig, useTestDb } from "../support/db";
 import { Bouncer, pgbouncerBinary } from "../support/pgbouncer";
@@ -34,7 +35,7 @@ afterAll(async () => {
 describeServer(`PgBouncer, transaction mode (server engine; ${SERVER_ONLY_REASON})`, () => {
   it.skipIf(!bin)("200 concurrent clients across 4 tenants: every transaction sees only its own tenant", async () => {
     const db = viaBouncer as Db;
-    const tenants = await Promise.all([0, 1, 2, 3].map((i) => screening.createTenant(t.db, { slug: `bouncer-${i}`, name: `T${i}` })));
+    const tenants = await Promise.all([0, 1, 2, 3].map((i) => screening.createTenant(t.db, platformContext(), { slug: `bouncer-${i}`, name: `T${i}` })));
     const ctxs = tenants.map((x) => screening.requestContext({ tenantId: x.tenant_id, actorId: null, correlationId: crypto.randomUUID() }));
     const entity = await screening.createEntity(t.db, ctxs[0] as screening.RequestContext, { entityType: "individual" });
     const window = { acquiredAt: new Date(Date.now() - 1000), freshUntil: new Date(Date.now() + 60_000), staleUntil: new Date(Date.now() + 120_000) };

@@ -29,6 +29,7 @@ import { type Db, dbFor } from "../../src/db/connect";
 import { serverEngine } from "../../src/db/engine";
 import { AppError, UnavailableError } from "../../src/db/errors";
 import { migrate } from "../../src/db/migrate";
+import { platformContext } from "../../src/db/operation";
 import * as screening from "../../src/screening";
 import { describeServer, testConfig } from "../support/db";
 import { OwnServer, runAs, serverBinDir } from "../support/own-server";
@@ -81,7 +82,7 @@ function calls(d: Db, tenantId: string): Record<string, () => Promise<unknown>> 
     "screening.recordAuditEvent": () => screening.recordAuditEvent(d, ctxFor(tenantId), { eventType: "data_accessed", details: { via: "pool-restart" } }),
     "screening.listAuditEvents": () =>
       screening.listAuditEvents(d, ctxFor(tenantId), { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 3_600_000), limit: 1000 }),
-    "screening.tenantBySlugOrThrow": () => screening.tenantBySlugOrThrow(d, "pool-restart"),
+    "screening.tenantBySlug": () => screening.tenantBySlug(d, platformContext(), { slug: "pool-restart" }),
   };
 }
 
@@ -110,7 +111,7 @@ describeServer("pool recovery after a server restart (server engine: needs a Pos
     // The application's way: the real Config (from the environment, with test keys) and dbFor/createPool.
     db = dbFor(serverEngine(server.url), testConfig(server.url, { DB_POOL_MAX: String(POOL_MAX) }));
     watchUnhandledClientErrors(db.pool);
-    tenantId = (await screening.createTenant(db, { slug: "pool-restart", name: "Pool restart" })).tenant_id;
+    tenantId = (await screening.createTenant(db, platformContext(), { slug: "pool-restart", name: "Pool restart" })).tenant_id;
   });
 
   const modes = [

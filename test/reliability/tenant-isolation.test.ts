@@ -19,7 +19,10 @@
  * earlier tenants. Properties:
  *   (a) every read through the service layer as tenant A (lookupCache, listAuditEvents, costTotals) returns
  *       exactly what the model says A may see: A's own rows plus the shared paid rows, nothing else,
- *       with A's content;
+ *       with A's content. The model includes the audit trail's own records: the `data_accessed` event
+ *       each read of personal data leaves (lookupCache when it found rows, listAuditEvents always) with its
+ *       details, the `error` event of each failing call, and the tenant events, which carry the
+ *       correlation id of the platform context that created or deactivated the tenant;
  *   (b) as the application role with hand-written SQL and the WRONG tenant (another run tenant, or an
  *       unknown one) or NO tenant (unset, or empty), other tenants' rows are invisible (count 0, also by
  *       their ids, also through the audit partitions directly), UPDATE and DELETE of them affect 0 rows
@@ -37,6 +40,7 @@ import fc from "fast-check";
 import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../src/db/errors";
+import { platformContext } from "../../src/db/operation";
 import { APP_ROLE } from "../../src/db/tx";
 import * as s from "../../src/screening";
 import { engineKind, useTestDb } from "../support/db";
@@ -63,11 +67,14 @@ interface CacheRow {
 }
 interface ModelEvent {
   type: string;
-  /** null for events whose correlation id the service makes itself (tenant_created, tenant_deactivated). */
-  correlationId: string | null;
+  /** The caller's context's: the request context, or the platform context for tenant_created / tenant_deactivated. */
+  correlationId: string;
   entityId: string | null;
+  /** The event's details exactly, where the model knows them. */
   details?: Record<string, unknown>;
   sensitive?: Record<string, unknown> | null;
+  /** For `error` events: what the failure record's details must contain (the rest names the constraint or fields). */
+  failure?: { operation: string; code: string };
 }
 
 // The model: everything written through the service, across all runs of this file.
@@ -89,10 +96,13 @@ const visibleCache = (tenant: string | null, entityId: string, checkType: string
   cache.filter((r) => r.entityId === entityId && r.checkType === checkType && (r.origin === "paid_external" || r.owner === tenant));
 const money = (cents: number) => `${Math.trunc(cents / 100)}.${String(cents % 100).padStart(2, "0")}`;
 
+const platformFor = () => platformContext({ actorId: crypto.randomUUID() });
+
 async function newTenant(slug: string, name: string): Promise<string> {
-  const id = (await s.createTenant(t.db, { slug, name })).tenant_id;
+  const pctx = platformFor();
+  const id = (await s.createTenant(t.db, pctx, { slug, name })).tenant_id;
   allTenants.push(id);
-  eventsOf(id).push({ type: "tenant_created", correlationId: null, entityId: null });
+  eventsOf(id).push({ type: "tenant_created", correlationId: pctx.correlationId, entityId: null, details: { slug } });
   return id;
 }
 
@@ -153,7 +163,7 @@ const runArb = fc.record({
 
 async function checkLookup(tenant: string, entityId: string, ct: string): Promise<void> {
   const ctx = ctxFor(tenant);
-  const rows = await s.lookupCache(t.db, ctx, entityId, ct);
+  const rows = await s.lookupCache(t.db, ctx, { entityId, checkType: ct });
   stats.serviceReads++;
   const expected = visibleCache(tenant, entityId, ct);
   const label = `lookupCache as ${tenant} (${entityId}, ${ct})`;
@@ -162,7 +172,7 @@ async function checkLookup(tenant: string, entityId: string, ct: string): Promis
   for (const r of rows) {
     const m = byId.get(r.cache_id) as CacheRow;
     expect(r.customer_id === null || r.customer_id === tenant, label).toBe(true);
-    expect({ origin: r.data_origin, owner: r.customer_id, raw: r.rawResponse, data: r.normalized_data }, label).toEqual({
+    expect({ origin: r.data_origin, owner: r.customer_id, raw: r.raw_response, data: r.normalized_data }, label).toEqual({
       origin: m.origin,
       owner: m.owner,
       raw: m.raw,
@@ -170,27 +180,44 @@ async function checkLookup(tenant: string, entityId: string, ct: string): Promis
     });
     stats.rowsCompared++;
   }
-  if (rows.length) eventsOf(tenant).push({ type: "data_accessed", correlationId: ctx.correlationId, entityId });
+  // A read that found personal data leaves a data_accessed event naming the entity (none when nothing was found).
+  if (rows.length) {
+    eventsOf(tenant).push({
+      type: "data_accessed",
+      correlationId: ctx.correlationId,
+      entityId,
+      details: { operation: "screening.cache.lookup", check_type: ct, entries: rows.length },
+      sensitive: null,
+    });
+  }
 }
 
-const eventKey = (type: string, correlationId: string | null, entityId: string | null) => `${type} ${correlationId ?? "*"} ${entityId ?? "-"}`;
-const SERVICE_CORRELATED = new Set(["tenant_created", "tenant_deactivated"]);
+const eventKey = (type: string, correlationId: string, entityId: string | null) => `${type} ${correlationId} ${entityId ?? "-"}`;
 
 async function checkAudit(tenant: string): Promise<void> {
-  const rows = await s.listAuditEvents(t.db, ctxFor(tenant), { ...range(), limit: 10_000 });
+  const ctx = ctxFor(tenant);
+  const window = range();
+  const rows = await s.listAuditEvents(t.db, ctx, { ...window, limit: 10_000 });
   stats.serviceReads++;
   const model = eventsOf(tenant);
   const label = `listAuditEvents as ${tenant}`;
   expect(rows.filter((r) => r.tenant_id !== tenant), label).toEqual([]);
-  expect(rows.map((r) => eventKey(r.event_type, SERVICE_CORRELATED.has(r.event_type) ? null : r.correlation_id, r.entity_id)).sort(), label).toEqual(
-    model.map((e) => eventKey(e.type, e.correlationId, e.entityId)).sort(),
-  );
+  expect(rows.map((r) => eventKey(r.event_type, r.correlation_id, r.entity_id)).sort(), label).toEqual(model.map((e) => eventKey(e.type, e.correlationId, e.entityId)).sort());
   stats.rowsCompared += rows.length;
   for (const e of model) {
-    if (!e.details) continue;
+    if (!e.details && !e.failure) continue;
     const r = rows.find((x) => x.correlation_id === e.correlationId && x.event_type === e.type);
-    expect({ details: r?.details, sensitive: r?.sensitive }, label).toEqual({ details: e.details, sensitive: e.sensitive ?? null });
+    if (e.details) expect({ details: r?.details, sensitive: r?.sensitive }, label).toEqual({ details: e.details, sensitive: e.sensitive ?? null });
+    if (e.failure) expect({ details: r?.details, sensitive: r?.sensitive }, label).toMatchObject({ details: e.failure, sensitive: null });
   }
+  // Reading the audit trail is itself a read of personal data: one data_accessed event, no entity.
+  model.push({
+    type: "data_accessed",
+    correlationId: ctx.correlationId,
+    entityId: null,
+    details: { operation: "screening.audit.list", from: window.from.toISOString(), to: window.to.toISOString(), events: rows.length },
+    sensitive: null,
+  });
 }
 
 async function checkCost(tenant: string): Promise<void> {
@@ -245,13 +272,19 @@ async function apply(op: Op, tenants: string[]): Promise<void> {
       };
       const err = await s.storeProviderResponse(t.db, ctx, input).then(() => new Error("accepted"), (e: unknown) => e);
       expect(err).toBeInstanceOf(op.kind === "negative-cost" ? ValidationError : NotFoundError);
-      eventsOf(tenant).push({ type: "error", correlationId: ctx.correlationId, entityId: null });
+      eventsOf(tenant).push({
+        type: "error",
+        correlationId: ctx.correlationId,
+        entityId: null,
+        failure: { operation: "screening.cache.store", code: op.kind === "negative-cost" ? "validation" : "not_found" },
+      });
       stats.failedCalls++;
       return;
     }
     case "deactivate": {
-      await s.deactivateTenant(t.db, tenant);
-      eventsOf(tenant).push({ type: "tenant_deactivated", correlationId: null, entityId: null });
+      const pctx = platformFor();
+      await s.deactivateTenant(t.db, pctx, { tenantId: tenant });
+      eventsOf(tenant).push({ type: "tenant_deactivated", correlationId: pctx.correlationId, entityId: null, details: {} });
       stats.writes++;
       return;
     }

@@ -280,7 +280,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const m = choose(pools.memories(), (x) => mine(x.user), op.memory);
       if (!m) return;
       const ok = mine(m.user) && !m.deleted;
-      await call(me, "memory", ok ? null : NotFoundError, `deleteMemory ${m.id} by ${me.id}`, () => ws.deleteMemory(db, ctx, m.id));
+      await call(me, "memory", ok ? null : NotFoundError, `deleteMemory ${m.id} by ${me.id}`, () => ws.deleteMemory(db, ctx, { id: m.id }));
       if (ok) {
         m.deleted = true;
         wrote(me, "memory.deleted");
@@ -342,7 +342,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const c = choose(pools.convs(), (x) => x.participants.has(me.id), op.conv);
       if (!c) return;
       const p = inMyOrg(c.org) ? c.participants.get(me.id) : undefined;
-      const r = await call(me, "conversation", p ? null : NotFoundError, `markConversationRead ${c.id} by ${me.id}`, () => ws.markConversationRead(db, ctx, c.id));
+      const r = await call(me, "conversation", p ? null : NotFoundError, `markConversationRead ${c.id} by ${me.id}`, () => ws.markConversationRead(db, ctx, { conversationId: c.id }));
       if (r && p) {
         p.readSeq = ++seq;
         stats.writes++;
@@ -377,7 +377,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       if (!x) return;
       const from = x.status as ws.TaskStatus;
       const expected = !inMyOrg(x.org) ? NotFoundError : from === op.status || ws.TRANSITIONS[from].includes(op.status) ? null : ValidationError;
-      const r = await call(me, "task", expected, `changeTaskStatus ${x.id} ${from}->${op.status} by ${me.id}`, () => ws.changeTaskStatus(db, ctx, x.id, op.status));
+      const r = await call(me, "task", expected, `changeTaskStatus ${x.id} ${from}->${op.status} by ${me.id}`, () => ws.changeTaskStatus(db, ctx, { id: x.id, status: op.status }));
       if (r) {
         expect(r.status).toBe(op.status);
         if (from !== op.status) audited(me.org, "task.status_changed", me.id);
@@ -401,7 +401,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
     case "integrationState": {
       const i = choose(pools.integrations(), (x) => mine(x.user), op.integration);
       if (!i) return;
-      const r = await call(me, "integration", mine(i.user) ? null : NotFoundError, `setIntegrationState ${i.id} by ${me.id}`, () => ws.setIntegrationState(db, ctx, i.id, op.status));
+      const r = await call(me, "integration", mine(i.user) ? null : NotFoundError, `setIntegrationState ${i.id} by ${me.id}`, () => ws.setIntegrationState(db, ctx, { id: i.id, status: op.status }));
       if (r) {
         wrote(me, "integration.status_changed");
       }
@@ -417,10 +417,10 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const at = (n: number) => new Date(CAL_BASE + n * HOUR);
       const send =
         op.kind === "gmail"
-          ? () => ws.syncGmailMessages(db, ctx, i.id, op.rows.map((r) => ({ gmail_id: `g${r.key}`, subject: r.words.join(" ") })))
+          ? () => ws.syncGmailMessages(db, ctx, { integrationId: i.id, rows: op.rows.map((r) => ({ gmail_id: `g${r.key}`, subject: r.words.join(" ") })) })
           : op.kind === "drive"
-            ? () => ws.syncDriveFiles(db, ctx, i.id, op.rows.map((r) => ({ provider_file_id: `d${r.key}`, name: r.words.join(" ") })))
-            : () => ws.syncCalendarEvents(db, ctx, i.id, op.rows.map((r) => ({ provider_event_id: `c${r.key}`, title: r.words.join(" "), start_time: at(r.key), end_time: at(r.key + 1) })));
+            ? () => ws.syncDriveFiles(db, ctx, { integrationId: i.id, rows: op.rows.map((r) => ({ provider_file_id: `d${r.key}`, name: r.words.join(" ") })) })
+            : () => ws.syncCalendarEvents(db, ctx, { integrationId: i.id, rows: op.rows.map((r) => ({ provider_event_id: `c${r.key}`, title: r.words.join(" "), start_time: at(r.key), end_time: at(r.key + 1) })) });
       const result = await call(me, "sync", mine(i.user) ? null : NotFoundError, label, send);
       if (result) {
         const fresh = [...last.keys()].filter((n) => !store.has(keyOf(n))).length;
@@ -555,7 +555,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
     case "deactivate": {
       const d = choose(pools.devices(), (x) => mine(x.user), op.device);
       if (!d) return;
-      const r = await call(me, "device", mine(d.user) ? null : NotFoundError, `deactivateDevice ${d.id} by ${me.id}`, () => ws.deactivateDevice(db, ctx, d.id));
+      const r = await call(me, "device", mine(d.user) ? null : NotFoundError, `deactivateDevice ${d.id} by ${me.id}`, () => ws.deactivateDevice(db, ctx, { deviceId: d.id }));
       if (r) {
         d.active = false;
         wrote(me, "device.deactivated");
@@ -577,22 +577,22 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const ns = [...new Set(op.ids.map((i) => choose(pools.notifications(), (x) => mine(x.user), i)).filter((n) => n !== undefined))];
       if (!ns.length) return;
       const expected = ns.filter((n) => mine(n.user) && !n.read);
-      const got = await call(me, "notification", null, "markNotificationsReadFor", () => ws.markNotificationsReadFor(db, ctx, ns.map((n) => n.id)));
-      expect(sorted(got!), `markNotificationsReadFor by ${me.id}: only the user's own unread ones`).toEqual(sorted(expected.map((n) => n.id)));
+      const got = await call(me, "notification", null, "markNotificationsRead", () => ws.markNotificationsRead(db, ctx, { ids: ns.map((n) => n.id) }));
+      expect(sorted(got!), `markNotificationsRead by ${me.id}: only the user's own unread ones`).toEqual(sorted(expected.map((n) => n.id)));
       for (const n of expected) n.read = true;
       stats.writes++;
       return;
     }
     case "session": {
       const s = await call(me, "session", null, "createSession", () => ws.createSession(db, ctx, { ttlSeconds: 3600 }));
-      sessions.set(s!.sessionId, { id: s!.sessionId, user: me.id });
+      sessions.set(s!.session_id, { id: s!.session_id, user: me.id });
       wrote(me, "session.created");
       return;
     }
     case "endSession": {
       const s = choose(pools.sessions(), (x) => mine(x.user), op.session);
       if (!s) return;
-      await call(me, "session", mine(s.user) ? null : NotFoundError, `endSession ${s.id} by ${me.id}`, () => ws.endSession(db, ctx, s.id));
+      await call(me, "session", mine(s.user) ? null : NotFoundError, `endSession ${s.id} by ${me.id}`, () => ws.endSession(db, ctx, { sessionId: s.id }));
       if (mine(s.user)) {
         sessions.delete(s.id);
         wrote(me, "session.ended");
@@ -634,7 +634,7 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
   // Memories by id: the user's own live ones only.
   for (const m of trio(pools.memories(), (x) => x.user === me.id, o.seed)) {
     const ok = m.user === me.id && !m.deleted;
-    const got = await call(me, "memory", ok ? null : NotFoundError, L(`getMemoryById ${m.id}`), () => ws.getMemoryById(db, ctx, m.id), "read");
+    const got = await call(me, "memory", ok ? null : NotFoundError, L(`getMemory ${m.id}`), () => ws.getMemory(db, ctx, { id: m.id }), "read");
     if (got) {
       expect({ content: got.content, title: got.title, tags: got.tags, user: got.user_id }, L("memory")).toEqual({ content: m.content, title: m.title, tags: m.tags, user: me.id });
       compare(1);
@@ -677,14 +677,14 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
   for (const c of trio(pools.convs(), (x) => x.org === me.org, o.seed)) {
     const refused = c.org !== me.org ? NotFoundError : !c.open && !c.participants.has(me.id) ? ForbiddenError : null;
     const msgs = await call(me, "message", refused, L(`messagesOf ${c.id} (${c.org}, ${c.open ? "open" : "private"})`), () => ws.messagesOf(db, ctx, { conversationId: c.id, limit: 500 }), "read");
-    const ps = await call(me, "conversation", refused, L(`participantsOf ${c.id}`), () => ws.participantsOf(db, ctx, c.id), "read");
+    const ps = await call(me, "conversation", refused, L(`participantsOf ${c.id}`), () => ws.participantsOf(db, ctx, { conversationId: c.id }), "read");
     if (refused) continue;
     const want = [...messages.values()].filter((m) => m.conv === c.id);
     expect(sorted(msgs!.map((m) => `${m.id} ${m.sender_id} ${m.content}`)), L(`messagesOf ${c.id} (${c.org})`)).toEqual(sorted(want.map((m) => `${m.id} ${m.sender} ${m.content}`)));
     expect(sorted(ps!.map((p) => `${p.user_id} ${p.role}`)), L(`participantsOf ${c.id}`)).toEqual(sorted([...c.participants].map(([u, p]) => `${u} ${p.role}`)));
     compare(msgs!.length + ps!.length);
   }
-  const unread = await read(() => ws.unreadCountsOf(db, ctx));
+  const unread = await read(() => ws.unreadCounts(db, ctx));
   const unreadWant = new Map(
     [...convs.values()]
       .filter((c) => c.participants.has(me.id))
@@ -693,14 +693,14 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
         return [c.id, [...messages.values()].filter((m) => m.conv === c.id && m.sender !== me.id && m.seq > readSeq).length] as const;
       }),
   );
-  expect(unread, L("unreadCountsOf")).toEqual(unreadWant);
+  expect(unread, L("unreadCounts")).toEqual(unreadWant);
   compare(unread.size);
-  const found = await read(() => ws.searchMessagesIn(db, ctx, { query: o.word, limit: 200 }));
+  const found = await read(() => ws.searchMessages(db, ctx, { query: o.word, limit: 200 }));
   const foundWant = [...messages.values()].filter((m) => convs.get(m.conv)?.participants.has(me.id) && wordsOf(m.content).has(o.word));
-  expect(sorted(found.map((m) => m.id)), L(`searchMessagesIn ${o.word}`)).toEqual(sorted(foundWant.map((m) => m.id)));
+  expect(sorted(found.map((m) => m.id)), L(`searchMessages ${o.word}`)).toEqual(sorted(foundWant.map((m) => m.id)));
   compare(found.length);
   for (const msg of trio(pools.messages(), (x) => convs.get(x.conv)?.org === me.org, o.seed)) {
-    const used = await read(() => ws.memoriesUsedBy(db, ctx, msg.id));
+    const used = await read(() => ws.memoriesUsedBy(db, ctx, { messageId: msg.id }));
     const usedWant = usages.filter((u) => u.message === msg.id && u.user === me.id);
     expect(sorted(used.map((u) => u.memory_id)), L(`memoriesUsedBy ${msg.id}`)).toEqual(sorted(usedWant.map((u) => u.memory)));
     compare(used.length);
@@ -708,16 +708,16 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
 
   // Tasks due (the user's open tasks in the window).
   const days = 3 + (o.seed % 8);
-  const due = await read(() => ws.tasksDueSoonOf(db, ctx, { days, today: TODAY }));
+  const due = await read(() => ws.tasksDueSoon(db, ctx, { days, today: TODAY }));
   const dueWant = [...tasks.values()].filter((x) => x.user === me.id && (x.status === "todo" || x.status === "in_progress") && x.due !== null && x.due >= TODAY && x.due <= isoDay(days));
-  expect(sorted(due.map((x) => x.id)), L(`tasksDueSoonOf ${days} days`)).toEqual(sorted(dueWant.map((x) => x.id)));
+  expect(sorted(due.map((x) => x.id)), L(`tasksDueSoon ${days} days`)).toEqual(sorted(dueWant.map((x) => x.id)));
   compare(due.length);
 
   // Integrations: tokens of the user's own only; mail and calendar of the user's own only.
   for (const i of trio(pools.integrations(), (x) => x.user === me.id, o.seed)) {
-    const tokens = await call(me, "integration", i.user === me.id ? null : NotFoundError, L(`integrationTokens ${i.id}`), () => ws.integrationTokens(db, ctx, i.id), "read");
+    const tokens = await call(me, "integration", i.user === me.id ? null : NotFoundError, L(`integrationTokens ${i.id}`), () => ws.integrationTokens(db, ctx, { integrationId: i.id }), "read");
     if (tokens) {
-      expect(tokens, L("tokens")).toEqual({ accessToken: i.access, refreshToken: i.refresh });
+      expect(tokens, L("tokens")).toEqual({ access_token: i.access, refresh_token: i.refresh });
       compare(1);
     }
   }
@@ -733,26 +733,26 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
 
   // Knowledge graph: neighbours and mentions of the user's own entities only.
   for (const e of trio(pools.entities(), (x) => x.user === me.id, o.seed)) {
-    const ns = await read(() => ws.neighboursOf(db, ctx, e.id));
+    const ns = await read(() => ws.entityNeighbours(db, ctx, { entityId: e.id }));
     const nsWant = relationships.filter((r) => r.user === me.id && (r.src === e.id || r.dst === e.id));
-    expect(sorted(ns.map((n) => n.relationship_id)), L(`neighboursOf ${e.id}`)).toEqual(sorted(nsWant.map((r) => r.id)));
-    const ms = await read(() => ws.mentionsOfEntity(db, ctx, e.id));
-    expect(sorted(ms.map((m) => m.id)), L(`mentionsOfEntity ${e.id}`)).toEqual(sorted(mentions.filter((m) => m.user === me.id && m.entity === e.id).map((m) => m.id)));
+    expect(sorted(ns.map((n) => n.relationship_id)), L(`entityNeighbours ${e.id}`)).toEqual(sorted(nsWant.map((r) => r.id)));
+    const ms = await read(() => ws.mentionsOf(db, ctx, { entityId: e.id }));
+    expect(sorted(ms.map((m) => m.id)), L(`mentionsOf ${e.id}`)).toEqual(sorted(mentions.filter((m) => m.user === me.id && m.entity === e.id).map((m) => m.id)));
     compare(ns.length + ms.length);
   }
 
   // Users, roles and permissions: the organisation's members only.
   for (const u of trio(pools.users(), (x) => x.org === me.org, o.seed)) {
     const member = u.org === me.org;
-    const got = await call(me, "user", member ? null : NotFoundError, L(`getUserById ${u.id}`), () => ws.getUserById(db, ctx, u.id), "read");
+    const got = await call(me, "user", member ? null : NotFoundError, L(`getUser ${u.id}`), () => ws.getUser(db, ctx, { userId: u.id }), "read");
     if (got) expect(got.email).toBe(u.email);
-    const byEmail = await read(() => ws.findUserByEmail(db, ctx, u.email));
+    const byEmail = await read(() => ws.findUserByEmail(db, ctx, { email: u.email }));
     expect(byEmail?.id ?? null, L(`findUserByEmail ${u.email}`)).toBe(member ? u.id : null);
-    const rs = await read(() => ws.rolesOf(db, ctx, u.id));
+    const rs = await read(() => ws.rolesOf(db, ctx, { userId: u.id }));
     const rsWant = [...grants.values()].filter((g) => g.user === u.id && g.org === me.org).map((g) => g.role);
     expect(sorted(rs.map((r) => r.id)), L(`rolesOf ${u.id}`)).toEqual(sorted(rsWant));
     const perm = CHECKED_PERMS[o.seed % CHECKED_PERMS.length] as string;
-    const has = await read(() => ws.hasPermission(db, ctx, u.id, perm));
+    const has = await read(() => ws.hasPermission(db, ctx, { userId: u.id, permission: perm }));
     const hasWant = rsWant.some((id) => {
       const p = (roles.get(id) as RoleM).perms;
       return p.includes(perm) || p.includes(`${perm.split(":")[0]}:*`);
@@ -763,24 +763,24 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
 
   // Templates (the organisation's and the system ones), documents, devices, notifications, preferences.
   const type = o.seed % 3 === 0 ? undefined : o.seed % 3 === 1 ? "memo" : "report";
-  const tpls = await read(() => ws.templatesFor(db, ctx, type));
+  const tpls = await read(() => ws.listTemplates(db, ctx, type === undefined ? {} : { documentType: type }));
   const tplWant = [...templates.values()].filter((x) => (x.org === me.org || x.org === null) && (type === undefined || x.type === type));
-  expect(sorted(tpls.map((x) => x.id)), L(`templatesFor ${type}`)).toEqual(sorted(tplWant.map((x) => x.id)));
-  const docs = await read(() => ws.documentsOf(db, ctx, 500));
+  expect(sorted(tpls.map((x) => x.id)), L(`listTemplates ${type}`)).toEqual(sorted(tplWant.map((x) => x.id)));
+  const docs = await read(() => ws.documentsOfUser(db, ctx, { limit: 500 }));
   const docsWant = [...documents.values()].filter((d) => d.user === me.id);
-  expect(sorted(docs.map((d) => `${d.id} ${d.status} ${d.outline.join(",")}`)), L("documentsOf")).toEqual(sorted(docsWant.map((d) => `${d.id} ${d.status} ${d.outline.join(",")}`)));
-  const devs = await read(() => ws.activeDevicesOf(db, ctx));
-  expect(sorted(devs.map((d) => d.id)), L("activeDevicesOf")).toEqual(sorted([...devices.values()].filter((d) => d.user === me.id && d.active).map((d) => d.id)));
-  const unreadN = await read(() => ws.unreadNotificationsOf(db, ctx, 500));
-  expect(sorted(unreadN.map((n) => n.id)), L("unreadNotificationsOf")).toEqual(sorted([...notifications.values()].filter((n) => n.user === me.id && !n.read).map((n) => n.id)));
-  const p = await read(() => ws.getPreferencesOf(db, ctx));
-  expect(p.theme, L("getPreferencesOf")).toBe(prefs.get(me.id) ?? "system");
+  expect(sorted(docs.map((d) => `${d.id} ${d.status} ${d.outline.join(",")}`)), L("documentsOfUser")).toEqual(sorted(docsWant.map((d) => `${d.id} ${d.status} ${d.outline.join(",")}`)));
+  const devs = await read(() => ws.activeDevices(db, ctx));
+  expect(sorted(devs.map((d) => d.id)), L("activeDevices")).toEqual(sorted([...devices.values()].filter((d) => d.user === me.id && d.active).map((d) => d.id)));
+  const unreadN = await read(() => ws.unreadNotifications(db, ctx, { limit: 500 }));
+  expect(sorted(unreadN.map((n) => n.id)), L("unreadNotifications")).toEqual(sorted([...notifications.values()].filter((n) => n.user === me.id && !n.read).map((n) => n.id)));
+  const p = await read(() => ws.getPreferences(db, ctx));
+  expect(p.theme, L("getPreferences")).toBe(prefs.get(me.id) ?? "system");
   prefs.set(me.id, p.theme); // the first read creates the row
   compare(tpls.length + docs.length + devs.length + unreadN.length + 1);
 
   // The organisation's audit log: exactly the model's rows of this organisation.
-  const log = await read(() => ws.auditLogOf(db, ctx, { from: since, to: new Date(Date.now() + 24 * HOUR), limit: 10_000 }));
-  expect(sorted(log.map((r) => `${r.action}|${r.user_id ?? "-"}|${r.status}`)), L("auditLogOf")).toEqual(sorted(audit.get(me.org) ?? []));
+  const log = await read(() => ws.auditLog(db, ctx, { from: since, to: new Date(Date.now() + 24 * HOUR), limit: 10_000 }));
+  expect(sorted(log.map((r) => `${r.action}|${r.user_id ?? "-"}|${r.status}`)), L("auditLog")).toEqual(sorted(audit.get(me.org) ?? []));
   expect(log.every((r) => r.organization_id === me.org)).toBe(true);
   compare(log.length);
 }

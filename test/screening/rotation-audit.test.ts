@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dbFor } from "../../src/db/connect";
 import { ValidationError } from "../../src/db/errors";
+import { platformContext } from "../../src/db/operation";
 import {
   createEntity,
   createTenant,
@@ -19,11 +20,12 @@ import { testConfig, useTestDb } from "../support/db";
 const t = useTestDb();
 let A: RequestContext;
 let B: RequestContext;
+const P = platformContext();
 const ctxFor = (tenantId: string) => requestContext({ tenantId, actorId: null, correlationId: crypto.randomUUID() });
 
 beforeAll(async () => {
-  A = ctxFor((await createTenant(t.db, { slug: "rot-a", name: "A" })).tenant_id);
-  B = ctxFor((await createTenant(t.db, { slug: "rot-b", name: "B" })).tenant_id);
+  A = ctxFor((await createTenant(t.db, P, { slug: "rot-a", name: "A" })).tenant_id);
+  B = ctxFor((await createTenant(t.db, P, { slug: "rot-b", name: "B" })).tenant_id);
 });
 
 describe("key rotation", () => {
@@ -57,12 +59,12 @@ describe("key rotation", () => {
       ).rows.map((r) => kid(r.c));
     expect(await kids()).toContain("t1");
 
-    const report = await reencryptToActiveKey(t.db, 1); // batch size 1 exercises the batching loop
-    expect(report).toEqual({ entities: 1, cacheRows: 1 });
+    const report = await reencryptToActiveKey(t.db, P, { batchSize: 1 }); // batch size 1 exercises the batching loop
+    expect(report).toEqual({ entities: 1, cache_rows: 1 });
     expect(new Set(await kids())).toEqual(new Set(["t2"]));
-    expect((await findEntityByIdentifier(t.db, A, "ssn", "123-45-6789"))?.entity_id).toBe(e.entity_id);
-    expect((await lookupCache(t.db, B, e.entity_id, "employment"))[0]?.rawResponse).toBe("B's private file");
-    expect(await reencryptToActiveKey(t.db)).toEqual({ entities: 0, cacheRows: 0 });
+    expect((await findEntityByIdentifier(t.db, A, { kind: "ssn", value: "123-45-6789" }))?.entity_id).toBe(e.entity_id);
+    expect((await lookupCache(t.db, B, { entityId: e.entity_id, checkType: "employment" }))[0]?.raw_response).toBe("B's private file");
+    expect(await reencryptToActiveKey(t.db, P)).toEqual({ entities: 0, cache_rows: 0 });
   });
 });
 

@@ -11,23 +11,25 @@ import {
   eraseEntity,
   findEntityByIdentifier,
   getEntity,
-  latestProfileOf,
+  latestProfile,
   linkEntities,
   listAuditEvents,
   lookupCache,
   neighbours,
-  profileHistoryOf,
+  profileHistory,
   profileVersion,
   type RequestContext,
   requestContext,
-  softDeleteEntityById,
+  softDeleteEntity,
   storeProviderResponse,
   sweepFreshness,
-  tenantBySlugOrThrow,
+  tenantBySlug,
 } from "../../src/screening";
+import { platformContext } from "../../src/db/operation";
 import { describeServer, SERVER_ONLY_REASON, useTestDb } from "../support/db";
 
 const t = useTestDb();
+const P = platformContext();
 let A: RequestContext;
 let B: RequestContext;
 const ctxFor = (tenantId: string) => requestContext({ tenantId, actorId: crypto.randomUUID(), correlationId: crypto.randomUUID() });
@@ -37,21 +39,21 @@ const today = () => ({ from: new Date(Date.now() - 24 * hour), to: new Date(Date
 const count = async (sql: string, params: unknown[] = []) => Number((await t.db.pool.query(sql, params)).rows[0].n);
 
 beforeAll(async () => {
-  A = ctxFor((await createTenant(t.db, { slug: "acme", name: "Acme Screening" })).tenant_id);
-  B = ctxFor((await createTenant(t.db, { slug: "globex", name: "Globex HR" })).tenant_id);
+  A = ctxFor((await createTenant(t.db, P, { slug: "acme", name: "Acme Screening" })).tenant_id);
+  B = ctxFor((await createTenant(t.db, P, { slug: "globex", name: "Globex HR" })).tenant_id);
 });
 
 describe("tenants", () => {
   it("are found by slug; slugs are checked and unique; deactivation keeps the row", async () => {
-    expect((await tenantBySlugOrThrow(t.db, "acme")).tenant_id).toBe(A.tenantId);
-    await expect(createTenant(t.db, { slug: "Not_OK", name: "x" })).rejects.toBeInstanceOf(ValidationError);
-    await expect(createTenant(t.db, { slug: "x".repeat(64), name: "x" })).rejects.toBeInstanceOf(ValidationError);
-    const dup = await createTenant(t.db, { slug: "acme", name: "again" }).catch((e) => e);
+    expect((await tenantBySlug(t.db, P, { slug: "acme" })).tenant_id).toBe(A.tenantId);
+    await expect(createTenant(t.db, P, { slug: "Not_OK", name: "x" })).rejects.toBeInstanceOf(ValidationError);
+    await expect(createTenant(t.db, P, { slug: "x".repeat(64), name: "x" })).rejects.toBeInstanceOf(ValidationError);
+    const dup = await createTenant(t.db, P, { slug: "acme", name: "again" }).catch((e) => e);
     expect(dup).toBeInstanceOf(ConflictError);
     expect(dup.constraint).toBe("tenants_slug_key");
-    const temp = await createTenant(t.db, { slug: "short-lived", name: "Temp" });
-    expect((await deactivateTenant(t.db, temp.tenant_id)).is_active).toBe(false);
-    await expect(tenantBySlugOrThrow(t.db, "nobody")).rejects.toBeInstanceOf(NotFoundError);
+    const temp = await createTenant(t.db, P, { slug: "short-lived", name: "Temp" });
+    expect((await deactivateTenant(t.db, P, { tenantId: temp.tenant_id })).is_active).toBe(false);
+    await expect(tenantBySlug(t.db, P, { slug: "nobody" })).rejects.toBeInstanceOf(NotFoundError);
   });
 });
 
@@ -64,8 +66,8 @@ describe("entities", () => {
     expect(rows[0].raw).not.toContain(s);
     expect(Buffer.from(rows[0].raw.slice(2), "hex").includes(Buffer.from(s))).toBe(false);
     const dashed = `${s.slice(0, 3)}-${s.slice(3, 5)}-${s.slice(5)}`;
-    expect((await findEntityByIdentifier(t.db, B, "ssn", dashed))?.entity_id).toBe(e.entity_id);
-    expect(await findEntityByIdentifier(t.db, A, "ein", s)).toBeNull(); // same digits, other kind
+    expect((await findEntityByIdentifier(t.db, B, { kind: "ssn", value: dashed }))?.entity_id).toBe(e.entity_id);
+    expect(await findEntityByIdentifier(t.db, A, { kind: "ein", value: s })).toBeNull(); // same digits, other kind
   });
 
   it("refuses a second entity with the same SSN (ConflictError) and writes nothing", async () => {
@@ -99,12 +101,12 @@ describe("entities", () => {
     await linkEntities(t.db, A, { fromEntityId: e.entity_id, toEntityId: other.entity_id, relationType: "employer", confidenceScore: 0.9, discoveredInScreening: p.profile_id });
     await storeProviderResponse(t.db, A, paid(e.entity_id));
 
-    await softDeleteEntityById(t.db, A, e.entity_id);
-    expect(await findEntityByIdentifier(t.db, A, "ssn", s)).toBeNull();
-    await expect(getEntity(t.db, A, e.entity_id)).rejects.toBeInstanceOf(NotFoundError);
-    expect((await getEntity(t.db, A, e.entity_id, { includeDeleted: true })).deleted_at).toBeInstanceOf(Date);
+    await softDeleteEntity(t.db, A, { entityId: e.entity_id });
+    expect(await findEntityByIdentifier(t.db, A, { kind: "ssn", value: s })).toBeNull();
+    await expect(getEntity(t.db, A, { entityId: e.entity_id })).rejects.toBeInstanceOf(NotFoundError);
+    expect((await getEntity(t.db, A, { entityId: e.entity_id, includeDeleted: true })).deleted_at).toBeInstanceOf(Date);
 
-    await eraseEntity(t.db, A, e.entity_id);
+    await eraseEntity(t.db, A, { entityId: e.entity_id });
     for (const table of ["entities", "entity_profiles", "cached_data_sources", "entity_identifiers"]) {
       expect(await count(`SELECT count(*) AS n FROM screening.${table} WHERE entity_id = $1`, [e.entity_id]), table).toBe(0);
     }
@@ -150,16 +152,16 @@ describe("profiles", () => {
     });
     expect(v2).toMatchObject({ version: 2, previous_version: 1, connection_count: 1 });
     expect(v2.delta).toMatchObject({ findings_added: ["f2"], findings_removed: ["f1"], risk_score: { change: 45 }, connections_added: [`${friend.entity_id}:household`] });
-    expect((await latestProfileOf(t.db, A, e.entity_id))?.profile_id).toBe(v2.profile_id);
-    expect((await profileVersion(t.db, A, e.entity_id, 1)).profile_id).toBe(v1.profile_id);
-    expect((await profileHistoryOf(t.db, A, e.entity_id)).map((h) => h.version)).toEqual([2, 1]);
+    expect((await latestProfile(t.db, A, { entityId: e.entity_id }))?.profile_id).toBe(v2.profile_id);
+    expect((await profileVersion(t.db, A, { entityId: e.entity_id, version: 1 })).profile_id).toBe(v1.profile_id);
+    expect((await profileHistory(t.db, A, { entityId: e.entity_id })).map((h) => h.version)).toEqual([2, 1]);
   });
 
   it("round-trips a profile with 1,500 findings", async () => {
     const e = await createEntity(t.db, A, { entityType: "individual" });
     const findings = Array.from({ length: 1500 }, (_, i) => ({ id: `f${i}`, detail: "x".repeat(50), n: i }));
     await createProfileVersion(t.db, A, { entityId: e.entity_id, triggerType: "screening", findings, riskScore: { score: 1 } });
-    expect((await profileVersion(t.db, A, e.entity_id, 1)).findings).toEqual(findings);
+    expect((await profileVersion(t.db, A, { entityId: e.entity_id, version: 1 })).findings).toEqual(findings);
   });
 
   it("a profile for a missing entity is a NotFoundError; the FK rejects one written by hand", async () => {
@@ -251,10 +253,10 @@ describe("relations", () => {
     await link(b, c, "household", 0.5);
     await link(c, d, "business_partner", 0.8);
     await link(c, a, "household", 0.4); // a cycle
-    expect((await neighbours(t.db, A, a)).map((n) => n.entity_id).sort()).toEqual([b, c].sort());
-    const within2 = await connections(t.db, A, a, 2);
+    expect((await neighbours(t.db, A, { entityId: a })).map((n) => n.entity_id).sort()).toEqual([b, c].sort());
+    const within2 = await connections(t.db, A, { entityId: a, maxDepth: 2 });
     expect(Object.fromEntries(within2.map((r) => [r.entity_id, r.depth]))).toEqual({ [b]: 1, [c]: 1, [d]: 2 });
-    expect((await connections(t.db, A, a, 1)).map((r) => r.entity_id).sort()).toEqual([b, c].sort());
+    expect((await connections(t.db, A, { entityId: a, maxDepth: 1 })).map((r) => r.entity_id).sort()).toEqual([b, c].sort());
     expect(await link(a, b, "employer", 0.7).catch((e) => e)).toBeInstanceOf(ConflictError);
     await expect(link(a, b, "friend", 1.5)).rejects.toBeInstanceOf(ValidationError);
     await expect(link(a, a, "friend", 0.5)).rejects.toBeInstanceOf(ValidationError);
@@ -268,11 +270,11 @@ describe("provider cache and tenant isolation", () => {
     await storeProviderResponse(t.db, A, paid(e.entity_id, { dataOrigin: "customer_provided", providerId: "acme-hr", rawResponse: "acme's own file", cost: 0 }));
     await storeProviderResponse(t.db, A, paid(e.entity_id, { providerId: "old-bureau", acquiredAt: new Date(Date.now() - 72 * hour), freshUntil: new Date(Date.now() - 48 * hour), staleUntil: new Date(Date.now() + hour) }));
 
-    const forA = await lookupCache(t.db, A, e.entity_id, "criminal_record");
-    const forB = await lookupCache(t.db, B, e.entity_id, "criminal_record");
+    const forA = await lookupCache(t.db, A, { entityId: e.entity_id, checkType: "criminal_record" });
+    const forB = await lookupCache(t.db, B, { entityId: e.entity_id, checkType: "criminal_record" });
     expect(forA.map((r) => r.provider_id).sort()).toEqual(["acme-bureau", "acme-hr", "old-bureau"]);
     expect(forB.map((r) => r.provider_id).sort()).toEqual(["acme-bureau", "old-bureau"]);
-    expect(forA.find((r) => r.provider_id === "acme-hr")?.rawResponse).toBe("acme's own file");
+    expect(forA.find((r) => r.provider_id === "acme-hr")?.raw_response).toBe("acme's own file");
     expect(Object.fromEntries(forB.map((r) => [r.provider_id, r.freshness]))).toEqual({ "acme-bureau": "fresh", "old-bureau": "stale" });
 
     // Hand-written SQL as the application role with B's tenant: A's private row is invisible and untouchable.
@@ -298,12 +300,12 @@ describe("provider cache and tenant isolation", () => {
       "UPDATE screening.cached_data_sources SET fresh_until = acquired_at, stale_until = acquired_at + interval '1 hour' WHERE provider_id = 'old-bureau' AND entity_id = $1",
       [e.entity_id],
     );
-    expect((await lookupCache(t.db, B, e.entity_id, "criminal_record")).find((r) => r.provider_id === "old-bureau")?.freshness).toBe("expired");
-    const swept = await sweepFreshness(t.db);
+    expect((await lookupCache(t.db, B, { entityId: e.entity_id, checkType: "criminal_record" })).find((r) => r.provider_id === "old-bureau")?.freshness).toBe("expired");
+    const swept = await sweepFreshness(t.db, P);
     expect(swept.expired).toBeGreaterThanOrEqual(1);
     const { rows } = await t.db.pool.query("SELECT freshness_status FROM screening.cached_data_sources WHERE provider_id = 'old-bureau' AND entity_id = $1", [e.entity_id]);
     expect(rows).toEqual([{ freshness_status: "expired" }]);
-    expect(await sweepFreshness(t.db)).toEqual({}); // nothing left to change
+    expect(await sweepFreshness(t.db, P)).toEqual({}); // nothing left to change
   });
 
   it("rejects bad cache input naming the field, and totals what each tenant spent", async () => {
@@ -339,7 +341,7 @@ describe("audit events", () => {
     expect(mine.map((ev) => ev.event_type)).toEqual(["entity_created", "error"]);
     expect(mine.every((ev) => ev.actor_id === ctx.actorId)).toBe(true);
     expect(mine[0]?.entity_id).toBe(e.entity_id);
-    expect(mine[1]?.details).toMatchObject({ operation: "entity.create", code: "validation" });
+    expect(mine[1]?.details).toMatchObject({ operation: "screening.entity.create", code: "validation" });
     expect((await listAuditEvents(t.db, B, today())).some((ev) => ev.correlation_id === ctx.correlationId)).toBe(false);
     for (const sql of ["UPDATE screening.audit_events SET event_type = 'error'", "DELETE FROM screening.audit_events", "TRUNCATE screening.audit_events"]) {
       // Not granted to the application role, and refused by the append-only guard for the owner.

@@ -6,6 +6,7 @@
  */
 import crypto from "node:crypto";
 import type { Db } from "../../src/db/connect";
+import { platformContext } from "../../src/db/operation";
 import * as ws from "../../src/workspace";
 import { randomVector, rng, TABLES } from "../workspace/fixtures";
 
@@ -63,7 +64,7 @@ export interface WorkspaceWorld {
 /** An organisation with two members and one row of every kind, made through the service. */
 export async function makeWorkspaceWorld(db: Db, label = "ws"): Promise<WorkspaceWorld> {
   const tag = crypto.randomBytes(4).toString("hex");
-  const org = await ws.createOrganization(db, { name: `${label} ${tag}`, slug: `${label}-${tag}` });
+  const org = await ws.createOrganization(db, platformContext(), { name: `${label} ${tag}`, slug: `${label}-${tag}` });
   const system = ws.workspaceContext({ organizationId: org.id, userId: null });
   const user = await ws.createUser(db, system, { email: `a.${tag}@example.com`, displayName: "A" });
   const other = await ws.createUser(db, system, { email: `b.${tag}@example.com`, displayName: "B" });
@@ -88,7 +89,7 @@ export async function makeWorkspaceWorld(db: Db, label = "ws"): Promise<Workspac
     ctx,
     userId: user.id,
     otherUserId: other.id,
-    sessionId: session.sessionId,
+    sessionId: session.session_id,
     sessionToken: session.token,
     memoryId: memory.id,
     conversationId: conversation.id,

@@ -2,12 +2,14 @@ import crypto from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensurePartitions, reportPartitions } from "../../src/core/partitions";
 import { AppendOnlyError, ForbiddenError, ValidationError } from "../../src/db/errors";
+import { platformContext } from "../../src/db/operation";
 import { auditForSubject, grantConsent, willsContext } from "../../src/wills";
 import { useTestDb } from "../support/db";
 
 const t = useTestDb();
 const ctx = willsContext({ actorId: null, actorType: "system", correlationId: crypto.randomUUID() });
 const subject = crypto.randomUUID();
+const P = platformContext();
 
 beforeAll(async () => {
   await grantConsent(t.db, ctx, {
@@ -23,7 +25,7 @@ const auditCount = async () => Number((await t.db.pool.query("SELECT count(*) AS
 
 describe("wills.audit_logs", () => {
   it("is partitioned by month: current month and 3 ahead plus DEFAULT, and the partition run is idempotent", async () => {
-    const r = await ensurePartitions(t.db, "wills.audit_logs", 3);
+    const r = await ensurePartitions(t.db, P, { parent: "wills.audit_logs", monthsAhead: 3 });
     expect(r).toHaveLength(5);
     expect(r.some((p) => p.created)).toBe(false);
     expect(r.at(-1)?.partition_name).toBe("audit_logs_default");
@@ -45,7 +47,7 @@ describe("wills.audit_logs", () => {
     expect(await auditCount()).toBe(before);
   });
 
-  it("a failed change leaves no audit row", async () => {
+  it("a failed change leaves no change row, only its failure record (written in its own transaction)", async () => {
     const before = await auditCount();
     const err = await grantConsent(t.db, ctx, {
       dataSubjectId: subject,
@@ -55,7 +57,18 @@ describe("wills.audit_logs", () => {
       channel: "api",
     }).catch((e) => e);
     expect(err.code).toBe("conflict");
-    expect(await auditCount()).toBe(before);
+    expect(await auditCount()).toBe(before + 1);
+    const { rows } = await t.db.pool.query("SELECT action, resource_type, data_subject_id, details FROM wills.audit_logs WHERE correlation_id = $1 AND action <> 'consent.granted'", [
+      ctx.correlationId,
+    ]);
+    expect(rows).toEqual([
+      {
+        action: "consent.failed",
+        resource_type: "consent",
+        data_subject_id: null,
+        details: { operation: "wills.consent.grant", code: "conflict", sqlstate: "23505", constraint: "consent_records_one_active_per_policy", fields: null },
+      },
+    ]);
   });
 
   it("a row dated 10 years ahead lands in DEFAULT, and the partition report flags it", async () => {
@@ -64,7 +77,7 @@ describe("wills.audit_logs", () => {
     );
     const { rows } = await t.db.pool.query("SELECT tableoid::regclass::text AS part FROM wills.audit_logs WHERE action = 'test.far_future'");
     expect(rows).toEqual([{ part: "wills.audit_logs_default" }]);
-    const report = await reportPartitions(t.db);
+    const report = await reportPartitions(t.db, P);
     expect(report.nonEmptyDefaults.map((d) => [d.parent, d.row_count])).toEqual([["wills.audit_logs", "1"]]);
   });
 
@@ -84,13 +97,13 @@ describe("wills.audit_logs", () => {
     expect(scanned.length).toBeGreaterThan(0);
     expect(new Set(scanned)).toEqual(new Set([`audit_logs_p${month}`]));
     // And the service's query returns this month's consent event.
-    const rows = await auditForSubject(t.db, subject, { from, to });
+    const rows = await auditForSubject(t.db, ctx, { dataSubjectId: subject, from, to });
     expect(rows.map((r) => r.action)).toEqual(["consent.granted"]);
   });
 
   it("rejects a reversed time range", async () => {
     const now = new Date();
-    await expect(auditForSubject(t.db, subject, { from: now, to: new Date(now.getTime() - 1) })).rejects.toBeInstanceOf(ValidationError);
+    await expect(auditForSubject(t.db, ctx, { dataSubjectId: subject, from: now, to: new Date(now.getTime() - 1) })).rejects.toBeInstanceOf(ValidationError);
   });
 });
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ConflictError, NotFoundError, ValidationError } from "../../src/db/errors";
 import {
   auditForResource,
-  clauseHistoryOf,
+  clauseHistory,
   createClause,
   currentClause,
   listCurrentClauses,
@@ -35,6 +35,9 @@ const counts = async () =>
     )
   ).rows[0];
 
+const newestAudit = async () =>
+  (await t.db.pool.query("SELECT action, resource_type, data_subject_id, details FROM wills.audit_logs ORDER BY created_at DESC, id DESC LIMIT 1")).rows[0];
+
 describe("clause library", () => {
   it("creates a lineage, publishes revisions along a linked chain, and walks the history", async () => {
     const code = uniqueCode("executor");
@@ -45,8 +48,8 @@ describe("clause library", () => {
     expect(v2).toMatchObject({ version: 2, previous_version_id: v1.id, is_current: true, title: v1.title, category: "executor" });
     expect(v3).toMatchObject({ version: 3, previous_version_id: v2.id, will_types: ["single"] });
 
-    expect((await currentClause(t.db, code)).id).toBe(v3.id);
-    const history = await clauseHistoryOf(t.db, code);
+    expect((await currentClause(t.db, ctx, { code })).id).toBe(v3.id);
+    const history = await clauseHistory(t.db, ctx, { code });
     expect(history.map((h) => [h.version, h.is_current])).toEqual([
       [3, true],
       [2, false],
@@ -56,11 +59,11 @@ describe("clause library", () => {
     expect(rows[0].n).toBe(1);
 
     const day = 86_400_000;
-    const audit = await auditForResource(t.db, "clause", v2.id, { from: new Date(Date.now() - day), to: new Date(Date.now() + day) });
+    const audit = await auditForResource(t.db, ctx, { resourceType: "clause", resourceId: v2.id, from: new Date(Date.now() - day), to: new Date(Date.now() + day) });
     expect(audit.map((a) => a.action)).toEqual(["clause.published"]);
   });
 
-  it("a revision based on a stale version is a ConflictError and changes nothing", async () => {
+  it("a revision based on a stale version is a ConflictError and changes nothing but its failure record", async () => {
     const code = uniqueCode("bequest");
     await newClause(code, { category: "bequest" });
     await publishRevision(t.db, ctx, { code, basedOnVersion: 1, body: "second" });
@@ -68,7 +71,9 @@ describe("clause library", () => {
     const err = await publishRevision(t.db, ctx, { code, basedOnVersion: 1, body: "stale edit" }).catch((e) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect(err.message).toContain("is at version 2, not 1");
-    expect(await counts()).toEqual(before);
+    // No clause changed; the one audit row is the failure record (written in its own transaction).
+    expect(await counts()).toEqual({ ...before, audits: before.audits + 1 });
+    expect(await newestAudit()).toMatchObject({ action: "clause.failed", resource_type: "clause", details: { operation: "wills.clause.publish", code: "conflict" } });
     await expect(publishRevision(t.db, ctx, { code: "no_such_clause", basedOnVersion: 1, body: "x" })).rejects.toBeInstanceOf(NotFoundError);
   });
 
@@ -86,13 +91,13 @@ describe("clause library", () => {
     await newClause(a, { category: "guardian", willTypes: ["joint"] });
     await newClause(b, { category: "funeral", willTypes: ["single", "joint"] });
     await publishRevision(t.db, ctx, { code: b, basedOnVersion: 1, body: "revised" });
-    const guardians = await listCurrentClauses(t.db, { category: "guardian" });
+    const guardians = await listCurrentClauses(t.db, ctx, { category: "guardian" });
     expect(guardians.map((c) => c.code)).toContain(a);
     expect(guardians.every((c) => c.category === "guardian" && c.is_current)).toBe(true);
-    const joint = await listCurrentClauses(t.db, { willType: "joint" });
+    const joint = await listCurrentClauses(t.db, ctx, { willType: "joint" });
     expect(joint.map((c) => c.code)).toEqual(expect.arrayContaining([a, b]));
     expect(joint.filter((c) => c.code === b)).toHaveLength(1); // only the current version
-    const living = await listCurrentClauses(t.db, { willType: "living" });
+    const living = await listCurrentClauses(t.db, ctx, { willType: "living" });
     expect(living.map((c) => c.code)).not.toContain(a);
   });
 
@@ -110,7 +115,9 @@ describe("clause library", () => {
     const err = await newClause(uniqueCode("bad"), bad).catch((e) => e);
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.fields.some((f: string) => f.startsWith(field))).toBe(true);
-    expect(await counts()).toEqual(before);
+    // No clause; the one audit row is the failure record of the rejected input.
+    expect(await counts()).toEqual({ ...before, audits: before.audits + 1 });
+    expect(await newestAudit()).toMatchObject({ action: "clause.failed", details: { operation: "wills.clause.create", code: "validation" } });
   });
 
   it.each([

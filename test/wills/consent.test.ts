@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../src/db/errors";
 import {
   auditForSubject,
-  consentHistoryOf,
+  consentHistory,
   currentConsent,
   grantConsent,
   hasConsent,
@@ -23,6 +23,9 @@ const counts = async () =>
     )
   ).rows[0];
 
+const newestAudit = async () =>
+  (await t.db.pool.query("SELECT action, resource_type, data_subject_id, details FROM wills.audit_logs ORDER BY created_at DESC, id DESC LIMIT 1")).rows[0];
+
 const grant = (subject: string, overrides: Record<string, unknown> = {}) =>
   grantConsent(t.db, ctx, {
     dataSubjectId: subject,
@@ -40,46 +43,66 @@ describe("consent records", () => {
     const s = crypto.randomUUID();
     const first = await grant(s);
     expect(first).toMatchObject({ data_subject_id: s, privacy_policy_version: "2026.1", withdrawn_at: null, ip_address: "196.25.1.7" });
-    expect(await hasConsent(t.db, s, "will_drafting", "2026.1")).toBe(true);
-    expect(await hasConsent(t.db, s, "marketing", "2026.1")).toBe(false);
-    expect(await hasConsent(t.db, s, "will_drafting", "2027.1")).toBe(false);
+    expect(await hasConsent(t.db, ctx, { dataSubjectId: s, category: "will_drafting", privacyPolicyVersion: "2026.1" })).toBe(true);
+    expect(await hasConsent(t.db, ctx, { dataSubjectId: s, category: "marketing", privacyPolicyVersion: "2026.1" })).toBe(false);
+    expect(await hasConsent(t.db, ctx, { dataSubjectId: s, category: "will_drafting", privacyPolicyVersion: "2027.1" })).toBe(false);
 
-    const withdrawn = await withdrawConsent(t.db, ctx, s, first.id);
+    const withdrawn = await withdrawConsent(t.db, ctx, { dataSubjectId: s, id: first.id });
     expect(withdrawn.withdrawn_at).toBeInstanceOf(Date);
-    expect(await hasConsent(t.db, s, "will_drafting", "2026.1")).toBe(false);
-    expect((await currentConsent(t.db, s)).categories).toEqual({});
+    expect(await hasConsent(t.db, ctx, { dataSubjectId: s, category: "will_drafting", privacyPolicyVersion: "2026.1" })).toBe(false);
+    expect((await currentConsent(t.db, ctx, { dataSubjectId: s })).categories).toEqual({});
 
     const second = await grant(s, { privacyPolicyVersion: "2026.2", categories: { will_drafting: true, marketing: true } });
-    expect((await currentConsent(t.db, s)).categories).toEqual({ will_drafting: true, marketing: true });
-    const history = await consentHistoryOf(t.db, s);
+    expect((await currentConsent(t.db, ctx, { dataSubjectId: s })).categories).toEqual({ will_drafting: true, marketing: true });
+    const history = await consentHistory(t.db, ctx, { dataSubjectId: s });
     expect(history.map((h) => h.id)).toEqual([second.id, first.id]);
     expect(history[1]?.withdrawn_at).not.toBeNull();
 
-    const audit = await auditForSubject(t.db, s, window());
+    const audit = await auditForSubject(t.db, ctx, { dataSubjectId: s, ...window() });
+    // Every read of the subject's consent left a consent.accessed row (no resource id) in between the changes.
+    const accessed = ["consent.accessed", null];
     expect(audit.map((a) => [a.action, a.resource_id])).toEqual([
       ["consent.granted", first.id],
+      accessed, // hasConsent will_drafting 2026.1
+      accessed, // hasConsent marketing 2026.1
+      accessed, // hasConsent will_drafting 2027.1
       ["consent.withdrawn", first.id],
+      accessed, // hasConsent after the withdrawal
+      accessed, // currentConsent
       ["consent.granted", second.id],
+      accessed, // currentConsent
+      accessed, // consentHistory
+    ]);
+    expect(audit.filter((a) => a.action === "consent.accessed").map((a) => (a.details as { operation: string }).operation)).toEqual([
+      "wills.consent.check",
+      "wills.consent.check",
+      "wills.consent.check",
+      "wills.consent.check",
+      "wills.consent.current",
+      "wills.consent.current",
+      "wills.consent.history",
     ]);
     expect(audit.every((a) => a.correlation_id === ctx.correlationId && a.actor_id === ctx.actorId)).toBe(true);
   });
 
-  it("a second active grant under the same policy version is a ConflictError naming the index, and writes nothing", async () => {
+  it("a second active grant under the same policy version is a ConflictError naming the index, and writes nothing but its failure record", async () => {
     const s = crypto.randomUUID();
     await grant(s);
     const before = await counts();
     const err = await grant(s).catch((e) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect(err.constraint).toBe("consent_records_one_active_per_policy");
-    expect(await counts()).toEqual(before);
+    // No consent record; the one audit row is the failure record (written in its own transaction).
+    expect(await counts()).toEqual({ ...before, audits: before.audits + 1 });
+    expect(await newestAudit()).toMatchObject({ action: "consent.failed", details: { operation: "wills.consent.grant", code: "conflict" } });
   });
 
   it("withdrawing twice is a ConflictError; someone else's record is NotFound", async () => {
     const s = crypto.randomUUID();
     const r = await grant(s);
-    await withdrawConsent(t.db, ctx, s, r.id);
-    await expect(withdrawConsent(t.db, ctx, s, r.id)).rejects.toBeInstanceOf(ConflictError);
-    await expect(withdrawConsent(t.db, ctx, crypto.randomUUID(), r.id)).rejects.toBeInstanceOf(NotFoundError);
+    await withdrawConsent(t.db, ctx, { dataSubjectId: s, id: r.id });
+    await expect(withdrawConsent(t.db, ctx, { dataSubjectId: s, id: r.id })).rejects.toBeInstanceOf(ConflictError);
+    await expect(withdrawConsent(t.db, ctx, { dataSubjectId: crypto.randomUUID(), id: r.id })).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it.each([
@@ -91,12 +114,14 @@ describe("consent records", () => {
     ["ipAddress", "not an IP", { ipAddress: "999.1.1.1" }],
     ["userAgent", "of 1,025 chars", { userAgent: "x".repeat(1025) }],
     ["dataSubjectId", "not a UUID", { dataSubjectId: "not-a-uuid" }],
-  ])("rejects %s (%s) with a ValidationError naming it, writing nothing", async (field, _why, bad) => {
+  ])("rejects %s (%s) with a ValidationError naming it, writing nothing but its failure record", async (field, _why, bad) => {
     const before = await counts();
     const err = await grant(crypto.randomUUID(), bad).catch((e) => e);
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.fields.some((f: string) => f.startsWith(field))).toBe(true);
-    expect(await counts()).toEqual(before);
+    // No consent record; the one audit row is the failure record of the rejected input.
+    expect(await counts()).toEqual({ ...before, audits: before.audits + 1 });
+    expect(await newestAudit()).toMatchObject({ action: "consent.failed", details: { operation: "wills.consent.grant", code: "validation" } });
   });
 
   it.each([
@@ -128,6 +153,75 @@ describe("consent records", () => {
       const err = await t.db.transaction((c) => c.query(sql, [r.id]), { asApp: true }).catch((e) => e);
       expect(err, sql).toBeInstanceOf(ForbiddenError);
     }
-    expect((await consentHistoryOf(t.db, s))[0]?.consent_categories).toEqual({ will_drafting: true, marketing: false });
+    expect((await consentHistory(t.db, ctx, { dataSubjectId: s }))[0]?.consent_categories).toEqual({ will_drafting: true, marketing: false });
+  });
+});
+
+describe("failure and data-access records", () => {
+  /** A context of its own per check, so its audit rows are exactly those with its correlation id. */
+  const fresh = () => willsContext({ actorId: crypto.randomUUID(), actorType: "staff", correlationId: crypto.randomUUID() });
+  const rowsOf = async (c: { correlationId: string }) =>
+    (await t.db.pool.query("SELECT * FROM wills.audit_logs WHERE correlation_id = $1 ORDER BY created_at, id", [c.correlationId])).rows;
+
+  it("a rejected grant (bad dataSubjectId) leaves exactly one consent.failed row: operation and code, no input values", async () => {
+    const c = fresh();
+    const input = {
+      dataSubjectId: "not-a-uuid",
+      categories: { will_drafting: true },
+      privacyPolicyVersion: "2026.9",
+      consentTextVersion: "v9",
+      channel: "web" as const,
+      ipAddress: "196.25.1.99",
+      userAgent: "SecretAgent/7.7",
+    };
+    const err = await grantConsent(t.db, c, input).catch((e) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    const rows = await rowsOf(c);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      action: "consent.failed",
+      resource_type: "consent",
+      resource_id: null,
+      data_subject_id: null,
+      actor_id: c.actorId,
+      actor_type: "staff",
+      details: { operation: "wills.consent.grant", code: "validation", fields: ["dataSubjectId"] },
+    });
+    const stored = JSON.stringify(rows[0]);
+    for (const value of ["not-a-uuid", "will_drafting", "2026.9", "v9", "196.25.1.99", "SecretAgent"]) expect(stored, value).not.toContain(value);
+  });
+
+  it("withdrawing an unknown record leaves exactly one consent.failed row: operation and code, no input values", async () => {
+    const c = fresh();
+    const input = { dataSubjectId: crypto.randomUUID(), id: crypto.randomUUID() };
+    await expect(withdrawConsent(t.db, c, input)).rejects.toBeInstanceOf(NotFoundError);
+    const rows = await rowsOf(c);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      action: "consent.failed",
+      resource_type: "consent",
+      resource_id: null,
+      data_subject_id: null,
+      details: { operation: "wills.consent.withdraw", code: "not_found" },
+    });
+    const stored = JSON.stringify(rows[0]);
+    for (const value of [input.dataSubjectId, input.id]) expect(stored).not.toContain(value);
+  });
+
+  it("currentConsent leaves one consent.accessed row naming the data subject", async () => {
+    const s = crypto.randomUUID();
+    await grant(s);
+    const c = fresh();
+    expect((await currentConsent(t.db, c, { dataSubjectId: s })).categories).toEqual({ will_drafting: true, marketing: false });
+    const rows = await rowsOf(c);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      action: "consent.accessed",
+      resource_type: "consent",
+      resource_id: null,
+      data_subject_id: s,
+      actor_id: c.actorId,
+      details: { operation: "wills.consent.current" },
+    });
   });
 });

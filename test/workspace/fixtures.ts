@@ -1,6 +1,7 @@
 /** Shared set-up for the workspace tests: organisations with members, contexts, deterministic embeddings. */
 import crypto from "node:crypto";
 import type { Db } from "../../src/db/connect";
+import { platformContext } from "../../src/db/operation";
 import { createOrganization, createUser, EMBEDDING_DIMENSIONS, type User, type WorkspaceContext, workspaceContext } from "../../src/workspace";
 
 export interface Org {
@@ -14,7 +15,7 @@ export interface Org {
 
 export async function makeOrg(db: Db, members = 2, label = "org"): Promise<Org> {
   const tag = crypto.randomBytes(4).toString("hex");
-  const org = await createOrganization(db, { name: `${label} ${tag}`, slug: `${label}-${tag}` });
+  const org = await createOrganization(db, platformContext(), { name: `${label} ${tag}`, slug: `${label}-${tag}` });
   const system = workspaceContext({ organizationId: org.id, userId: null });
   const users: User[] = [];
   for (let i = 0; i < members; i++) users.push(await createUser(db, system, { email: `user${i}.${tag}@example.com`, displayName: `User ${i}` }));

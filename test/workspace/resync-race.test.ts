@@ -25,7 +25,7 @@ describeServer(`concurrent re-sync upserts (${SERVER_ONLY_REASON})`, () => {
       const jobs = Array.from({ length: 8 }, (_, j) => {
         // Each job covers a different, overlapping half of the keys, in its own random order.
         const rows = Array.from({ length: keys / 2 }, (_, i) => ({ gmail_id: `m${(i + j * 25) % keys}`, subject: `round ${round}` })).sort(() => Math.random() - 0.5);
-        return ws.syncGmailMessages(t.db, ctx, integration.id, rows).catch(() => {
+        return ws.syncGmailMessages(t.db, ctx, { integrationId: integration.id, rows }).catch(() => {
           errors++;
         });
       });

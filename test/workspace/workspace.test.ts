@@ -2,6 +2,7 @@
 import crypto from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../src/db/errors";
+import { platformContext } from "../../src/db/operation";
 import * as ws from "../../src/workspace";
 import { useTestDb } from "../support/db";
 import { cosineDistance, makeOrg, type Org, randomVector, rng } from "./fixtures";
@@ -17,17 +18,17 @@ const q = async <T = Record<string, unknown>>(sql: string, params: unknown[] = [
 describe("organisations, users, preferences, sessions", () => {
   it("finds a user by email in any letter case, and refuses the same email in another case", async () => {
     const u = org.users[0]!;
-    expect((await ws.findUserByEmail(t.db, org.system, u.email.toUpperCase()))?.id).toBe(u.id);
-    expect(await ws.findUserByEmail(t.db, org.system, "nobody@example.com")).toBeNull();
+    expect((await ws.findUserByEmail(t.db, org.system, { email: u.email.toUpperCase() }))?.id).toBe(u.id);
+    expect(await ws.findUserByEmail(t.db, org.system, { email: "nobody@example.com" })).toBeNull();
     const err = await ws.createUser(t.db, org.system, { email: u.email.replace("user", "USER") }).catch((e) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect(err.message).toContain("idx_users_email");
-    expect(Object.keys(await ws.getUserById(t.db, org.system, u.id))).not.toContain("password_hash");
+    expect(Object.keys(await ws.getUser(t.db, org.system, { userId: u.id }))).not.toContain("password_hash");
   });
 
   it("keeps preferences: defaults first, then partial updates keep the other fields", async () => {
     const ctx = org.as(0);
-    expect(await ws.getPreferencesOf(t.db, ctx)).toMatchObject({ theme: "system", max_memories_per_request: 5, language: "en" });
+    expect(await ws.getPreferences(t.db, ctx)).toMatchObject({ theme: "system", max_memories_per_request: 5, language: "en" });
     await ws.updatePreferences(t.db, ctx, { theme: "dark", excludedMemoryTypes: ["secret"] });
     const p = await ws.updatePreferences(t.db, ctx, { maxMemoriesPerRequest: 12 });
     expect(p).toMatchObject({ theme: "dark", max_memories_per_request: 12, excluded_memory_types: ["secret"] });
@@ -39,16 +40,16 @@ describe("organisations, users, preferences, sessions", () => {
     const s = await ws.createSession(t.db, ctx, { ttlSeconds: 3600, withRefreshToken: true });
     const [row] = await q<{ token_hash: string; refresh_token_hash: string; ip: string }>(
       "SELECT token_hash, refresh_token_hash, host(ip_address) AS ip FROM workspace.sessions WHERE id = $1",
-      [s.sessionId],
+      [s.session_id],
     );
     expect(row!.token_hash).toBe(crypto.createHash("sha256").update(s.token).digest("hex"));
-    expect(row!.refresh_token_hash).not.toContain(s.refreshToken);
+    expect(row!.refresh_token_hash).not.toContain(s.refresh_token);
     expect(row!.ip).toBe("10.1.2.3");
     expect(JSON.stringify(await q("SELECT * FROM workspace.sessions"))).not.toContain(s.token);
-    expect(await ws.resolveSession(t.db, s.token)).toMatchObject({ sessionId: s.sessionId, userId: org.users[1]!.id, organizationId: org.id });
-    await expect(ws.resolveSession(t.db, `${s.token}x`)).rejects.toBeInstanceOf(NotFoundError);
-    await ws.endSession(t.db, ctx, s.sessionId);
-    await expect(ws.resolveSession(t.db, s.token)).rejects.toBeInstanceOf(NotFoundError);
+    expect(await ws.resolveSession(t.db, platformContext(), { token: s.token })).toMatchObject({ session_id: s.session_id, user_id: org.users[1]!.id, organization_id: org.id });
+    await expect(ws.resolveSession(t.db, platformContext(), { token: `${s.token}x` })).rejects.toBeInstanceOf(NotFoundError);
+    await ws.endSession(t.db, ctx, { sessionId: s.session_id });
+    await expect(ws.resolveSession(t.db, platformContext(), { token: s.token })).rejects.toBeInstanceOf(NotFoundError);
   });
 });
 
@@ -60,12 +61,12 @@ describe("memories", () => {
     const other = await ws.createMemory(t.db, ctx, { content: "Budgets for the offsite were approved", tags: ["finance"] });
     const hits = await ws.keywordSearchMemories(t.db, ctx, { query: "budget" });
     expect(hits.map((h) => h.id).sort()).toEqual([m.id, other.id].sort());
-    await ws.deleteMemory(t.db, ctx, other.id);
+    await ws.deleteMemory(t.db, ctx, { id: other.id });
     expect((await ws.keywordSearchMemories(t.db, ctx, { query: "budget" })).map((h) => h.id)).toEqual([m.id]);
-    await expect(ws.getMemoryById(t.db, ctx, other.id)).rejects.toBeInstanceOf(NotFoundError);
-    await expect(ws.deleteMemory(t.db, ctx, other.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(ws.getMemory(t.db, ctx, { id: other.id })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(ws.deleteMemory(t.db, ctx, { id: other.id })).rejects.toBeInstanceOf(NotFoundError);
     // Private to its user: the colleague in the same organisation sees nothing.
-    await expect(ws.getMemoryById(t.db, org.as(1), m.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(ws.getMemory(t.db, org.as(1), { id: m.id })).rejects.toBeInstanceOf(NotFoundError);
     expect(await ws.keywordSearchMemories(t.db, org.as(1), { query: "budget" })).toEqual([]);
   });
 
@@ -100,7 +101,7 @@ describe("memories", () => {
     const pinned = await ws.semanticSearchMemories(t.db, ctx, { embedding: query, k: 5, tags: ["pinned"], efSearch: 100 });
     expect(pinned.map((h) => h.id)).toEqual(exact.filter((d) => d.tags.includes("pinned")).slice(0, 5).map((d) => d.id));
 
-    await ws.deleteMemory(t.db, ctx, exact[0]!.id);
+    await ws.deleteMemory(t.db, ctx, { id: exact[0]!.id });
     const after = await ws.semanticSearchMemories(t.db, ctx, { embedding: query, k: 5, efSearch: 100 });
     expect(after.map((h) => h.id)).toEqual(exact.slice(1, 6).map((d) => d.id));
 
@@ -126,7 +127,7 @@ describe("conversations and messages", () => {
     const direct = await ws.createConversation(t.db, a, { type: "direct", participantIds: [org.users[1]!.id] });
     const group = await ws.createConversation(t.db, a, { type: "group", name: "Launch", participantIds: [org.users[1]!.id] });
     const ai = await ws.createConversation(t.db, b, { type: "ai_chat" });
-    expect((await ws.participantsOf(t.db, a, direct.id)).map((p) => [p.user_id, p.role])).toEqual(
+    expect((await ws.participantsOf(t.db, a, { conversationId: direct.id })).map((p) => [p.user_id, p.role])).toEqual(
       expect.arrayContaining([
         [org.users[0]!.id, "owner"],
         [org.users[1]!.id, "member"],
@@ -150,16 +151,16 @@ describe("conversations and messages", () => {
     const [conv] = await q<{ last_message_at: Date }>("SELECT last_message_at FROM workspace.conversations WHERE id = $1", [direct.id]);
     expect(conv!.last_message_at.getTime()).toBe(reply.created_at.getTime());
 
-    expect((await ws.unreadCountsOf(t.db, b)).get(direct.id)).toBe(2);
-    expect((await ws.unreadCountsOf(t.db, a)).get(direct.id)).toBe(1);
-    await ws.markConversationRead(t.db, b, direct.id);
-    expect((await ws.unreadCountsOf(t.db, b)).get(direct.id)).toBe(0);
-    await expect(ws.markConversationRead(t.db, c, direct.id)).rejects.toBeInstanceOf(NotFoundError);
+    expect((await ws.unreadCounts(t.db, b)).get(direct.id)).toBe(2);
+    expect((await ws.unreadCounts(t.db, a)).get(direct.id)).toBe(1);
+    await ws.markConversationRead(t.db, b, { conversationId: direct.id });
+    expect((await ws.unreadCounts(t.db, b)).get(direct.id)).toBe(0);
+    await expect(ws.markConversationRead(t.db, c, { conversationId: direct.id })).rejects.toBeInstanceOf(NotFoundError);
 
-    const found = await ws.searchMessagesIn(t.db, a, { query: "telemetry" });
+    const found = await ws.searchMessages(t.db, a, { query: "telemetry" });
     expect(found.map((m) => m.content).sort()).toEqual(["Great, telemetry looks good", "Shipping the rocket telemetry today"]);
     // Search covers the conversations the user takes part in, not every conversation of the organisation.
-    expect(await ws.searchMessagesIn(t.db, c, { query: "telemetry" })).toEqual([]);
+    expect(await ws.searchMessages(t.db, c, { query: "telemetry" })).toEqual([]);
     const page = await ws.messagesOf(t.db, a, { conversationId: direct.id, limit: 2 });
     expect(page.map((m) => m.content)).toEqual(["Great, telemetry looks good", "Second note"]);
     const next = await ws.messagesOf(t.db, a, { conversationId: direct.id, limit: 2, before: page[1]!.created_at });
@@ -174,9 +175,9 @@ describe("conversations and messages", () => {
     await ws.sendMessage(t.db, a, { conversationId: open.id, content: "all hands at 10" });
     expect((await ws.messagesOf(t.db, b, { conversationId: secret.id })).map((m) => m.content)).toEqual(["salary figures"]);
     await expect(ws.messagesOf(t.db, c, { conversationId: secret.id })).rejects.toBeInstanceOf(ForbiddenError);
-    await expect(ws.participantsOf(t.db, c, secret.id)).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(ws.participantsOf(t.db, c, { conversationId: secret.id })).rejects.toBeInstanceOf(ForbiddenError);
     expect((await ws.messagesOf(t.db, c, { conversationId: open.id })).map((m) => m.content)).toEqual(["all hands at 10"]);
-    expect((await ws.participantsOf(t.db, c, open.id)).map((p) => p.user_id)).toEqual([org.users[0]!.id]);
+    expect((await ws.participantsOf(t.db, c, { conversationId: open.id })).map((p) => p.user_id)).toEqual([org.users[0]!.id]);
     // A memory may cite only a conversation its user may read.
     await expect(ws.createMemory(t.db, c, { content: "notes", conversationId: secret.id })).rejects.toBeInstanceOf(ForbiddenError);
     expect((await ws.createMemory(t.db, b, { content: "notes", conversationId: secret.id })).conversation_id).toBe(secret.id);
@@ -192,7 +193,7 @@ describe("conversations and messages", () => {
     const m1 = await ws.createMemory(t.db, a, { content: "fact one" });
     const m2 = await ws.createMemory(t.db, a, { content: "fact two" });
     await ws.recordMemoriesUsed(t.db, a, { messageId: msg.id, memories: [{ memoryId: m1.id, relevanceScore: 0.9 }, { memoryId: m2.id, relevanceScore: 0.4 }] });
-    expect((await ws.memoriesUsedBy(t.db, a, msg.id)).map((u) => [u.memory_id, u.relevance_score])).toEqual([
+    expect((await ws.memoriesUsedBy(t.db, a, { messageId: msg.id })).map((u) => [u.memory_id, u.relevance_score])).toEqual([
       [m1.id, 0.9],
       [m2.id, 0.4],
     ]);
@@ -213,18 +214,18 @@ describe("tasks", () => {
     const t3 = await ws.createTask(t.db, a, { title: "Far away", dueDate: plus(30) });
     expect(t1).toMatchObject({ status: "todo", completed_at: null, priority: "high", organization_id: org.id });
 
-    const done = await ws.changeTaskStatus(t.db, a, t1.id, "done");
+    const done = await ws.changeTaskStatus(t.db, a, { id: t1.id, status: "done" });
     expect(done.completed_at).toBeInstanceOf(Date);
-    const reopened = await ws.changeTaskStatus(t.db, a, t1.id, "in_progress");
+    const reopened = await ws.changeTaskStatus(t.db, a, { id: t1.id, status: "in_progress" });
     expect(reopened.completed_at).toBeNull();
-    await ws.changeTaskStatus(t.db, a, t2.id, "cancelled");
-    const err = await ws.changeTaskStatus(t.db, a, t2.id, "done").catch((e) => e);
+    await ws.changeTaskStatus(t.db, a, { id: t2.id, status: "cancelled" });
+    const err = await ws.changeTaskStatus(t.db, a, { id: t2.id, status: "done" }).catch((e) => e);
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.fields).toEqual(["status"]);
 
-    const due = await ws.tasksDueSoonOf(t.db, a, { days: 7, today });
+    const due = await ws.tasksDueSoon(t.db, a, { days: 7, today });
     expect(due.map((x) => x.id)).toEqual([t1.id]);
-    expect((await ws.tasksDueSoonOf(t.db, a, { days: 31, today })).map((x) => x.id)).toEqual([t1.id, t3.id]);
+    expect((await ws.tasksDueSoon(t.db, a, { days: 31, today })).map((x) => x.id)).toEqual([t1.id, t3.id]);
     await expect(ws.createTask(t.db, a, { title: "t", dueTime: "10:00:00" })).rejects.toThrow(/dueTime/);
   });
 });
@@ -238,14 +239,14 @@ describe("integrations and synced data", () => {
     const raw = JSON.stringify(await q("SELECT encode(access_token_encrypted, 'escape') AS a, encode(refresh_token_encrypted, 'escape') AS r FROM workspace.integrations"));
     expect(raw).not.toContain("secret-access");
     expect(raw).not.toContain("secret-refresh");
-    expect(await ws.integrationTokens(t.db, a, i.id)).toEqual({ accessToken: "ya29.secret-access", refreshToken: "1//secret-refresh" });
-    await expect(ws.integrationTokens(t.db, org.as(1), i.id)).rejects.toBeInstanceOf(NotFoundError);
+    expect(await ws.integrationTokens(t.db, a, { integrationId: i.id })).toEqual({ access_token: "ya29.secret-access", refresh_token: "1//secret-refresh" });
+    await expect(ws.integrationTokens(t.db, org.as(1), { integrationId: i.id })).rejects.toBeInstanceOf(NotFoundError);
     // Reconnecting replaces the tokens on the same row (UNIQUE (user_id, provider)).
     const again = await ws.connectIntegration(t.db, a, { provider: "google", accessToken: "ya29.new" });
     expect(again.id).toBe(i.id);
-    expect(await ws.integrationTokens(t.db, a, i.id)).toEqual({ accessToken: "ya29.new", refreshToken: null });
-    expect((await ws.markIntegrationSynced(t.db, a, i.id, "history:42")).sync_cursor).toBe("history:42");
-    expect((await ws.setIntegrationState(t.db, a, i.id, "expired")).status).toBe("expired");
+    expect(await ws.integrationTokens(t.db, a, { integrationId: i.id })).toEqual({ access_token: "ya29.new", refresh_token: null });
+    expect((await ws.markIntegrationSynced(t.db, a, { id: i.id, syncCursor: "history:42" })).sync_cursor).toBe("history:42");
+    expect((await ws.setIntegrationState(t.db, a, { id: i.id, status: "expired" })).status).toBe("expired");
   });
 
   it("re-syncing mail, events and files is idempotent: same rows, updated in place, never duplicated", async () => {
@@ -253,9 +254,9 @@ describe("integrations and synced data", () => {
     const google = await ws.connectIntegration(t.db, b, { provider: "google", accessToken: "tok" });
     const ms = await ws.connectIntegration(t.db, b, { provider: "microsoft", accessToken: "tok" });
     const mails = Array.from({ length: 25 }, (_, i) => ({ gmail_id: `g${i}`, subject: `Invoice ${i}`, body_text: i === 3 ? "quarterly invoice attached" : "hello", received_at: new Date(Date.UTC(2026, 10, 1 + (i % 20))) }));
-    expect(await ws.syncGmailMessages(t.db, b, google.id, mails)).toEqual({ inserted: 25, updated: 0 });
+    expect(await ws.syncGmailMessages(t.db, b, { integrationId: google.id, rows: mails })).toEqual({ inserted: 25, updated: 0 });
     const ids1 = await q<{ id: string }>("SELECT id FROM workspace.gmail_messages ORDER BY gmail_id");
-    expect(await ws.syncGmailMessages(t.db, b, google.id, [...mails, { ...mails[0]!, subject: "Invoice 0 (edited)" }])).toEqual({ inserted: 0, updated: 25 });
+    expect(await ws.syncGmailMessages(t.db, b, { integrationId: google.id, rows: [...mails, { ...mails[0]!, subject: "Invoice 0 (edited)" }] })).toEqual({ inserted: 0, updated: 25 });
     const ids2 = await q<{ id: string; subject: string }>("SELECT id, subject FROM workspace.gmail_messages ORDER BY gmail_id");
     expect(ids2.map((r) => r.id)).toEqual(ids1.map((r) => r.id));
     expect(ids2.find((r) => r.subject.startsWith("Invoice 0"))!.subject).toBe("Invoice 0 (edited)");
@@ -266,21 +267,21 @@ describe("integrations and synced data", () => {
       { provider_event_id: "e1", title: "Standup", start_time: start, end_time: new Date(start.getTime() + 900_000), attendees: [{ email: "x@example.com" }] },
       { provider_event_id: "e2", title: "Review", start_time: new Date(start.getTime() + 86_400_000), end_time: new Date(start.getTime() + 90_000_000) },
     ];
-    expect(await ws.syncCalendarEvents(t.db, b, ms.id, events)).toEqual({ inserted: 2, updated: 0 });
-    expect(await ws.syncCalendarEvents(t.db, b, ms.id, events)).toEqual({ inserted: 0, updated: 2 });
+    expect(await ws.syncCalendarEvents(t.db, b, { integrationId: ms.id, rows: events })).toEqual({ inserted: 2, updated: 0 });
+    expect(await ws.syncCalendarEvents(t.db, b, { integrationId: ms.id, rows: events })).toEqual({ inserted: 0, updated: 2 });
     const cal = await ws.calendarBetween(t.db, b, { from: start, to: new Date(start.getTime() + 3_600_000) });
     expect(cal.map((e) => [e.provider_event_id, e.provider])).toEqual([["e1", "microsoft"]]);
-    await expect(ws.syncCalendarEvents(t.db, b, ms.id, [{ provider_event_id: "bad", start_time: start, end_time: new Date(start.getTime() - 1) }])).rejects.toThrow(/end_time/);
+    await expect(ws.syncCalendarEvents(t.db, b, { integrationId: ms.id, rows: [{ provider_event_id: "bad", start_time: start, end_time: new Date(start.getTime() - 1) }] })).rejects.toThrow(/end_time/);
 
     const files = [{ provider_file_id: "f1", name: "Plan.docx", size_bytes: 1024 }, { provider_file_id: "f2", name: "Budget.xlsx" }];
-    expect(await ws.syncDriveFiles(t.db, b, google.id, files)).toEqual({ inserted: 2, updated: 0 });
-    expect(await ws.syncDriveFiles(t.db, b, google.id, [{ ...files[0]!, name: "Plan v2.docx" }])).toEqual({ inserted: 0, updated: 1 });
+    expect(await ws.syncDriveFiles(t.db, b, { integrationId: google.id, rows: files })).toEqual({ inserted: 2, updated: 0 });
+    expect(await ws.syncDriveFiles(t.db, b, { integrationId: google.id, rows: [{ ...files[0]!, name: "Plan v2.docx" }] })).toEqual({ inserted: 0, updated: 1 });
     expect(await q("SELECT provider_file_id, name FROM workspace.drive_files ORDER BY 1")).toEqual([
       { provider_file_id: "f1", name: "Plan v2.docx" },
       { provider_file_id: "f2", name: "Budget.xlsx" },
     ]);
     // Another user cannot sync into this integration.
-    await expect(ws.syncDriveFiles(t.db, org.as(0), google.id, files)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(ws.syncDriveFiles(t.db, org.as(0), { integrationId: google.id, rows: files })).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it("stores a mail body of any accepted size in full and searches its first 100,000 characters (a tsvector holds at most 1 MB)", async () => {
@@ -291,12 +292,12 @@ describe("integrations and synced data", () => {
     const words = Array.from({ length: 150_000 }, (_, i) => `w${i.toString(36)}`).join(" ");
     const body = `zebrafirst ${words} zebralast`.slice(0, 1_000_000);
     expect(body.length).toBeGreaterThan(800_000);
-    expect(await ws.syncGmailMessages(t.db, c, google.id, [{ gmail_id: "huge", subject: "Archive", body_text: body }])).toEqual({ inserted: 1, updated: 0 });
+    expect(await ws.syncGmailMessages(t.db, c, { integrationId: google.id, rows: [{ gmail_id: "huge", subject: "Archive", body_text: body }] })).toEqual({ inserted: 1, updated: 0 });
     expect(await q("SELECT length(body_text) AS n FROM workspace.gmail_messages WHERE gmail_id = 'huge'")).toEqual([{ n: body.length }]);
     expect((await ws.searchMail(t.db, c, { query: "zebrafirst" })).map((m) => m.gmail_id)).toEqual(["huge"]);
     expect((await ws.searchMail(t.db, c, { query: "archive" })).map((m) => m.gmail_id)).toEqual(["huge"]);
     expect(await ws.searchMail(t.db, c, { query: "zebralast" })).toEqual([]);
-    await expect(ws.syncGmailMessages(t.db, c, google.id, [{ gmail_id: "too-big", body_text: "x".repeat(1_000_001) }])).rejects.toThrow(/rows\.0\.body_text/);
+    await expect(ws.syncGmailMessages(t.db, c, { integrationId: google.id, rows: [{ gmail_id: "too-big", body_text: "x".repeat(1_000_001) }] })).rejects.toThrow(/rows\.0\.body_text/);
   });
 });
 
@@ -311,10 +312,10 @@ describe("knowledge graph", () => {
     const org2 = await ws.observeEntity(t.db, a, { entityType: "organization", name: "Analytical Engines Ltd" });
     await ws.relateEntities(t.db, a, { sourceEntityId: first.id, targetEntityId: org2.id, relationshipType: "works_at", strength: 0.8 });
     await expect(ws.relateEntities(t.db, a, { sourceEntityId: first.id, targetEntityId: org2.id, relationshipType: "knows", strength: 1.2 })).rejects.toThrow(/strength/);
-    expect((await ws.neighboursOf(t.db, a, org2.id)).map((n) => [n.name, n.relationship_type, n.outgoing])).toEqual([["Ada Lovelace", "works_at", false]]);
+    expect((await ws.entityNeighbours(t.db, a, { entityId: org2.id })).map((n) => [n.name, n.relationship_type, n.outgoing])).toEqual([["Ada Lovelace", "works_at", false]]);
     const mem = await ws.createMemory(t.db, a, { content: "Met Ada" });
     await ws.recordMention(t.db, a, { entityId: first.id, sourceType: "memory", sourceId: mem.id, position: 4 });
-    expect(await ws.mentionsOfEntity(t.db, a, first.id)).toHaveLength(1);
+    expect(await ws.mentionsOf(t.db, a, { entityId: first.id })).toHaveLength(1);
     // The same name for another user is another entity; linking across users is refused by RLS.
     const theirs = await ws.observeEntity(t.db, org.as(1), { entityType: "person", name: "Ada Lovelace" });
     expect(theirs.id).not.toBe(first.id);
@@ -328,20 +329,20 @@ describe("RBAC", () => {
     const admin = org.as(0);
     const editor = await ws.createRole(t.db, admin, { name: "editor", permissions: ["memories:read", "tasks:*"] });
     const u = org.users[1]!.id;
-    expect(await ws.hasPermission(t.db, admin, u, "memories:read")).toBe(false);
+    expect(await ws.hasPermission(t.db, admin, { userId: u, permission: "memories:read" })).toBe(false);
     await ws.grantRole(t.db, admin, { userId: u, roleId: editor.id, expiresAt: new Date(Date.now() + 3_600_000) });
-    expect(await ws.hasPermission(t.db, admin, u, "memories:read")).toBe(true);
-    expect(await ws.hasPermission(t.db, admin, u, "tasks:delete")).toBe(true);
-    expect(await ws.hasPermission(t.db, admin, u, "memories:write")).toBe(false);
+    expect(await ws.hasPermission(t.db, admin, { userId: u, permission: "memories:read" })).toBe(true);
+    expect(await ws.hasPermission(t.db, admin, { userId: u, permission: "tasks:delete" })).toBe(true);
+    expect(await ws.hasPermission(t.db, admin, { userId: u, permission: "memories:write" })).toBe(false);
     // Move the grant into the past (as the owner: granted_at too, so the CHECK expires_at > granted_at holds).
     await t.db.pool.query("UPDATE workspace.user_roles SET granted_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE user_id = $1", [u]);
-    expect(await ws.hasPermission(t.db, admin, u, "memories:read")).toBe(false);
-    expect((await ws.rolesOf(t.db, admin, u)).map((r) => [r.name, r.active])).toEqual([["editor", false]]);
+    expect(await ws.hasPermission(t.db, admin, { userId: u, permission: "memories:read" })).toBe(false);
+    expect((await ws.rolesOf(t.db, admin, { userId: u })).map((r) => [r.name, r.active])).toEqual([["editor", false]]);
     // Granting again renews.
     await ws.grantRole(t.db, admin, { userId: u, roleId: editor.id });
-    expect(await ws.hasPermission(t.db, admin, u, "memories:read")).toBe(true);
+    expect(await ws.hasPermission(t.db, admin, { userId: u, permission: "memories:read" })).toBe(true);
     await ws.revokeRole(t.db, admin, { userId: u, roleId: editor.id });
-    expect(await ws.hasPermission(t.db, admin, u, "memories:read")).toBe(false);
+    expect(await ws.hasPermission(t.db, admin, { userId: u, permission: "memories:read" })).toBe(false);
 
     await expect(ws.createRole(t.db, admin, { name: "bad", permissions: ["Memories read"] })).rejects.toThrow(/permissions/);
     await expect(ws.createRole(t.db, admin, { name: "editor", permissions: [] })).rejects.toBeInstanceOf(ConflictError);
@@ -349,7 +350,7 @@ describe("RBAC", () => {
     // A system role (made by the platform) is visible to every organisation and grantable, but `app` cannot change it.
     const [sys] = await q<{ id: string }>("INSERT INTO workspace.roles (name, is_system, permissions) VALUES ('viewer', true, '{memories:read}') RETURNING id");
     await ws.grantRole(t.db, admin, { userId: u, roleId: sys!.id });
-    expect(await ws.hasPermission(t.db, admin, u, "memories:read")).toBe(true);
+    expect(await ws.hasPermission(t.db, admin, { userId: u, permission: "memories:read" })).toBe(true);
     const changed = await t.db.tenant(org.id, async (c) => (await c.query("UPDATE workspace.roles SET permissions = '{admin:*}' WHERE id = $1", [sys!.id])).rowCount);
     expect(changed).toBe(0);
   });
@@ -365,7 +366,7 @@ describe("documents, templates, devices, notifications", () => {
     await expect(ws.createDocument(t.db, a, { documentType: "memo", title: "x", templateId: theirs.id })).rejects.toThrow(/templateId: template not found/);
     await expect(ws.createDocument(t.db, a, { documentType: "memo", title: "x", contextMemoryIds: [theirMemory.id] })).rejects.toThrow(/contextMemoryIds/);
     const mine = await ws.createMemory(t.db, a, { content: "m" });
-    await ws.deleteMemory(t.db, a, mine.id);
+    await ws.deleteMemory(t.db, a, { id: mine.id });
     await expect(ws.createDocument(t.db, a, { documentType: "memo", title: "x", contextMemoryIds: [mine.id] })).rejects.toBeInstanceOf(NotFoundError);
     expect((await q("SELECT count(*)::int AS n FROM workspace.documents"))[0]).toEqual(before);
   });
@@ -373,7 +374,7 @@ describe("documents, templates, devices, notifications", () => {
   it("documents take their outline from the template and move through their lifecycle", async () => {
     const a = org.as(0);
     const tpl = await ws.createTemplate(t.db, a, { name: "Weekly report", documentType: "report", outline: ["Summary", "Risks"] });
-    expect((await ws.templatesFor(t.db, a, "report")).map((x) => x.id)).toContain(tpl.id);
+    expect((await ws.listTemplates(t.db, a, { documentType: "report" })).map((x) => x.id)).toContain(tpl.id);
     const d = await ws.createDocument(t.db, a, { documentType: "report", title: "Week 47", templateId: tpl.id });
     expect(d).toMatchObject({ outline: ["Summary", "Risks"], status: "draft", template_id: tpl.id });
     await ws.updateDocumentStatus(t.db, a, { id: d.id, status: "generating" });
@@ -382,7 +383,7 @@ describe("documents, templates, devices, notifications", () => {
     await expect(ws.updateDocumentStatus(t.db, org.as(1), { id: d.id, status: "exported" })).rejects.toBeInstanceOf(NotFoundError);
     await ws.updateDocumentStatus(t.db, a, { id: d.id, status: "exported" });
     await expect(ws.updateDocumentStatus(t.db, a, { id: d.id, status: "generating" })).rejects.toThrow(/status/);
-    expect((await ws.documentsOf(t.db, a)).map((x) => x.id)).toContain(d.id);
+    expect((await ws.documentsOfUser(t.db, a)).map((x) => x.id)).toContain(d.id);
   });
 
   it("devices register idempotently and deactivate; notifications list unread and mark read", async () => {
@@ -390,23 +391,23 @@ describe("documents, templates, devices, notifications", () => {
     const d1 = await ws.registerDevice(t.db, a, { deviceToken: "apns-1", platform: "ios", deviceName: "Phone" });
     const d1again = await ws.registerDevice(t.db, a, { deviceToken: "apns-1", platform: "ios" });
     expect(d1again).toMatchObject({ id: d1.id, device_name: "Phone", is_active: true });
-    await ws.deactivateDevice(t.db, a, d1.id);
-    expect(await ws.activeDevicesOf(t.db, a)).toEqual([]);
+    await ws.deactivateDevice(t.db, a, { deviceId: d1.id });
+    expect(await ws.activeDevices(t.db, a)).toEqual([]);
     expect((await ws.registerDevice(t.db, a, { deviceToken: "apns-1", platform: "ios" })).is_active).toBe(true);
-    await expect(ws.deactivateDevice(t.db, org.as(1), d1.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(ws.deactivateDevice(t.db, org.as(1), { deviceId: d1.id })).rejects.toBeInstanceOf(NotFoundError);
     // Tokens are bounded in UTF-8 bytes so the UNIQUE (user_id, device_token) entry fits a btree page.
     const widest = crypto.randomBytes(1536).toString("base64"); // 2,048 random bytes of ASCII: no compression helps
     const d2 = await ws.registerDevice(t.db, a, { deviceToken: widest, platform: "web" });
     expect((await ws.registerDevice(t.db, a, { deviceToken: widest, platform: "web" })).id).toBe(d2.id);
     await expect(ws.registerDevice(t.db, a, { deviceToken: "é".repeat(1025), platform: "web" })).rejects.toThrow(/deviceToken: must be at most 2048 bytes/);
-    await ws.deactivateDevice(t.db, a, d2.id);
+    await ws.deactivateDevice(t.db, a, { deviceId: d2.id });
 
     const n1 = await ws.notify(t.db, a, { type: "task.due", title: "Report due", resourceType: "task", resourceId: crypto.randomUUID() });
     const n2 = await ws.notify(t.db, a, { type: "message.new", data: { from: "b" } });
-    expect((await ws.unreadNotificationsOf(t.db, a)).map((n) => n.id)).toEqual([n2.id, n1.id]);
-    expect(await ws.markNotificationsReadFor(t.db, a, [n1.id, n1.id])).toEqual([n1.id]);
-    expect((await ws.unreadNotificationsOf(t.db, a)).map((n) => n.id)).toEqual([n2.id]);
-    expect(await ws.markNotificationsReadFor(t.db, org.as(1), [n2.id])).toEqual([]);
+    expect((await ws.unreadNotifications(t.db, a)).map((n) => n.id)).toEqual([n2.id, n1.id]);
+    expect(await ws.markNotificationsRead(t.db, a, { ids: [n1.id, n1.id] })).toEqual([n1.id]);
+    expect((await ws.unreadNotifications(t.db, a)).map((n) => n.id)).toEqual([n2.id]);
+    expect(await ws.markNotificationsRead(t.db, org.as(1), { ids: [n2.id] })).toEqual([]);
     // Writing a notification for another user is refused by RLS (ForbiddenError), not silently dropped.
     await expect(ws.notify(t.db, org.as(1), { type: "spam", userId: org.users[0]!.id })).rejects.toBeInstanceOf(ForbiddenError);
   });
@@ -416,17 +417,17 @@ describe("audit trail", () => {
   it("changes write audit rows in their own transaction; failures are audited separately; private data needs an acting user", async () => {
     const ctx = org.as(2);
     const range = { from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 60_000) };
-    const before = (await ws.auditLogOf(t.db, ctx, range)).length;
+    const before = (await ws.auditLog(t.db, ctx, range)).length;
     const task = await ws.createTask(t.db, ctx, { title: "audited" });
-    await expect(ws.changeTaskStatus(t.db, ctx, task.id, "bogus" as never)).rejects.toBeInstanceOf(ValidationError);
-    const rows = await ws.auditLogOf(t.db, ctx, range);
+    await expect(ws.changeTaskStatus(t.db, ctx, { id: task.id, status: "bogus" as never })).rejects.toBeInstanceOf(ValidationError);
+    const rows = await ws.auditLog(t.db, ctx, range);
     expect(rows.length).toBe(before + 2);
     expect(rows[0]).toMatchObject({ action: "task.failed", status: "failure", user_id: org.users[2]!.id, organization_id: org.id });
-    expect(rows[0]!.error_message).toBe("task.status: validation");
+    expect(rows[0]!.error_message).toBe("workspace.task.status: validation");
     expect(rows[1]).toMatchObject({ action: "task.created", status: "success", resource_id: task.id });
     await expect(ws.createMemory(t.db, org.system, { content: "no user" })).rejects.toBeInstanceOf(ForbiddenError);
     // Another organisation sees none of these rows.
     const other = await makeOrg(t.db, 1, "other");
-    expect((await ws.auditLogOf(t.db, other.system, range)).every((r) => r.organization_id === other.id)).toBe(true);
+    expect((await ws.auditLog(t.db, other.system, range)).every((r) => r.organization_id === other.id)).toBe(true);
   });
 });

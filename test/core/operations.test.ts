@@ -1,0 +1,41 @@
+/**
+ * The operation registry (src/db/operation.ts) and the rules every declaration must follow (CONVENTIONS.md).
+ * Derived from the registry, so a new operation is checked the moment it is declared.
+ */
+import { describe, expect, it } from "vitest";
+import { operations } from "../../src";
+import type { Declaration } from "../../src/db/operation";
+
+const all = operations().map((o) => ({ domain: o.domain, ...(o.declaration as Declaration) }));
+const names = (ds: typeof all) => ds.map((d) => d.name).sort();
+
+describe("the operation registry", () => {
+  it("lists every public operation of the three domains and core, each once, named <domain>.<resource>.<verb>", () => {
+    expect(all.length).toBeGreaterThan(80);
+    expect(new Set(all.map((d) => d.domain))).toEqual(new Set(["core", "screening", "workspace", "wills"]));
+    for (const d of all) expect(d.name, d.name).toMatch(new RegExp(`^${d.domain}\\.[a-z_]+\\.[a-z_]+$`));
+    expect(new Set(all.map((d) => d.name)).size).toBe(all.length);
+  });
+
+  it("every read of data subjects' personal data leaves a data-access record", () => {
+    expect(names(all.filter((d) => d.kind === "read" && d.reveals === "personal" && d.audit !== "access")), "reads of personal data without audit: access").toEqual([]);
+  });
+
+  it("every write that returns personal data records the change", () => {
+    expect(names(all.filter((d) => d.kind === "write" && d.reveals === "personal" && d.audit !== "change")), "writes revealing personal data without a change record").toEqual([]);
+  });
+
+  it("every change to organisation-wide state declares the permission it requires", () => {
+    expect(names(all.filter((d) => d.kind === "write" && d.affects === "organization" && !d.permission)), "organisation-wide writes without a permission").toEqual([]);
+    for (const d of all.filter((x) => x.permission)) expect(d.permission, d.name).toMatch(/^[a-z][a-z_]*:([a-z][a-z_]*|\*)$/);
+  });
+
+  it("platform operations, and only they, take the platform context", () => {
+    for (const d of all) expect(d.context === "platform", d.name).toBe(d.affects === "platform" || (d.kind === "read" && d.context === "platform"));
+  });
+
+  it("an operation audited as access names what it read; reads that write nothing are read-only", () => {
+    // The runner makes `audit: "access"` reads read-write (they insert the record) and every other read READ ONLY.
+    expect(all.filter((d) => d.audit === "access").every((d) => d.kind === "read")).toBe(true);
+  });
+});
