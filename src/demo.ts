@@ -9,7 +9,7 @@ import path from "node:path";
 import { loadConfig } from "./config";
 import { dbFor, openEngine } from "./db/connect";
 import { AppError } from "./db/errors";
-import { migrate } from "./db/migrate";
+import { migrate } from "./tools/migrate";
 import * as screening from "./screening";
 import * as ws from "./workspace";
 import {

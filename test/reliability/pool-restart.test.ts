@@ -28,7 +28,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Db, dbFor } from "../../src/db/connect";
 import { serverEngine } from "../../src/db/engine";
 import { AppError, UnavailableError } from "../../src/db/errors";
-import { migrate } from "../../src/db/migrate";
+import { migrate } from "../../src/tools/migrate";
 import * as screening from "../../src/screening";
 import { describeServer, testConfig } from "../support/db";
 import { OwnServer, runAs, serverBinDir } from "../support/own-server";

@@ -10,7 +10,7 @@
 import crypto from "node:crypto";
 import type pg from "pg";
 import { generatedModules } from "./generated";
-import { APP_ROLE } from "./tx";
+import { APP_ROLE } from "../db/tx";
 
 export const SEQ_SCAN_ANNOTATION = /--\s*explain:\s*seq-scan-ok\b/;
 
