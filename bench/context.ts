@@ -8,10 +8,10 @@ import crypto from "node:crypto";
 import pg from "pg";
 import { type Config, loadConfig } from "../src/config";
 import { type Db, dbFor } from "../src/db/connect";
-import { createDatabase } from "../src/db/databases";
+import { createDatabase } from "../src/tools/databases";
 import { type Engine, type EngineKind, serverEngine, startEmbedded } from "../src/db/engine";
-import { migrate } from "../src/db/migrate";
 import { platformContext } from "../src/db/operation";
+import { migrate } from "../src/tools/migrate";
 import { createTenant, type RequestContext, requestContext } from "../src/screening";
 import type { ResultRow } from "./harness";
 

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createDatabase } from "../src/db/databases";
+import { createDatabase } from "../src/tools/databases";
 import type { BenchContext } from "./context";
 import { progressLine, type ResultRow } from "./harness";
 

@@ -11,8 +11,8 @@ import { loadConfig } from "./config";
 import { dbFor, openEngine, openLocalEmbedded } from "./db/connect";
 import { type Engine, startEmbedded } from "./db/engine";
 import { AppError } from "./db/errors";
-import { generatedModules } from "./db/generated";
-import { migrate, newMigration } from "./db/migrate";
+import { generatedModules } from "./tools/generated";
+import { migrate, newMigration } from "./tools/migrate";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -125,7 +125,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       console.log("schema dump skipped: docs/schema.sql is dumped from a PostgreSQL server; set DATABASE_URL");
       return;
     }
-    const { createDatabase } = await import("./db/databases");
+    const { createDatabase } = await import("./tools/databases");
     const scratch = await createDatabase(cfg.databaseUrl);
     try {
       await migrate(scratch.url, { direction: "up" });
@@ -159,9 +159,9 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
    */
   async explain(args) {
     const scale = args[0] ? Number(args[0]) : 1;
-    const { explainAll, formatPlanLine, seedVolume } = await import("./db/explain");
+    const { explainAll, formatPlanLine, seedVolume } = await import("./tools/explain");
     const cfg = loadConfig();
-    const { createDatabase } = await import("./db/databases");
+    const { createDatabase } = await import("./tools/databases");
     const scratch = cfg.databaseUrl ? await createDatabase(cfg.databaseUrl) : undefined;
     const engine = scratch ? undefined : await startEmbedded();
     const url = scratch?.url ?? (engine as Engine).url;
@@ -185,7 +185,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
 
   /** Check a live database; exit 1 with a readable report when anything is off. */
   async doctor() {
-    const { doctor, formatReport } = await import("./db/doctor");
+    const { doctor, formatReport } = await import("./tools/doctor");
     await withEngine(async (engine) => {
       const pool = new pg.Pool({ connectionString: engine.url, max: 1 });
       try {
@@ -243,7 +243,7 @@ function checkQueryFiles(): void {
 }
 
 async function writeErd(url: string): Promise<void> {
-  const { readModel, toDot, toMermaid, toSvg } = await import("./db/erd");
+  const { readModel, toDot, toMermaid, toSvg } = await import("./tools/erd");
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
     const model = await readModel(pool);

@@ -10,7 +10,7 @@ import { loadConfig } from "./config";
 import { dbFor, openEngine } from "./db/connect";
 import { AppError } from "./db/errors";
 import { platformContext } from "./db/operation";
-import { migrate } from "./db/migrate";
+import { migrate } from "./tools/migrate";
 import * as screening from "./screening";
 import * as ws from "./workspace";
 import {

@@ -3,7 +3,7 @@
  * src/db/doctor.ts; here each must hold, and each must be able to fail (shown on deliberately bad tables).
  */
 import { describe, expect, it } from "vitest";
-import { CONVENTIONS, checkConventions, doctor, formatReport } from "../../src/db/doctor";
+import { CONVENTIONS, checkConventions, doctor, formatReport } from "../../src/tools/doctor";
 import { useTestDb } from "../support/db";
 
 const t = useTestDb();

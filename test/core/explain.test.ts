@@ -3,7 +3,7 @@
  * table above 5,000 rows unless its SQL says why (`-- explain: seq-scan-ok <why>`).
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { explainAll, formatPlanLine, type PlanLine, SEQ_SCAN_ANNOTATION, seedVolume } from "../../src/db/explain";
+import { explainAll, formatPlanLine, type PlanLine, SEQ_SCAN_ANNOTATION, seedVolume } from "../../src/tools/explain";
 import { useTestDb } from "../support/db";
 
 const t = useTestDb();

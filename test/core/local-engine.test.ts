@@ -5,7 +5,7 @@ import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { openLocalEmbedded } from "../../src/db/connect";
 import { ValidationError } from "../../src/db/errors";
-import { newMigration } from "../../src/db/migrate";
+import { newMigration } from "../../src/tools/migrate";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pgf-local-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -1,8 +1,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { catalogDump } from "../../src/db/catalog";
+import { catalogDump } from "../support/catalog";
 import type { Engine } from "../../src/db/engine";
-import { migrate } from "../../src/db/migrate";
+import { migrate } from "../../src/tools/migrate";
 import { createTestEngine } from "../support/db";
 
 describe("migrations", () => {
@@ -42,7 +42,7 @@ describe("migrations", () => {
   it("every migration file has a header comment and both sections", async () => {
     const fs = await import("node:fs");
     const path = await import("node:path");
-    const { MIGRATIONS_DIR } = await import("../../src/db/migrate");
+    const { MIGRATIONS_DIR } = await import("../../src/tools/migrate");
     const files = fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith(".sql"));
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) {

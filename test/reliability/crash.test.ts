@@ -8,8 +8,8 @@ import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, expect, it } from "vitest";
-import { doctor, formatReport } from "../../src/db/doctor";
-import { migrate } from "../../src/db/migrate";
+import { doctor, formatReport } from "../../src/tools/doctor";
+import { migrate } from "../../src/tools/migrate";
 import { describeServer, SERVER_ONLY_REASON } from "../support/db";
 import { OwnServer, serverBinDir } from "../support/own-server";
 

@@ -7,9 +7,9 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { catalogDump } from "../../src/db/catalog";
+import { catalogDump } from "../support/catalog";
 import type { Engine } from "../../src/db/engine";
-import { MIGRATIONS_DIR, migrate } from "../../src/db/migrate";
+import { MIGRATIONS_DIR, migrate } from "../../src/tools/migrate";
 import { createTestEngine, describeServer, SERVER_ONLY_REASON } from "../support/db";
 
 const cleanup: (() => Promise<void>)[] = [];

@@ -16,30 +16,20 @@ const SQL = /\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|GRANT|REVOKE|TRUNC
 
 /** Reviewed interpolations: "file: ${expression}" -> why it is safe. */
 const REVIEWED: Record<string, string> = {
-  'src/db/catalog.ts: ${OWN}': "module constant built from literals",
-  'src/db/catalog.ts: ${NOT_EXT("pg_class", "c.oid")}': "helper called with literals only",
-  'src/db/catalog.ts: ${NOT_EXT("pg_class", "i.indrelid")}': "helper called with literals only",
-  'src/db/catalog.ts: ${NOT_EXT("pg_proc", "p.oid")}': "helper called with literals only",
-  'src/db/catalog.ts: ${NOT_EXT("pg_type", "t.oid")}': "helper called with literals only",
-  "src/db/catalog.ts: ${classid}": "parameter of NOT_EXT, which is only called with literals",
-  "src/db/catalog.ts: ${oid}": "parameter of NOT_EXT, which is only called with literals",
-  "src/db/databases.ts: ${q(building)}": "identifier quoted by q() (doubles embedded quotes)",
-  "src/db/databases.ts: ${q(datname)}": "identifier quoted by q()",
-  "src/db/databases.ts: ${q(name)}": "identifier quoted by q()",
-  'src/db/databases.ts: ${q(template ?? "template0")}': "identifier quoted by q()",
-  "src/db/doctor.ts: ${OURS}": "module constant built from literals",
-  "src/db/doctor.ts: ${MIGRATIONS_TABLE}": "module constant",
-  "src/db/erd.ts: ${OURS}": "module constant built from literals",
-  "src/db/explain.ts: ${n}": "a number computed from the numeric scale argument",
-  "src/db/explain.ts: ${users}": "a number computed from the numeric scale argument",
-  "src/db/explain.ts: ${Math.max(50, Math.round(n / 10))}": "a number",
-  "src/db/explain.ts: ${captured.text}": "SQL text pgtyped generated from our own queries/*.sql (values stay bind parameters)",
-  'src/db/explain.ts: ${isRead ? "ANALYZE, " : ""}': "choice between two literals",
+  "src/tools/databases.ts: ${q(building)}": "identifier quoted by q() (doubles embedded quotes)",
+  "src/tools/databases.ts: ${q(datname)}": "identifier quoted by q()",
+  "src/tools/databases.ts: ${q(name)}": "identifier quoted by q()",
+  'src/tools/databases.ts: ${q(template ?? "template0")}': "identifier quoted by q()",
+  "src/tools/doctor.ts: ${OURS}": "module constant built from literals",
+  "src/tools/doctor.ts: ${MIGRATIONS_TABLE}": "module constant",
+  "src/tools/erd.ts: ${OURS}": "module constant built from literals",
+  "src/tools/explain.ts: ${captured.text}": "SQL text pgtyped generated from our own queries/*.sql (values stay bind parameters)",
+  'src/tools/explain.ts: ${isRead ? "ANALYZE, " : ""}': "choice between two literals",
   "src/db/tx.ts: ${opts.isolation.toUpperCase()}": "a value of the Isolation union type (three literals)",
   "src/db/tx.ts: ${begin}": "the BEGIN statement built above from literals and the Isolation union",
   'src/db/tx.ts: ${entries.map(([k, v]) => `set_config(${lit(k)}, ${lit(v)}, true)`).join(", ")}':
     "transaction-local settings sent with BEGIN: names are constants, values the role name and zod-validated UUIDs, each written by pg's escapeLiteral",
-  'src/db/migrate.ts: ${name.replace(/_/g, " ")}': "text of a new migration file (not executed), name validated as snake_case",
+  'src/tools/migrate.ts: ${name.replace(/_/g, " ")}': "text of a new migration file (not executed), name validated as snake_case",
 };
 
 function sourceFiles(dir: string): string[] {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, inject } from "vitest";
 import { loadConfig } from "../../src/config";
 import { type Db, dbFor } from "../../src/db/connect";
 import { type Engine, serverEngine, startEmbedded } from "../../src/db/engine";
-import { createDatabase } from "../../src/db/databases";
+import { createDatabase } from "../../src/tools/databases";
 
 export const dbInfo = inject("dbInfo");
 export const engineKind = dbInfo.kind;

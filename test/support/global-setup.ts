@@ -9,8 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { snapshotEmbedded, startEmbedded } from "../../src/db/engine";
-import { migrate } from "../../src/db/migrate";
-import { ensureTemplate } from "../../src/db/databases";
+import { migrate } from "../../src/tools/migrate";
+import { ensureTemplate } from "../../src/tools/databases";
 
 export interface DbInfo {
   kind: "server" | "embedded";

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { runner } from "node-pg-migrate";
-import { ValidationError } from "./errors";
+import { ValidationError } from "../db/errors";
 
 export const MIGRATIONS_DIR = path.resolve(import.meta.dirname, "../../migrations");
 export const MIGRATIONS_TABLE = "pgmigrations";
