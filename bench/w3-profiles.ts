@@ -2,7 +2,7 @@
  * Workload 3: profile version append (row lock on the entity, latest version, delta, insert, audit event)
  * and lookup of the latest version, 16 concurrent writers, each on its own entity.
  */
-import { createEntity, createProfileVersion, latestProfile as latestProfileOf } from "../src/screening";
+import { createEntity, createProfileVersion, latestProfile as latestProfileOp } from "../src/screening";
 import { sqlOf } from "./w1-lookup";
 import type { BenchContext } from "./context";
 import { progressLine, ratio, type ResultRow, summarise } from "./harness";
@@ -84,7 +84,7 @@ export async function profilesWorkload(b: BenchContext): Promise<ResultRow[]> {
     return { wall: performance.now() - started, appends: summarise("append", appends), lookups: summarise("latest", lookups), errors };
   };
 
-  const ours = await run("ours", (id, v) => createProfileVersion(b.db, b.ctx, { entityId: id, triggerType: "screening", findings: findings(v), riskScore: { score: v % 100 } }), (id) => latestProfileOf(b.db, b.ctx, id));
+  const ours = await run("ours", (id, v) => createProfileVersion(b.db, b.ctx, { entityId: id, triggerType: "screening", findings: findings(v), riskScore: { score: v % 100 } }), (id) => latestProfileOp(b.db, b.ctx, { entityId: id }));
   const plain = await run("plain pg", plainAppend, plainLatest);
   p.done();
   const total = WRITERS * perWriter;

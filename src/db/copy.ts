@@ -3,8 +3,8 @@
  * parameter types), through pg-copy-streams. The fastest way into PostgreSQL: no SQL text per row, no bind
  * parameter limit, no text parsing on the server.
  *
- *   const ENTITIES = copyTable<IInsertEntityParams>("screening.entities", {
- *     entityId: { column: "entity_id", type: "uuid" }, ...   // every key of the row type must be mapped
+ *   const ENTITIES = copyTable<IInsertItemParams>("app_schema.items", {
+ *     itemId: { column: "item_id", type: "uuid" }, ...   // every key of the row type must be mapped
  *   });
  *   await db.transaction((c) => copyRows(c, ENTITIES, rows));
  *

@@ -8,7 +8,7 @@
  * primitives, and the ciphertext format (key id + AAD binding) is specific to how rows store it.
  *
  * Ciphertext layout (bytea): 0x01 | kid length (1 byte) | kid (ASCII) | IV (12) | tag (16) | ciphertext.
- * The optional AAD (e.g. "screening.entities.canonical_identifiers:<entity id>") binds a ciphertext to
+ * The optional AAD (e.g. "<schema>.<table>.<column>:<row id>") binds a ciphertext to
  * its place, so one row's value cannot be swapped into another's.
  */
 import crypto from "node:crypto";

@@ -77,7 +77,7 @@ export interface Call<Ctx> {
 }
 
 interface DeclarationBase<S extends z.ZodType, Ctx, R> {
-  /** `<domain>.<resource>.<verb>`, e.g. `screening.entity.get`; unique across the registry. */
+  /** `<domain>.<resource>.<verb>`, e.g. `<domain>.entity.get`; unique across the registry. */
   name: string;
   input: S;
   context: ContextNeed;

@@ -1,8 +1,8 @@
 /**
  * Running generated queries: `many`, `maybeOne` and `one` instead of destructuring and non-null casts, each
- * in an OpenTelemetry span named by the query (`screening.entities.entityById`), under the operation's span.
+ * in an OpenTelemetry span named by the query (`<domain>.<module>.<query>`), under the operation's span.
  *
- * A domain names its generated modules once (`src/<domain>/sql.ts`: `nameQueries("screening", { entities, ... })`);
+ * A domain names its generated modules once (`src/<domain>/sql.ts`: `nameQueries("<domain>", { <module>, ... })`);
  * a query that was not named still runs, under the span name `query`. Span attributes carry the query's
  * name only: never its parameters (personal data) and never its rows.
  */
