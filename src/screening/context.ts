@@ -4,7 +4,7 @@
  * A call takes an immutable context (tenant, actor, correlation id) and runs in that tenant's transaction
  * as `app` (withTenant), so RLS applies. Every audit event it writes carries the actor and correlation id.
  * A failed call leaves an `error` event (written in a separate transaction; the failed one rolled back);
- * a read of personal data leaves a `data_accessed` event in its own transaction.
+ * a read of personal data leaves a `data_accessed` event in the same transaction as the read.
  *
  * Platform operations (tenants, sweeps, key rotation) take a PlatformContext and run on the owner
  * connection: there is no tenant yet, or they work across tenants.

@@ -61,6 +61,7 @@ export {
   deleteUser,
   endSession,
   findUserByEmail,
+  getOrganization,
   getPreferences,
   getUser,
   type NewSession,

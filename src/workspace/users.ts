@@ -46,6 +46,19 @@ export const createOrganization = platformOperation({
   },
 });
 
+// README:getOrganization
+/** The context's organisation. */
+export const getOrganization = operation({
+  name: "workspace.organization.get",
+  input: z.object({}),
+  kind: "read",
+  context: "tenant",
+  reveals: "tenant",
+  audit: "none",
+  run: (_p, { c, ctx }): Promise<Organization> => one(sql.organizations.getOrganization, { id: ctx.organizationId }, c, "organization not found"),
+});
+// README:end
+
 const withoutHash = ({ password_hash: _ignored, ...u }: IInsertUserResult): User => u;
 
 const userSchema = z.object({

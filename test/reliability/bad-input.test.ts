@@ -264,6 +264,7 @@ const WORKSPACE_SPECS: Spec[] = [
   one(ws.findUserByEmail, "email", () => "nobody@example.com", EMAIL),
   one(ws.getUser, "userId", () => world.userId),
   one(ws.deleteUser, "userId"),
+  { op: ws.getOrganization, valid: () => ({}), fields: {} },
   { op: ws.getPreferences, valid: () => ({}), fields: {} },
   { op: ws.activeDevices, valid: () => ({}), fields: {} },
   { op: ws.unreadCounts, valid: () => ({}), fields: {} },
