@@ -2,10 +2,13 @@
  * The operation registry (src/db/operation.ts) and the rules every declaration must follow (CONVENTIONS.md).
  * Derived from the registry, so a new operation is checked the moment it is declared.
  */
+import fs from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { operations } from "../../src";
 import type { Declaration } from "../../src/db/operation";
 
+const ROOT = path.resolve(import.meta.dirname, "../..");
 const all = operations().map((o) => ({ domain: o.domain, ...(o.declaration as Declaration) }));
 const names = (ds: typeof all) => ds.map((d) => d.name).sort();
 
@@ -37,5 +40,26 @@ describe("the operation registry", () => {
   it("an operation audited as access names what it read; reads that write nothing are read-only", () => {
     // The runner makes `audit: "access"` reads read-write (they insert the record) and every other read READ ONLY.
     expect(all.filter((d) => d.audit === "access").every((d) => d.kind === "read")).toBe(true);
+  });
+});
+
+describe("layers", () => {
+  it("every operation of every domain has the same shape: (db, ctx, input) with its declaration attached", () => {
+    for (const op of operations()) {
+      expect(typeof op, op.declaration.name).toBe("function");
+      expect((op as unknown as (...a: unknown[]) => unknown).length, op.declaration.name).toBe(3);
+    }
+  });
+
+  it("src/db is runtime only: it names no domain and imports no tooling or domain module", () => {
+    const dir = path.join(ROOT, "src/db");
+    const offences = fs.readdirSync(dir).flatMap((f) => {
+      const text = fs.readFileSync(path.join(dir, f), "utf8");
+      return [
+        ...[...text.matchAll(/\b(screening|workspace|wills)\b/g)].map((m) => `${f}: names ${m[0]}`),
+        ...[...text.matchAll(/from "\.\.\/(tools|screening|workspace|wills|core)\b[^"]*"/g)].map((m) => `${f}: imports ${m[0]}`),
+      ];
+    });
+    expect(offences).toEqual([]);
   });
 });
