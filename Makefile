@@ -12,7 +12,7 @@ SQUAWK_VERSION := 2.66.0
 SQUAWK := .tools/squawk-$(SQUAWK_VERSION)/node_modules/.bin/squawk
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate migrate-down migration gen db demo doctor explain schema erd test lint partitions bench clean
+.PHONY: help install migrate migrate-down migration gen db demo doctor explain schema erd test lint format partitions bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -65,10 +65,14 @@ bench: $(DEPS) ## Benchmarks vs plain pg, Kysely, Drizzle, COPY and pgbench on a
 $(SQUAWK):
 	npm install --prefix .tools/squawk-$(SQUAWK_VERSION) --no-save --no-package-lock --no-audit --no-fund squawk-cli@$(SQUAWK_VERSION)
 
-lint: $(DEPS) $(SQUAWK) ## Type-check (tsc), lint TypeScript (eslint) and migrations (squawk)
+lint: $(DEPS) $(SQUAWK) ## Type-check (tsc), lint TypeScript (eslint), check formatting (prettier) and migrations (squawk)
 	@node_modules/.bin/tsc --noEmit
 	@node_modules/.bin/eslint --max-warnings 0 .
+	@node_modules/.bin/prettier --check --log-level warn "**/*.{ts,js,json}"
 	@$(SQUAWK) --assume-in-transaction migrations/*.sql
+
+format: $(DEPS) ## Format TypeScript, JavaScript and JSON with prettier (make lint checks it)
+	@node_modules/.bin/prettier --write --log-level warn "**/*.{ts,js,json}"
 
 clean: ## Remove the embedded database in .data/
 	rm -rf .data

@@ -63,7 +63,18 @@ export async function contextFor(engine: Engine, opts: { quick: boolean; poolSiz
   plain.on("error", () => {});
   const tenant = await createTenant(db, platformContext(), { slug: `bench-${crypto.randomBytes(4).toString("hex")}`, name: "Bench" });
   const fresh = () => requestContext({ tenantId: tenant.tenant_id, actorId: crypto.randomUUID(), correlationId: crypto.randomUUID() });
-  return { engine, kind: engine.kind, db, dbUnnamed, plain, ctx: fresh(), freshCtx: fresh, quick: opts.quick, adminUrl: opts.adminUrl, poolSize: opts.poolSize };
+  return {
+    engine,
+    kind: engine.kind,
+    db,
+    dbUnnamed,
+    plain,
+    ctx: fresh(),
+    freshCtx: fresh,
+    quick: opts.quick,
+    adminUrl: opts.adminUrl,
+    poolSize: opts.poolSize,
+  };
 }
 
 /** A fresh, migrated database for this run: a scratch database on the DATABASE_URL server, else in-memory PGlite. */

@@ -108,7 +108,15 @@ export interface ResultRow {
 export const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) ? a / b : NaN);
 
 const fmtMs = (ms: number | undefined) =>
-  ms === undefined || Number.isNaN(ms) ? "" : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(1)} ms` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(0)} us`;
+  ms === undefined || Number.isNaN(ms)
+    ? ""
+    : ms >= 1000
+      ? `${(ms / 1000).toFixed(2)} s`
+      : ms >= 10
+        ? `${ms.toFixed(1)} ms`
+        : ms >= 1
+          ? `${ms.toFixed(2)} ms`
+          : `${(ms * 1000).toFixed(0)} us`;
 const fmtNum = (n: number) => (n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(n >= 10 ? 1 : 2));
 
 export function formatTable(rows: ResultRow[]): string {

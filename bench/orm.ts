@@ -37,8 +37,13 @@ export function builders(pool: pg.Pool) {
   const kysely = new Kysely<KyselySchema>({ dialect: new PostgresDialect({ pool }) });
   const orm = drizzle({ client: pool });
   return {
-    kyselyLookup: (id: string) => kysely.selectFrom("screening.entities").selectAll().where("entity_id", "=", id).where("deleted_at", "is", null).executeTakeFirst(),
-    drizzleLookup: (id: string) => orm.select().from(entities).where(and(eq(entities.entityId, id), isNull(entities.deletedAt))),
+    kyselyLookup: (id: string) =>
+      kysely.selectFrom("screening.entities").selectAll().where("entity_id", "=", id).where("deleted_at", "is", null).executeTakeFirst(),
+    drizzleLookup: (id: string) =>
+      orm
+        .select()
+        .from(entities)
+        .where(and(eq(entities.entityId, id), isNull(entities.deletedAt))),
     kyselyInsert: (rows: EntityInsert[]) =>
       kysely
         .insertInto("screening.entities")

@@ -23,11 +23,19 @@ const ROOT = path.resolve(import.meta.dirname, "..");
 const semanticIfPresent: Workload = async (b) => {
   const { rows } = await b.plain.query("SELECT to_regclass('workspace.memories') IS NOT NULL AS ok");
   if (rows[0]?.ok) return semanticWorkload(b);
-  return [{ workload: "6 semantic search top-10", contender: "TODO", note: "workspace.memories does not exist in this schema yet (workspace migration missing): not measured" }];
+  return [
+    {
+      workload: "6 semantic search top-10",
+      contender: "TODO",
+      note: "workspace.memories does not exist in this schema yet (workspace migration missing): not measured",
+    },
+  ];
 };
 
-const quickSkip = (name: string, w: Workload): Workload => async (b) =>
-  b.quick ? [{ workload: name, contender: "skipped", note: "quick run: spawns make migrate / make gen processes" }] : w(b);
+const quickSkip =
+  (name: string, w: Workload): Workload =>
+  async (b) =>
+    b.quick ? [{ workload: name, contender: "skipped", note: "quick run: spawns make migrate / make gen processes" }] : w(b);
 
 export const WORKLOADS: Record<string, Workload> = {
   "1": lookupWorkload,

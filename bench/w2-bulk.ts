@@ -74,14 +74,19 @@ export async function bulkWorkload(b: BenchContext): Promise<ResultRow[]> {
   const fresh = async () => {
     rows = Array.from({ length: N }, (_, i) => {
       const entityId = uuidv7();
-      return { entityId, entityType: "individual" as const, canonicalIdentifiers: k.encrypt(JSON.stringify({ ssn: String(100_000_000 + i) }), identifiersAad(entityId)) };
+      return {
+        entityId,
+        entityType: "individual" as const,
+        canonicalIdentifiers: k.encrypt(JSON.stringify({ ssn: String(100_000_000 + i) }), identifiersAad(entityId)),
+      };
     });
   };
   const truncate = async () => {
     await b.plain.query("TRUNCATE screening.entities CASCADE");
   };
   let ssnBase = 100_000_000;
-  const inputs = () => Array.from({ length: N }, () => ({ entityType: "individual" as const, identifiers: { ssn: String(ssnBase++ % 1_000_000_000).padStart(9, "0") } }));
+  const inputs = () =>
+    Array.from({ length: N }, () => ({ entityType: "individual" as const, identifiers: { ssn: String(ssnBase++ % 1_000_000_000).padStart(9, "0") } }));
   let pending: ReturnType<typeof inputs> = [];
 
   const names = {
@@ -100,18 +105,35 @@ export async function bulkWorkload(b: BenchContext): Promise<ResultRow[]> {
   const tasks: Task[] = [
     ...(canCopy
       ? [
-          { name: names.copyBinary, fn: () => withClient(b.plain, (c) => pipeline(Readable.from([handBinary(rows)]), c.query(copyFrom(`${COPY_SQL} (FORMAT binary)`)))) },
+          {
+            name: names.copyBinary,
+            fn: () => withClient(b.plain, (c) => pipeline(Readable.from([handBinary(rows)]), c.query(copyFrom(`${COPY_SQL} (FORMAT binary)`)))),
+          },
           { name: names.copyText, fn: () => withClient(b.plain, (c) => pipeline(Readable.from([handText(rows)]), c.query(copyFrom(COPY_SQL)))) },
         ]
       : []),
     { name: names.ours, fn: () => b.db.transaction((c) => copyRows(c, ENTITIES_COPY, rows)) },
-    { name: names.plainValues, fn: () => b.plain.query(valuesSql(rows.length), rows.flatMap((r) => [r.entityId, r.entityType, r.canonicalIdentifiers])) },
+    {
+      name: names.plainValues,
+      fn: () =>
+        b.plain.query(
+          valuesSql(rows.length),
+          rows.flatMap((r) => [r.entityId, r.entityType, r.canonicalIdentifiers]),
+        ),
+    },
     { name: names.pgtyped, fn: () => b.db.transaction((c) => insertEntitiesValues.run({ rows }, c)) },
     {
       name: names.unnest,
       fn: () =>
         b.db.transaction((c) =>
-          insertEntitiesUnnest.run({ entityIds: rows.map((r) => r.entityId), entityTypes: rows.map((r) => r.entityType), canonicalIdentifiers: rows.map((r) => r.canonicalIdentifiers) }, c),
+          insertEntitiesUnnest.run(
+            {
+              entityIds: rows.map((r) => r.entityId),
+              entityTypes: rows.map((r) => r.entityType),
+              canonicalIdentifiers: rows.map((r) => r.canonicalIdentifiers),
+            },
+            c,
+          ),
         ),
     },
     { name: names.kysely, fn: () => orm.kyselyInsert(rows) },
@@ -136,7 +158,11 @@ export async function bulkWorkload(b: BenchContext): Promise<ResultRow[]> {
   ].map((t) => ({ ...t, beforeEach: t.beforeEach ?? fresh, afterEach: truncate }));
 
   await truncate();
-  const m = await compare(tasks, b.quick ? { rounds: 1, iterations: 1, time: 0, warmupIterations: 0 } : { rounds: 3, iterations: 2, time: 0, warmupIterations: 1 }, (msg) => p.update(msg));
+  const m = await compare(
+    tasks,
+    b.quick ? { rounds: 1, iterations: 1, time: 0, warmupIterations: 0 } : { rounds: 3, iterations: 2, time: 0, warmupIterations: 1 },
+    (msg) => p.update(msg),
+  );
   p.done();
   const rate = (name: string) => (name === names.oneByOne ? ONE_BY_ONE : N) / ((m.get(name)?.p50 ?? NaN) / 1000);
   const limit = canCopy ? rate(names.copyBinary) : NaN;

@@ -33,8 +33,19 @@ export async function profilesWorkload(b: BenchContext): Promise<ResultRow[]> {
       const prev = (await c.query(latestSql, [entityId])).rows[0];
       const version = prev ? prev.version + 1 : 1;
       await c.query(insertSql, [
-        entityId, version, prev ? prev.version : null, "screening", null, JSON.stringify(findings(v)), JSON.stringify({ score: v % 100 }),
-        "[]", 0, "[]", "[]", null, "{}",
+        entityId,
+        version,
+        prev ? prev.version : null,
+        "screening",
+        null,
+        JSON.stringify(findings(v)),
+        JSON.stringify({ score: v % 100 }),
+        "[]",
+        0,
+        "[]",
+        "[]",
+        null,
+        "{}",
       ]);
       await c.query(auditSql, [b.ctx.tenantId, null, "profile_created", b.ctx.correlationId, entityId, JSON.stringify({ version }), null]);
       await c.query("COMMIT");
@@ -84,7 +95,11 @@ export async function profilesWorkload(b: BenchContext): Promise<ResultRow[]> {
     return { wall: performance.now() - started, appends: summarise("append", appends), lookups: summarise("latest", lookups), errors };
   };
 
-  const ours = await run("ours", (id, v) => createProfileVersion(b.db, b.ctx, { entityId: id, triggerType: "screening", findings: findings(v), riskScore: { score: v % 100 } }), (id) => latestProfileOp(b.db, b.ctx, { entityId: id }));
+  const ours = await run(
+    "ours",
+    (id, v) => createProfileVersion(b.db, b.ctx, { entityId: id, triggerType: "screening", findings: findings(v), riskScore: { score: v % 100 } }),
+    (id) => latestProfileOp(b.db, b.ctx, { entityId: id }),
+  );
   const plain = await run("plain pg", plainAppend, plainLatest);
   p.done();
   const total = WRITERS * perWriter;

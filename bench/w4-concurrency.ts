@@ -94,7 +94,12 @@ export async function concurrencyWorkload(b: BenchContext): Promise<ResultRow[]>
   for (const callers of levels) oursRuns.push(await run("ours", callers, ours));
   const plainMix = await run("plain pg", top, plain);
   levels.forEach((callers, i) =>
-    results.push({ contender: `ours: layer pool (${b.poolSize} conns), ${callers} callers`, r: oursRuns[i] as Run, mix: true, base: callers === top ? plainMix : undefined }),
+    results.push({
+      contender: `ours: layer pool (${b.poolSize} conns), ${callers} callers`,
+      r: oursRuns[i] as Run,
+      mix: true,
+      base: callers === top ? plainMix : undefined,
+    }),
   );
   results.push({ contender: `plain pg pool (${b.poolSize} conns), ${top} callers`, r: plainMix, mix: true });
   // Lookups only: the same work as pgbench -S, for the ratio to the ceiling.
@@ -111,12 +116,20 @@ export async function concurrencyWorkload(b: BenchContext): Promise<ResultRow[]>
     p.update("pgbench -i (scale 1) and -S");
     const url = b.engine.url;
     const init = spawnSync(bin, ["-i", "-s", "1", "-q", "-n", url], { encoding: "utf8" });
-    const sel = init.status === 0 ? spawnSync(bin, ["-n", "-S", "-M", "prepared", "-c", String(b.poolSize), "-j", "2", "-T", String(seconds), url], { encoding: "utf8" }) : init;
+    const sel =
+      init.status === 0
+        ? spawnSync(bin, ["-n", "-S", "-M", "prepared", "-c", String(b.poolSize), "-j", "2", "-T", String(seconds), url], { encoding: "utf8" })
+        : init;
     const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(sel.stdout ?? "");
     if (tps) ceiling = Number(tps[1]);
     else ceilingNote = `pgbench failed: ${(sel.stderr || sel.stdout || "").trim().split("\n").slice(-1)[0]}`;
   } else {
-    ceilingNote = b.kind !== "server" ? "embedded engine: no pgbench" : b.quick ? "quick run: pgbench skipped" : "pgbench not installed (Debian postgresql-contrib / postgresql-client)";
+    ceilingNote =
+      b.kind !== "server"
+        ? "embedded engine: no pgbench"
+        : b.quick
+          ? "quick run: pgbench skipped"
+          : "pgbench not installed (Debian postgresql-contrib / postgresql-client)";
   }
   p.done();
 

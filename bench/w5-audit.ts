@@ -30,7 +30,8 @@ export async function auditWorkload(b: BenchContext): Promise<ResultRow[]> {
       {
         name: names.one,
         fn: async () => {
-          for (let i = 0; i < SEQ; i++) await recordAuditEvent(b.db, b.ctx, { eventType: "data_accessed", entityId: ids[i] as string, details: { via: "bench" } });
+          for (let i = 0; i < SEQ; i++)
+            await recordAuditEvent(b.db, b.ctx, { eventType: "data_accessed", entityId: ids[i] as string, details: { via: "bench" } });
         },
       },
       {

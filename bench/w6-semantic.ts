@@ -87,7 +87,10 @@ export async function semanticWorkload(b: BenchContext): Promise<ResultRow[]> {
   const one = async <T>(sql: string, values: unknown[] = []) => (await b.plain.query(sql, values)).rows[0] as T;
   const slug = `bench-${crypto.randomBytes(4).toString("hex")}`;
   const org = await one<{ id: string }>("INSERT INTO workspace.organizations (name, slug) VALUES ('Bench', $1) RETURNING id", [slug]);
-  const user = await one<{ id: string }>("INSERT INTO workspace.users (organization_id, email) VALUES ($1, $2) RETURNING id", [org.id, `${slug}@bench.invalid`]);
+  const user = await one<{ id: string }>("INSERT INTO workspace.users (organization_id, email) VALUES ($1, $2) RETURNING id", [
+    org.id,
+    `${slug}@bench.invalid`,
+  ]);
   const indexDef = (await one<{ def: string }>("SELECT pg_get_indexdef('workspace.idx_memories_embedding'::regclass) AS def")).def;
 
   // Load without the index, then build it once (what a bulk import should do).

@@ -44,7 +44,11 @@ export async function toolingWorkload(b: BenchContext): Promise<ResultRow[]> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pgf-bench-migrate-"));
   try {
     p.update("make migrate, embedded (fresh PGlite directory)");
-    add("make migrate, embedded (empty)", await timed(ROOT, ["src/cli.ts", "migrate"], { DATABASE_URL: "", PGLITE_DATA_DIR: path.join(tmp, "pglite") }), "new PGlite data directory + every migration, one process");
+    add(
+      "make migrate, embedded (empty)",
+      await timed(ROOT, ["src/cli.ts", "migrate"], { DATABASE_URL: "", PGLITE_DATA_DIR: path.join(tmp, "pglite") }),
+      "new PGlite data directory + every migration, one process",
+    );
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -52,7 +56,11 @@ export async function toolingWorkload(b: BenchContext): Promise<ResultRow[]> {
     p.update("make migrate, server (empty database)");
     const scratch = await createDatabase(b.adminUrl);
     try {
-      add("make migrate, server (empty)", await timed(ROOT, ["src/cli.ts", "migrate"], { DATABASE_URL: scratch.url }), "empty database, every migration, one process");
+      add(
+        "make migrate, server (empty)",
+        await timed(ROOT, ["src/cli.ts", "migrate"], { DATABASE_URL: scratch.url }),
+        "empty database, every migration, one process",
+      );
     } finally {
       await scratch.drop();
     }
@@ -63,7 +71,11 @@ export async function toolingWorkload(b: BenchContext): Promise<ResultRow[]> {
     add("make gen, embedded", await timed(copy, ["src/cli.ts", "gen"], { DATABASE_URL: "" }), "pgtyped + ERD; run in a temporary copy of the repository");
     if (b.adminUrl) {
       p.update("make gen with DATABASE_URL (adds the pg_dump of docs/schema.sql)");
-      add("make gen, server (DATABASE_URL set)", await timed(copy, ["src/cli.ts", "gen"], { DATABASE_URL: b.adminUrl }), "as above + docs/schema.sql from a scratch server database");
+      add(
+        "make gen, server (DATABASE_URL set)",
+        await timed(copy, ["src/cli.ts", "gen"], { DATABASE_URL: b.adminUrl }),
+        "as above + docs/schema.sql from a scratch server database",
+      );
     }
   } finally {
     fs.rmSync(copy, { recursive: true, force: true });

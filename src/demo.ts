@@ -74,8 +74,12 @@ async function main() {
       ipAddress: "196.25.1.7",
     });
     say(`granted consent ${c1.id} under policy 2026.1: ${JSON.stringify(c1.consent_categories)}`);
-    say(`hasConsent(will_drafting, 2026.1) = ${await hasConsent(db, asSubject, { dataSubjectId: subject, category: "will_drafting", privacyPolicyVersion: "2026.1" })}`);
-    say(`hasConsent(marketing, 2026.1)     = ${await hasConsent(db, asSubject, { dataSubjectId: subject, category: "marketing", privacyPolicyVersion: "2026.1" })}`);
+    say(
+      `hasConsent(will_drafting, 2026.1) = ${await hasConsent(db, asSubject, { dataSubjectId: subject, category: "will_drafting", privacyPolicyVersion: "2026.1" })}`,
+    );
+    say(
+      `hasConsent(marketing, 2026.1)     = ${await hasConsent(db, asSubject, { dataSubjectId: subject, category: "marketing", privacyPolicyVersion: "2026.1" })}`,
+    );
     await grantConsent(db, asSubject, {
       dataSubjectId: subject,
       categories: { will_drafting: true },
@@ -84,7 +88,9 @@ async function main() {
       channel: "web",
     }).catch((e: AppError) => say(`granting again under the same policy -> ${e.name}: ${e.message}`));
     await withdrawConsent(db, asSubject, { dataSubjectId: subject, id: c1.id });
-    say(`withdrew ${c1.id}; hasConsent(will_drafting, 2026.1) = ${await hasConsent(db, asSubject, { dataSubjectId: subject, category: "will_drafting", privacyPolicyVersion: "2026.1" })}`);
+    say(
+      `withdrew ${c1.id}; hasConsent(will_drafting, 2026.1) = ${await hasConsent(db, asSubject, { dataSubjectId: subject, category: "will_drafting", privacyPolicyVersion: "2026.1" })}`,
+    );
     await grantConsent(db, asSubject, {
       dataSubjectId: subject,
       categories: { will_drafting: true, marketing: true },
@@ -146,7 +152,10 @@ async function screeningWalkthrough(db: ReturnType<typeof dbFor>) {
     .catch((e: AppError) => say(`creating a second entity with that SSN -> ${e.name}: ${e.message}`));
 
   say("\n== screening: versioned profiles ==");
-  const employer = await screening.createEntity(db, ctx, { entityType: "organization", identifiers: { ein: String(100_000_000 + crypto.randomInt(899_999_999)) } });
+  const employer = await screening.createEntity(db, ctx, {
+    entityType: "organization",
+    identifiers: { ein: String(100_000_000 + crypto.randomInt(899_999_999)) },
+  });
   await screening.createProfileVersion(db, ctx, {
     entityId: person.entity_id,
     triggerType: "screening",
@@ -165,14 +174,31 @@ async function screeningWalkthrough(db: ReturnType<typeof dbFor>) {
   say("\n== screening: provider cache across tenants ==");
   const window = { acquiredAt: new Date(), freshUntil: new Date(Date.now() + 7 * 86_400_000), staleUntil: new Date(Date.now() + 30 * 86_400_000) };
   await screening.storeProviderResponse(db, ctx, {
-    entityId: person.entity_id, providerId: "bureau-one", checkType: "criminal_record", dataOrigin: "paid_external",
-    ...window, rawResponse: '{"records":[]}', normalizedData: { records: 0 }, cost: 12.5, currency: "USD",
+    entityId: person.entity_id,
+    providerId: "bureau-one",
+    checkType: "criminal_record",
+    dataOrigin: "paid_external",
+    ...window,
+    rawResponse: '{"records":[]}',
+    normalizedData: { records: 0 },
+    cost: 12.5,
+    currency: "USD",
   });
   await screening.storeProviderResponse(db, ctx, {
-    entityId: person.entity_id, providerId: "acme-hr", checkType: "criminal_record", dataOrigin: "customer_provided",
-    ...window, rawResponse: "acme's own background file", normalizedData: {}, cost: 0, currency: "USD",
+    entityId: person.entity_id,
+    providerId: "acme-hr",
+    checkType: "criminal_record",
+    dataOrigin: "customer_provided",
+    ...window,
+    rawResponse: "acme's own background file",
+    normalizedData: {},
+    cost: 0,
+    currency: "USD",
   });
-  for (const [name, c] of [[acme.slug, ctx], [globex.slug, ctxB]] as const) {
+  for (const [name, c] of [
+    [acme.slug, ctx],
+    [globex.slug, ctxB],
+  ] as const) {
     const rows = await screening.lookupCache(db, c, { entityId: person.entity_id, checkType: "criminal_record" });
     say(`${name} sees: ${rows.map((r) => `${r.provider_id} (${r.data_origin}, ${r.freshness})`).join(", ")}`);
   }
@@ -196,7 +222,9 @@ async function workspaceWalkthrough(db: ReturnType<typeof dbFor>) {
   say(`organisation ${org.slug} with ${ann.email} and ${bob.email}`);
   say(`found by email in lower case: ${(await ws.findUserByEmail(db, admin, { email: ann.email.toLowerCase() }))?.id === ann.id}`);
   const session = await ws.createSession(db, asAnn, { ttlSeconds: 3600 });
-  say(`session for Ann (only its SHA-256 hash is stored) resolves to Ann: ${(await ws.resolveSession(db, platformContext(), { token: session.token })).user_id === ann.id}`);
+  say(
+    `session for Ann (only its SHA-256 hash is stored) resolves to Ann: ${(await ws.resolveSession(db, platformContext(), { token: session.token })).user_id === ann.id}`,
+  );
 
   say("\n== workspace: memories and semantic search (pgvector HNSW, cosine) ==");
   // Toy embeddings: three topics as directions in 1536 dimensions (a real system calls an embedding model).
@@ -214,7 +242,9 @@ async function workspaceWalkthrough(db: ReturnType<typeof dbFor>) {
   }
   const hits = await ws.semanticSearchMemories(db, asAnn, { embedding: topic(0, 0.3), k: 3 });
   for (const h of hits) say(`  ${h.distance.toFixed(3)}  ${h.content}`);
-  say(`Bob searching the same space sees ${(await ws.semanticSearchMemories(db, asBob, { embedding: topic(0, 0.3), k: 3 })).length} of Ann's memories (RLS: private to Ann)`);
+  say(
+    `Bob searching the same space sees ${(await ws.semanticSearchMemories(db, asBob, { embedding: topic(0, 0.3), k: 3 })).length} of Ann's memories (RLS: private to Ann)`,
+  );
   say(`keyword search "forecast": ${(await ws.keywordSearchMemories(db, asAnn, { query: "forecast" })).map((h) => h.content).join("; ")}`);
 
   say("\n== workspace: conversations ==");
@@ -232,13 +262,18 @@ async function workspaceWalkthrough(db: ReturnType<typeof dbFor>) {
   say(`task done at ${done.completed_at?.toISOString()}`);
   await ws.changeTaskStatus(db, asBob, { id: task.id, status: "cancelled" }).catch((e: AppError) => say(`done -> cancelled -> ${e.name}: ${e.message}`));
   const google = await ws.connectIntegration(db, asAnn, { provider: "google", accessToken: "ya29.demo-token", scopes: ["gmail.readonly"] });
-  const mails = [{ gmail_id: "g1", subject: "Invoice March" }, { gmail_id: "g2", subject: "Team offsite" }];
+  const mails = [
+    { gmail_id: "g1", subject: "Invoice March" },
+    { gmail_id: "g2", subject: "Team offsite" },
+  ];
   const first = await ws.syncGmailMessages(db, asAnn, { integrationId: google.id, rows: mails });
   const again = await ws.syncGmailMessages(db, asAnn, { integrationId: google.id, rows: mails });
   say(`gmail sync: ${JSON.stringify(first)}, re-sync: ${JSON.stringify(again)} (token stored encrypted: ${google.has_access_token})`);
   const editor = await ws.createRole(db, admin, { name: "editor", permissions: ["memories:read", "tasks:*"] });
   await ws.grantRole(db, admin, { userId: bob.id, roleId: editor.id, expiresAt: new Date(Date.now() + 3_600_000) });
-  say(`Bob may tasks:delete: ${await ws.hasPermission(db, admin, { userId: bob.id, permission: "tasks:delete" })}, users:invite: ${await ws.hasPermission(db, admin, { userId: bob.id, permission: "users:invite" })}`);
+  say(
+    `Bob may tasks:delete: ${await ws.hasPermission(db, admin, { userId: bob.id, permission: "tasks:delete" })}, users:invite: ${await ws.hasPermission(db, admin, { userId: bob.id, permission: "users:invite" })}`,
+  );
 
   say("\n== workspace: audit trail of the organisation ==");
   const rows = await ws.auditLog(db, admin, { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) });

@@ -37,19 +37,7 @@ import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { AppError, UnavailableError, ValidationError, mapDbError } from "./errors";
 
-export type CopyType =
-  | "uuid"
-  | "text"
-  | "bytea"
-  | "int2"
-  | "int4"
-  | "int8"
-  | "float4"
-  | "float8"
-  | "bool"
-  | "timestamptz"
-  | "jsonb"
-  | "vector";
+export type CopyType = "uuid" | "text" | "bytea" | "int2" | "int4" | "int8" | "float4" | "float8" | "bool" | "timestamptz" | "jsonb" | "vector";
 
 export interface CopyColumn {
   /** Column name in the table (a plain lower-case identifier). */
@@ -170,7 +158,14 @@ class Writer {
       case "int8": {
         let n: bigint;
         try {
-          n = typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : typeof v === "string" && /^-?\d+$/.test(v) ? BigInt(v) : NaN as never;
+          n =
+            typeof v === "bigint"
+              ? v
+              : typeof v === "number" && Number.isInteger(v)
+                ? BigInt(v)
+                : typeof v === "string" && /^-?\d+$/.test(v)
+                  ? BigInt(v)
+                  : (NaN as never);
         } catch {
           throw new Bad("must be an int8 integer");
         }
@@ -223,7 +218,8 @@ class Writer {
       }
       case "vector": {
         // pgvector: int16 dimensions, int16 unused, float4 each. Accepts "[1,2,3]" (its text form) or numbers.
-        const xs: ArrayLike<number> = typeof v === "string" ? parseVector(v) : Array.isArray(v) || v instanceof Float32Array || v instanceof Float64Array ? v : [];
+        const xs: ArrayLike<number> =
+          typeof v === "string" ? parseVector(v) : Array.isArray(v) || v instanceof Float32Array || v instanceof Float64Array ? v : [];
         if (xs.length === 0 || xs.length > 16_000) throw new Bad("must be a vector of 1 to 16,000 numbers");
         const size = 4 + 4 * xs.length;
         this.ensure(4 + size);

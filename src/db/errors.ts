@@ -8,17 +8,7 @@
  */
 
 export type ErrorCode =
-  | "validation"
-  | "conflict"
-  | "not_found"
-  | "still_referenced"
-  | "forbidden"
-  | "append_only"
-  | "timeout"
-  | "unavailable"
-  | "config"
-  | "decryption"
-  | "database";
+  "validation" | "conflict" | "not_found" | "still_referenced" | "forbidden" | "append_only" | "timeout" | "unavailable" | "config" | "decryption" | "database";
 
 export interface DbErrorFields {
   sqlstate?: string;
@@ -198,10 +188,7 @@ export function mapDbError(e: unknown): unknown {
   }
   if (e instanceof Error) {
     const errno = (e as NodeJS.ErrnoException).code;
-    if (
-      (errno && CONNECTION_ERRNOS.has(errno)) ||
-      /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)
-    ) {
+    if ((errno && CONNECTION_ERRNOS.has(errno)) || /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)) {
       return new UnavailableError(`database unavailable: ${e.message}`);
     }
     if (/timeout exceeded when trying to connect/i.test(e.message)) {

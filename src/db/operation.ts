@@ -64,7 +64,13 @@ export type FailureDetails =
 
 export function failureDetails(operation: string, e: unknown): FailureDetails {
   return e instanceof AppError
-    ? { operation, code: e.code, sqlstate: e.sqlstate ?? null, constraint: e.constraint ?? null, fields: "fields" in e ? (e.fields as readonly string[]) : null }
+    ? {
+        operation,
+        code: e.code,
+        sqlstate: e.sqlstate ?? null,
+        constraint: e.constraint ?? null,
+        fields: "fields" in e ? (e.fields as readonly string[]) : null,
+      }
     : { operation, code: "internal" };
 }
 
@@ -93,8 +99,7 @@ interface DeclarationBase<S extends z.ZodType, Ctx, R> {
 }
 
 export type Declaration<S extends z.ZodType = z.ZodType, Ctx = unknown, R = unknown> =
-  | (DeclarationBase<S, Ctx, R> & { kind: "read"; affects?: never })
-  | (DeclarationBase<S, Ctx, R> & { kind: "write"; affects: Affects });
+  (DeclarationBase<S, Ctx, R> & { kind: "read"; affects?: never }) | (DeclarationBase<S, Ctx, R> & { kind: "write"; affects: Affects });
 
 /** The input argument: optional when the schema accepts an empty object. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- "{}" is exactly "an empty input object is acceptable"

@@ -67,9 +67,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
 
 async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, opts: TxOptions, settings: LocalSettings): Promise<T> {
   const maxRetries = opts.maxRetries ?? 5;
-  const begin = ["BEGIN", opts.isolation ? `ISOLATION LEVEL ${opts.isolation.toUpperCase()}` : "", opts.readOnly ? "READ ONLY" : ""]
-    .filter(Boolean)
-    .join(" ");
+  const begin = ["BEGIN", opts.isolation ? `ISOLATION LEVEL ${opts.isolation.toUpperCase()}` : "", opts.readOnly ? "READ ONLY" : ""].filter(Boolean).join(" ");
   let retries = 0; // after serialization failures and deadlocks
   let reruns = 0; // after stale prepared statements
   for (;;) {
@@ -121,12 +119,7 @@ export interface TenantContext {
 
 const tenantContext = z.object({ tenantId: z.uuid(), userId: z.uuid().optional() });
 
-export async function withTenant<T>(
-  pool: pg.Pool,
-  ctx: TenantContext | string,
-  fn: (client: pg.PoolClient) => Promise<T>,
-  opts: TxOptions = {},
-): Promise<T> {
+export async function withTenant<T>(pool: pg.Pool, ctx: TenantContext | string, fn: (client: pg.PoolClient) => Promise<T>, opts: TxOptions = {}): Promise<T> {
   const c = parseInput(tenantContext, typeof ctx === "string" ? { tenantId: ctx } : ctx, "tenant context");
   // Sent with BEGIN (see beginText); set_config(name, value, true) is exactly SET LOCAL, including for `role`.
   return inTransaction(pool, fn, opts, { role: APP_ROLE, "app.tenant_id": c.tenantId, "app.user_id": c.userId ?? "" });

@@ -57,7 +57,8 @@ function jsonProblem(v: unknown, path: PropertyKey[] = [], seen = new Set<object
   if (typeof v === "number") return Number.isFinite(v) ? undefined : { path, message: "must be a finite number (JSON has no NaN or Infinity)" };
   if (typeof v !== "object") return { path, message: `must be JSON: a ${typeof v} cannot be stored` };
   const proto = Object.getPrototypeOf(v);
-  if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) return { path, message: "must be JSON: only plain objects, arrays, strings, numbers, booleans and null" };
+  if (!Array.isArray(v) && proto !== Object.prototype && proto !== null)
+    return { path, message: "must be JSON: only plain objects, arrays, strings, numbers, booleans and null" };
   if (path.length >= MAX_JSON_DEPTH) return { path, message: `must not nest deeper than ${MAX_JSON_DEPTH} levels` };
   if (seen.has(v)) return { path, message: "must be JSON: the value contains a cycle" };
   seen.add(v);

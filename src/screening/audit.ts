@@ -17,7 +17,9 @@ export const listAuditEvents = operation({
     const k = keyring(db.config);
     return (await many(sql.audit.auditEventsInRange, { tenantId: ctx.tenantId, ...p }, c)).map(({ sensitive_details, ...r }) => ({
       ...r,
-      sensitive: sensitive_details ? (JSON.parse(k.decryptString(sensitive_details, `screening.audit_events:${r.correlation_id}`)) as Record<string, unknown>) : null,
+      sensitive: sensitive_details
+        ? (JSON.parse(k.decryptString(sensitive_details, `screening.audit_events:${r.correlation_id}`)) as Record<string, unknown>)
+        : null,
     }));
   },
   accessed: (p, rows) => ({ details: { from: p.from.toISOString(), to: p.to.toISOString(), events: rows.length } }),

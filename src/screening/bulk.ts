@@ -89,7 +89,10 @@ export const bulkCreateEntities = operation({
     });
     await copyRows(c, ENTITIES_COPY, entities);
     if (indexes.length) await copyRows(c, IDENTIFIERS_COPY, indexes);
-    await sql.bulk.insertEntityCreatedEvents.run({ tenantId: ctx.tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId, entityIds: ids, details }, c);
+    await sql.bulk.insertEntityCreatedEvents.run(
+      { tenantId: ctx.tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId, entityIds: ids, details },
+      c,
+    );
     return ids;
   },
 });

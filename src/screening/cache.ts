@@ -24,7 +24,10 @@ const storeSchema = z
     rawResponse: z.string().max(10_000_000),
     normalizedData: jsonRecord,
     cost: z.number().min(0).max(99_999_999.99).multipleOf(0.01),
-    currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as USD").default("USD"),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as USD")
+      .default("USD"),
   })
   .refine((r) => r.acquiredAt <= r.freshUntil, { message: "must not be before acquiredAt", path: ["freshUntil"] })
   .refine((r) => r.freshUntil <= r.staleUntil, { message: "must not be before freshUntil", path: ["staleUntil"] });

@@ -22,10 +22,16 @@ export function normaliseIdentifier(kind: IdentifierKind, value: string): string
   return v.toUpperCase().replace(/\s+/g, " ");
 }
 
-const identifierValue = z.string().min(1).max(200).refine((v) => !v.includes("\u0000"), "must not contain NUL");
+const identifierValue = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((v) => !v.includes("\u0000"), "must not contain NUL");
 const identifiers = z.partialRecord(z.enum(IDENTIFIER_KINDS), identifierValue).superRefine((ids, ctx) => {
-  if (ids.ssn !== undefined && !/^\d{9}$/.test(normaliseIdentifier("ssn", ids.ssn))) ctx.addIssue({ code: "custom", path: ["ssn"], message: "must be 9 digits" });
-  if (ids.ein !== undefined && !/^\d{9}$/.test(normaliseIdentifier("ein", ids.ein))) ctx.addIssue({ code: "custom", path: ["ein"], message: "must be 9 digits" });
+  if (ids.ssn !== undefined && !/^\d{9}$/.test(normaliseIdentifier("ssn", ids.ssn)))
+    ctx.addIssue({ code: "custom", path: ["ssn"], message: "must be 9 digits" });
+  if (ids.ein !== undefined && !/^\d{9}$/.test(normaliseIdentifier("ein", ids.ein)))
+    ctx.addIssue({ code: "custom", path: ["ein"], message: "must be 9 digits" });
 });
 
 export interface Entity {
@@ -75,7 +81,10 @@ export const createEntity = operation({
     const kinds = Object.keys(normalised) as IdentifierKind[];
     if (kinds.length) {
       const key = blindIndexKey(db.config);
-      await sql.entities.insertIdentifiers.run({ rows: kinds.map((k) => ({ identifierKind: k, blindIndex: blindIndex(key, k, normalised[k] as string), entityId })) }, c);
+      await sql.entities.insertIdentifiers.run(
+        { rows: kinds.map((k) => ({ identifierKind: k, blindIndex: blindIndex(key, k, normalised[k] as string), entityId })) },
+        c,
+      );
     }
     await recordEvent(c, db, ctx, "entity_created", { entityId, details: { entity_type: p.entityType, identifier_kinds: kinds } });
     return decode(db, row);

@@ -9,10 +9,13 @@ export const explainSeed: ExplainSeed = {
   order: 10,
   async seed(db, n) {
     await db.query("INSERT INTO screening.tenants (slug, name) SELECT 'tenant-' || g, 'Tenant ' || g FROM generate_series(1, 50) g");
-    await db.query(`
+    await db.query(
+      `
     INSERT INTO screening.entities (entity_type, canonical_identifiers)
       SELECT (ARRAY['individual', 'organization', 'address']::screening.entity_type[])[1 + g % 3],
-             '\\x01026b31'::bytea || gen_random_bytes(60) FROM generate_series(1, $1::int) g`, [n]);
+             '\\x01026b31'::bytea || gen_random_bytes(60) FROM generate_series(1, $1::int) g`,
+      [n],
+    );
     await db.query(`
     INSERT INTO screening.entity_identifiers (identifier_kind, blind_index, entity_id)
       SELECT 'ssn', sha256(entity_id::text::bytea), entity_id FROM screening.entities`);
@@ -20,11 +23,14 @@ export const explainSeed: ExplainSeed = {
     INSERT INTO screening.entity_profiles (entity_id, version, previous_version, trigger_type, findings, risk_score, connections, data_sources_used)
       SELECT entity_id, v, nullif(v - 1, 0), 'screening', '[]', '{"score": 10}', '[]', '[]'
         FROM screening.entities, generate_series(1, 2) v`);
-    await db.query(`
+    await db.query(
+      `
     INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score)
       SELECT a.entity_id, b.entity_id, 'employer', 0.5
         FROM (SELECT entity_id, row_number() OVER (ORDER BY entity_id) r FROM screening.entities) a
-        JOIN (SELECT entity_id, row_number() OVER (ORDER BY entity_id) r FROM screening.entities) b ON b.r = a.r % $1::int + 1`, [n]);
+        JOIN (SELECT entity_id, row_number() OVER (ORDER BY entity_id) r FROM screening.entities) b ON b.r = a.r % $1::int + 1`,
+      [n],
+    );
     await db.query(`
     INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, customer_id, acquired_at, fresh_until, stale_until,
                                                raw_response, normalized_data, cost_incurred)
@@ -49,17 +55,56 @@ export const explainSeed: ExplainSeed = {
     const now = new Date();
     return {
       shared: {
-        tenantId, entityId, fromEntityId: entityId, toEntityId: entityId, customerId: tenantId, cacheId,
-        discoveredInScreening: profileId, triggerId: null, actorId: null, maxDepth: 2,
-        version: 1, previousVersion: null, includeDeleted: false, slug: "tenant-1", name: "x", kind: "ssn",
-        blindIndex: Buffer.alloc(32), activeKeyId: "k1", ciphertext: Buffer.alloc(40), canonicalIdentifiers: Buffer.alloc(40),
-        rawResponse: Buffer.alloc(40), sensitiveDetails: null, entityType: "individual", relationType: "employer",
-        confidenceScore: 0.5, triggerType: "screening", findings: "[]", riskScore: "{}", connections: "[]", connectionCount: 0,
-        dataSourcesUsed: "[]", staleDataUsed: "[]", delta: null, evolutionSignals: "{}", providerId: "bureau",
-        checkType: "credit", dataOrigin: "paid_external", acquiredAt: now, freshUntil: now, staleUntil: now,
-        normalizedData: "{}", costIncurred: "1.00", costCurrency: "USD", eventType: "data_accessed", details: "{}",
+        tenantId,
+        entityId,
+        fromEntityId: entityId,
+        toEntityId: entityId,
+        customerId: tenantId,
+        cacheId,
+        discoveredInScreening: profileId,
+        triggerId: null,
+        actorId: null,
+        maxDepth: 2,
+        version: 1,
+        previousVersion: null,
+        includeDeleted: false,
+        slug: "tenant-1",
+        name: "x",
+        kind: "ssn",
+        blindIndex: Buffer.alloc(32),
+        activeKeyId: "k1",
+        ciphertext: Buffer.alloc(40),
+        canonicalIdentifiers: Buffer.alloc(40),
+        rawResponse: Buffer.alloc(40),
+        sensitiveDetails: null,
+        entityType: "individual",
+        relationType: "employer",
+        confidenceScore: 0.5,
+        triggerType: "screening",
+        findings: "[]",
+        riskScore: "{}",
+        connections: "[]",
+        connectionCount: 0,
+        dataSourcesUsed: "[]",
+        staleDataUsed: "[]",
+        delta: null,
+        evolutionSignals: "{}",
+        providerId: "bureau",
+        checkType: "credit",
+        dataOrigin: "paid_external",
+        acquiredAt: now,
+        freshUntil: now,
+        staleUntil: now,
+        normalizedData: "{}",
+        costIncurred: "1.00",
+        costCurrency: "USD",
+        eventType: "data_accessed",
+        details: "{}",
         rows: [{ identifierKind: "ssn", blindIndex: Buffer.alloc(32), entityId, entityType: "individual", canonicalIdentifiers: Buffer.alloc(40) }],
-        count: 10, entityIds: [entityId], entityTypes: ["individual"], identifierKinds: ["ssn"],
+        count: 10,
+        entityIds: [entityId],
+        entityTypes: ["individual"],
+        identifierKinds: ["ssn"],
         blindIndexes: [Buffer.alloc(32)],
       },
       files: { "bulk.sql": { details: ["{}"], canonicalIdentifiers: [Buffer.alloc(40)] } },

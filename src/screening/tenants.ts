@@ -14,7 +14,14 @@ export type Tenant = IInsertTenantResult;
 const slug = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be lower-case letters, digits and inner hyphens, at most 63 chars");
 
 /** The tenant's own audit trail is under RLS even for its owner: write the event as that tenant. */
-async function recordTenantEvent(c: pg.ClientBase, db: Db, ctx: PlatformContext, tenantId: string, type: "tenant_created" | "tenant_deactivated", details?: Record<string, unknown>) {
+async function recordTenantEvent(
+  c: pg.ClientBase,
+  db: Db,
+  ctx: PlatformContext,
+  tenantId: string,
+  type: "tenant_created" | "tenant_deactivated",
+  details?: Record<string, unknown>,
+) {
   await setLocalTenant(c, tenantId);
   await recordEvent(c, db, requestContext({ tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId }), type, { details });
 }

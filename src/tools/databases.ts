@@ -60,10 +60,7 @@ export async function ensureTemplate(adminUrl: string): Promise<string> {
         await c.query(`ALTER DATABASE ${q(building)} RENAME TO ${q(name)}`);
       }
       // Templates of older migration sets are dead weight.
-      const old = await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2", [
-        `${base}\\_tpl\\_%`,
-        name,
-      ]);
+      const old = await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2", [`${base}\\_tpl\\_%`, name]);
       for (const { datname } of old.rows) await c.query(`DROP DATABASE IF EXISTS ${q(datname)} WITH (FORCE)`);
       return name;
     } finally {

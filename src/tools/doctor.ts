@@ -92,9 +92,16 @@ export async function doctor(db: Queryable, monthsAhead = 3): Promise<CheckResul
   results.push({ name: "PostgreSQL 15 or newer", why: "the schema uses PG15 features", problems: version >= 150000 ? [] : [`server_version_num ${version}`] });
 
   const ext = await list(db, "SELECT name AS v FROM unnest(ARRAY['vector', 'pgcrypto']) name WHERE NOT EXISTS (SELECT FROM pg_extension WHERE extname = name)");
-  results.push({ name: "required extensions installed", why: "vector and pgcrypto are used by the schemas", problems: ext.map((e) => `missing extension ${e}`) });
+  results.push({
+    name: "required extensions installed",
+    why: "vector and pgcrypto are used by the schemas",
+    problems: ext.map((e) => `missing extension ${e}`),
+  });
 
-  const files = fs.readdirSync(MIGRATIONS_DIR).filter((f) => /\.(sql|ts|js)$/.test(f)).map((f) => f.replace(/\.(sql|ts|js)$/, ""));
+  const files = fs
+    .readdirSync(MIGRATIONS_DIR)
+    .filter((f) => /\.(sql|ts|js)$/.test(f))
+    .map((f) => f.replace(/\.(sql|ts|js)$/, ""));
   const hasTable = (await db.query("SELECT to_regclass($1) IS NOT NULL AS ok", [`public.${MIGRATIONS_TABLE}`])).rows[0].ok;
   const applied = hasTable ? await list(db, `SELECT name AS v FROM public.${MIGRATIONS_TABLE} ORDER BY run_on, id`) : [];
   results.push({
@@ -129,9 +136,7 @@ export async function doctor(db: Queryable, monthsAhead = 3): Promise<CheckResul
 
 /** A readable report; returns true when every check passed. */
 export function formatReport(results: CheckResult[]): { text: string; ok: boolean } {
-  const lines = results.map((r) =>
-    r.problems.length ? `FAIL ${r.name} (${r.why})\n${r.problems.map((p) => `       - ${p}`).join("\n")}` : `ok   ${r.name}`,
-  );
+  const lines = results.map((r) => (r.problems.length ? `FAIL ${r.name} (${r.why})\n${r.problems.map((p) => `       - ${p}`).join("\n")}` : `ok   ${r.name}`));
   const ok = results.every((r) => r.problems.length === 0);
   return { text: `${lines.join("\n")}\n\n${ok ? "healthy" : "problems found"}`, ok };
 }

@@ -68,7 +68,11 @@ const SHORT: Record<string, string> = {
   "character varying": "varchar",
 };
 const shortType = (t: string) => SHORT[t.replace(/\(.*\)/, "")] ?? t;
-const mermaidType = (t: string) => shortType(t).replace(/\(.*\)/, "").replace(/\[\]$/, "_array").replace(/[^A-Za-z0-9_]/g, "_");
+const mermaidType = (t: string) =>
+  shortType(t)
+    .replace(/\(.*\)/, "")
+    .replace(/\[\]$/, "_array")
+    .replace(/[^A-Za-z0-9_]/g, "_");
 
 /** docs/erd.md: one Mermaid erDiagram per schema. */
 export function toMermaid(m: Model): string {

@@ -115,9 +115,9 @@ export async function explainAll(db: pg.Pool, opts: { threshold?: number } = {})
   const threshold = opts.threshold ?? 5_000;
   const params = await representativeParams(db);
   const sizes = new Map(
-    (await db.query<{ t: string; n: number }>(
-      "SELECT c.relname AS t, c.reltuples::bigint::int AS n FROM pg_class c WHERE c.relkind IN ('r', 'p')",
-    )).rows.map((r) => [r.t, r.n]),
+    (await db.query<{ t: string; n: number }>("SELECT c.relname AS t, c.reltuples::bigint::int AS n FROM pg_class c WHERE c.relkind IN ('r', 'p')")).rows.map(
+      (r) => [r.t, r.n],
+    ),
   );
   const out: PlanLine[] = [];
   for (const file of generatedModules()) {
@@ -132,8 +132,19 @@ export async function explainAll(db: pg.Pool, opts: { threshold?: number } = {})
         },
       });
       if (!captured) continue;
-      const isRead = /^\s*(--[^\n]*\n\s*)*(SELECT|WITH RECURSIVE|WITH\s+\w+\s+AS\s*(NOT\s+)?(MATERIALIZED\s*)?\(\s*SELECT)/i.test(captured.text) && !/\b(INSERT|UPDATE|DELETE)\b/i.test(captured.text);
-      const line: PlanLine = { query: name, file: file.sql, mode: isRead ? "analyze" : "estimate", scans: [], indexes: [], estimatedCost: 0, actualMs: null, violations: [] };
+      const isRead =
+        /^\s*(--[^\n]*\n\s*)*(SELECT|WITH RECURSIVE|WITH\s+\w+\s+AS\s*(NOT\s+)?(MATERIALIZED\s*)?\(\s*SELECT)/i.test(captured.text) &&
+        !/\b(INSERT|UPDATE|DELETE)\b/i.test(captured.text);
+      const line: PlanLine = {
+        query: name,
+        file: file.sql,
+        mode: isRead ? "analyze" : "estimate",
+        scans: [],
+        indexes: [],
+        estimatedCost: 0,
+        actualMs: null,
+        violations: [],
+      };
       const explain = `EXPLAIN (${isRead ? "ANALYZE, " : ""}FORMAT JSON) ${captured.text}`;
       const run = async (asApp: boolean) => {
         const c = await db.connect();
@@ -155,7 +166,12 @@ export async function explainAll(db: pg.Pool, opts: { threshold?: number } = {})
         walk(plan.Plan, (n) => {
           if (/Scan/.test(n["Node Type"]) && n["Relation Name"]) line.scans.push(`${n["Node Type"]} ${n["Relation Name"]}`);
           if (n["Index Name"]) line.indexes.push(n["Index Name"]);
-          if (n["Node Type"] === "Seq Scan" && n["Relation Name"] && (sizes.get(n["Relation Name"]) ?? 0) > threshold && !SEQ_SCAN_ANNOTATION.test(captured?.text ?? "")) {
+          if (
+            n["Node Type"] === "Seq Scan" &&
+            n["Relation Name"] &&
+            (sizes.get(n["Relation Name"]) ?? 0) > threshold &&
+            !SEQ_SCAN_ANNOTATION.test(captured?.text ?? "")
+          ) {
             line.violations.push(`Seq Scan on ${n["Relation Name"]} (${sizes.get(n["Relation Name"])} rows)`);
           }
         });

@@ -34,7 +34,10 @@ const code = z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, "must be 2-64 chars of a
 const title = z.string().min(1).max(200);
 const body = z.string().min(1).max(50_000);
 const variablesSchema = jsonRecord.refine((s) => s.type === undefined || s.type === "object", "must be a JSON Schema for an object");
-const willTypes = z.array(z.enum(WILL_TYPES)).min(1).refine((a) => new Set(a).size === a.length, "must not repeat a will type");
+const willTypes = z
+  .array(z.enum(WILL_TYPES))
+  .min(1)
+  .refine((a) => new Set(a).size === a.length, "must not repeat a will type");
 
 const codeInput = z.object({ code });
 
@@ -55,8 +58,17 @@ export const createClause = operation({
   reveals: "nothing",
   audit: "change",
   async run(p, { c, ctx }): Promise<Clause> {
-    const clause = await one(sql.clauses.insertFirstVersion, { ...p, variablesSchema: JSON.stringify(p.variablesSchema), willTypes: JSON.stringify(p.willTypes) }, c);
-    await recordAudit(c, ctx, { action: "clause.created", resourceType: "clause", resourceId: clause.id, details: { code: clause.code, version: clause.version } });
+    const clause = await one(
+      sql.clauses.insertFirstVersion,
+      { ...p, variablesSchema: JSON.stringify(p.variablesSchema), willTypes: JSON.stringify(p.willTypes) },
+      c,
+    );
+    await recordAudit(c, ctx, {
+      action: "clause.created",
+      resourceType: "clause",
+      resourceId: clause.id,
+      details: { code: clause.code, version: clause.version },
+    });
     return clause;
   },
 });

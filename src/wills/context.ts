@@ -47,7 +47,13 @@ const resourceOf = (operation: string) => operation.split(".")[1] as string;
 export const operation = defineDomain<WillsContext>({
   name: "wills",
   transaction: (db, _ctx, fn, opts) => db.transaction(fn, { ...opts, asApp: true }),
-  recordFailure: (c, _db, ctx, details) => recordAudit(c, ctx, { action: `${resourceOf(details.operation)}.failed`, resourceType: resourceOf(details.operation), details }),
+  recordFailure: (c, _db, ctx, details) =>
+    recordAudit(c, ctx, { action: `${resourceOf(details.operation)}.failed`, resourceType: resourceOf(details.operation), details }),
   recordAccess: (c, _db, ctx, operation, rec) =>
-    recordAudit(c, ctx, { action: `${resourceOf(operation)}.accessed`, resourceType: resourceOf(operation), dataSubjectId: rec.subject, details: { operation, ...rec.details } }),
+    recordAudit(c, ctx, {
+      action: `${resourceOf(operation)}.accessed`,
+      resourceType: resourceOf(operation),
+      dataSubjectId: rec.subject,
+      details: { operation, ...rec.details },
+    }),
 });

@@ -12,5 +12,14 @@ export {
   WILL_TYPES,
   type WillType,
 } from "./clauses";
-export { type ConsentRecord, consentHistory, currentConsent, type CurrentConsent, type GrantConsentInput, grantConsent, hasConsent, withdrawConsent } from "./consent";
+export {
+  type ConsentRecord,
+  consentHistory,
+  currentConsent,
+  type CurrentConsent,
+  type GrantConsentInput,
+  grantConsent,
+  hasConsent,
+  withdrawConsent,
+} from "./consent";
 export { type AuditEvent, type WillsContext, willsContext } from "./context";

@@ -7,14 +7,20 @@ import type { ExplainSeed } from "../tools/explain";
 export const explainSeed: ExplainSeed = {
   order: 20,
   async seed(db, n) {
-    await db.query(`
+    await db.query(
+      `
     INSERT INTO wills.consent_records (data_subject_id, consent_categories, privacy_policy_version, consent_text_version, channel)
-      SELECT gen_random_uuid(), '{"will_drafting": true}', '2026.1', 'v1', 'web' FROM generate_series(1, $1::int)`, [n]);
-    await db.query(`
+      SELECT gen_random_uuid(), '{"will_drafting": true}', '2026.1', 'v1', 'web' FROM generate_series(1, $1::int)`,
+      [n],
+    );
+    await db.query(
+      `
     INSERT INTO wills.clauses (code, version, title, body, category, will_types)
       SELECT 'clause_' || g, 1, 'Clause ' || g, 'Body {{x}}',
              (enum_range(NULL::wills.clause_category))[1 + g % 10], '["single", "joint"]'
-        FROM generate_series(1, $1::int) g`, [Math.max(50, Math.round(n / 10))]);
+        FROM generate_series(1, $1::int) g`,
+      [Math.max(50, Math.round(n / 10))],
+    );
     await db.query(`
     INSERT INTO wills.audit_logs (action, actor_type, data_subject_id, resource_type, resource_id, created_at)
       SELECT 'consent.granted', 'data_subject', data_subject_id, 'consent_record', id, now() - (random() * interval '20 days')
@@ -26,10 +32,26 @@ export const explainSeed: ExplainSeed = {
     const code = await one("SELECT code FROM wills.clauses LIMIT 1");
     return {
       shared: {
-        id: consentId, dataSubjectId: subject, code, resourceId: consentId, basedOnVersion: 1,
-        consentCategories: '{"will_drafting": true}', privacyPolicyVersion: "2026.1", consentTextVersion: "v1", channel: "web",
-        ipAddress: null, userAgent: null, category: "will_drafting", title: "t", body: "b", variablesSchema: "{}",
-        willTypes: '["single"]', willType: "single", action: "consent.granted", actorType: "system", resourceType: "consent_record",
+        id: consentId,
+        dataSubjectId: subject,
+        code,
+        resourceId: consentId,
+        basedOnVersion: 1,
+        consentCategories: '{"will_drafting": true}',
+        privacyPolicyVersion: "2026.1",
+        consentTextVersion: "v1",
+        channel: "web",
+        ipAddress: null,
+        userAgent: null,
+        category: "will_drafting",
+        title: "t",
+        body: "b",
+        variablesSchema: "{}",
+        willTypes: '["single"]',
+        willType: "single",
+        action: "consent.granted",
+        actorType: "system",
+        resourceType: "consent_record",
       },
       files: { "clauses.sql": { category: "executor" } },
     };

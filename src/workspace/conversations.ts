@@ -47,10 +47,20 @@ export const createConversation = operation({
     const conv = await one(sql.conversations.insertConversation, { organizationId: ctx.organizationId, ...p, createdBy: me }, c);
     const others = [...new Set(p.participantIds)].filter((id) => id !== me);
     await sql.conversations.addParticipants.run(
-      { participants: [{ conversationId: conv.id, userId: me, role: "owner" }, ...others.map((userId) => ({ conversationId: conv.id, userId, role: "member" }))] },
+      {
+        participants: [
+          { conversationId: conv.id, userId: me, role: "owner" },
+          ...others.map((userId) => ({ conversationId: conv.id, userId, role: "member" })),
+        ],
+      },
       c,
     );
-    await recordAudit(c, ctx, { action: "conversation.created", resourceType: "conversation", resourceId: conv.id, newValue: { type: p.type, participants: others.length + 1 } });
+    await recordAudit(c, ctx, {
+      action: "conversation.created",
+      resourceType: "conversation",
+      resourceId: conv.id,
+      newValue: { type: p.type, participants: others.length + 1 },
+    });
     return conv;
   },
 });
@@ -92,8 +102,17 @@ export const addMembers = operation({
   async run(p, { c, ctx }) {
     const conv = await membership(c, p.conversationId, actingUser(ctx), ["owner", "admin"]);
     if (conv.type !== "group") throw new ValidationError(`only group conversations take new members (this one is ${conv.type})`, ["conversationId"]);
-    const added = await many(sql.conversations.addParticipants, { participants: [...new Set(p.userIds)].map((userId) => ({ conversationId: p.conversationId, userId, role: p.role })) }, c);
-    await recordAudit(c, ctx, { action: "conversation.joined", resourceType: "conversation", resourceId: p.conversationId, newValue: { added: added.map((a) => a.user_id) } });
+    const added = await many(
+      sql.conversations.addParticipants,
+      { participants: [...new Set(p.userIds)].map((userId) => ({ conversationId: p.conversationId, userId, role: p.role })) },
+      c,
+    );
+    await recordAudit(c, ctx, {
+      action: "conversation.joined",
+      resourceType: "conversation",
+      resourceId: p.conversationId,
+      newValue: { added: added.map((a) => a.user_id) },
+    });
     return added;
   },
 });
@@ -131,7 +150,14 @@ export const sendMessage = operation({
     if (!ai || ctx.userId) await membership(c, p.conversationId, actingUser(ctx));
     return one(
       sql.conversations.postMessage,
-      { conversationId: p.conversationId, senderId: ai ? null : actingUser(ctx), content: p.content, contentType: ai ? "ai" : p.contentType, isAiResponse: ai, aiModel: p.aiModel },
+      {
+        conversationId: p.conversationId,
+        senderId: ai ? null : actingUser(ctx),
+        content: p.content,
+        contentType: ai ? "ai" : p.contentType,
+        isAiResponse: ai,
+        aiModel: p.aiModel,
+      },
       c,
     );
   },

@@ -31,7 +31,12 @@ export const createTemplate = operation({
   audit: "change",
   async run(p, { c, ctx }) {
     const t = await one(sql.documents.insertTemplate, { organizationId: ctx.organizationId, ...p }, c);
-    await recordAudit(c, ctx, { action: "template.created", resourceType: "document_template", resourceId: t.id, newValue: { name: t.name, document_type: t.document_type } });
+    await recordAudit(c, ctx, {
+      action: "template.created",
+      resourceType: "document_template",
+      resourceId: t.id,
+      newValue: { name: t.name, document_type: t.document_type },
+    });
     return t;
   },
 });
@@ -92,10 +97,17 @@ export const updateDocumentStatus = operation({
   async run(p, { c, ctx }): Promise<Document> {
     const current = await one(sql.documents.getDocumentForUpdate, p, c, "document not found");
     const from = current.status as DocumentStatus;
-    if (from !== p.status && !DOCUMENT_TRANSITIONS[from].includes(p.status)) throw new ValidationError(`invalid status: a ${from} document cannot become ${p.status}`, ["status"]);
+    if (from !== p.status && !DOCUMENT_TRANSITIONS[from].includes(p.status))
+      throw new ValidationError(`invalid status: a ${from} document cannot become ${p.status}`, ["status"]);
     const d = await one(sql.documents.updateDocument, p, c);
     if (from !== p.status) {
-      await recordAudit(c, ctx, { action: "document.status_changed", resourceType: "document", resourceId: p.id, oldValue: { status: from }, newValue: { status: p.status } });
+      await recordAudit(c, ctx, {
+        action: "document.status_changed",
+        resourceType: "document",
+        resourceId: p.id,
+        oldValue: { status: from },
+        newValue: { status: p.status },
+      });
     }
     return d;
   },

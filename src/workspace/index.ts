@@ -16,7 +16,16 @@ export {
   unreadCounts,
 } from "./conversations";
 export { activeDevices, deactivateDevice, type Device, markNotificationsRead, type Notification, notify, registerDevice, unreadNotifications } from "./devices";
-export { createDocument, createTemplate, type Document, DOCUMENT_TRANSITIONS, type DocumentStatus, documentsOfUser, listTemplates, updateDocumentStatus } from "./documents";
+export {
+  createDocument,
+  createTemplate,
+  type Document,
+  DOCUMENT_TRANSITIONS,
+  type DocumentStatus,
+  documentsOfUser,
+  listTemplates,
+  updateDocumentStatus,
+} from "./documents";
 export {
   calendarBetween,
   type CalendarRow,

@@ -62,7 +62,12 @@ export const connectIntegration = operation({
       },
       c,
     );
-    await recordAudit(c, ctx, { action: "integration.connected", resourceType: "integration", resourceId: row.id, newValue: { provider: p.provider, scopes: p.scopes ?? [] } });
+    await recordAudit(c, ctx, {
+      action: "integration.connected",
+      resourceType: "integration",
+      resourceId: row.id,
+      newValue: { provider: p.provider, scopes: p.scopes ?? [] },
+    });
     return redact(row);
   },
 });
@@ -195,11 +200,26 @@ function syncOperation<R extends z.ZodType>(
 }
 
 /** Upsert synced Gmail messages on (user_id, gmail_id). */
-export const syncGmailMessages = syncOperation("gmail", gmailRow, (r) => r.gmail_id, (integrationId, rows, c) => many(sql.integrations.upsertGmailMessages, { integrationId, rows }, c));
+export const syncGmailMessages = syncOperation(
+  "gmail",
+  gmailRow,
+  (r) => r.gmail_id,
+  (integrationId, rows, c) => many(sql.integrations.upsertGmailMessages, { integrationId, rows }, c),
+);
 /** Upsert synced calendar events on (user_id, provider, provider_event_id). */
-export const syncCalendarEvents = syncOperation("calendar", calendarRow, (r) => r.provider_event_id, (integrationId, rows, c) => many(sql.integrations.upsertCalendarEvents, { integrationId, rows }, c));
+export const syncCalendarEvents = syncOperation(
+  "calendar",
+  calendarRow,
+  (r) => r.provider_event_id,
+  (integrationId, rows, c) => many(sql.integrations.upsertCalendarEvents, { integrationId, rows }, c),
+);
 /** Upsert synced drive files on (user_id, provider, provider_file_id). */
-export const syncDriveFiles = syncOperation("drive", driveRow, (r) => r.provider_file_id, (integrationId, rows, c) => many(sql.integrations.upsertDriveFiles, { integrationId, rows }, c));
+export const syncDriveFiles = syncOperation(
+  "drive",
+  driveRow,
+  (r) => r.provider_file_id,
+  (integrationId, rows, c) => many(sql.integrations.upsertDriveFiles, { integrationId, rows }, c),
+);
 
 /** Full-text search over the acting user's synced mail (subject and body). */
 export const searchMail = operation({

@@ -30,7 +30,8 @@ export const observeEntity = operation({
   context: "user",
   reveals: "own",
   audit: "none",
-  run: (p, { c, ctx }): Promise<Entity> => one(sql.knowledge.upsertEntity, { userId: actingUser(ctx), ...p, metadata: p.metadata && JSON.stringify(p.metadata) }, c),
+  run: (p, { c, ctx }): Promise<Entity> =>
+    one(sql.knowledge.upsertEntity, { userId: actingUser(ctx), ...p, metadata: p.metadata && JSON.stringify(p.metadata) }, c),
 });
 
 /** A directed edge between two of the acting user's entities (someone else's entity is a ForbiddenError). */

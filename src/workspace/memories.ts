@@ -47,7 +47,12 @@ export const createMemory = operation({
     const userId = actingUser(ctx);
     if (p.conversationId) await readableConversation(c, p.conversationId, ctx);
     const m = await one(sql.memories.insertMemory, { userId, ...p, metadata: p.metadata && JSON.stringify(p.metadata) }, c);
-    await recordAudit(c, ctx, { action: "memory.created", resourceType: "memory", resourceId: m.id, newValue: { memory_type: m.memory_type, source: m.source } });
+    await recordAudit(c, ctx, {
+      action: "memory.created",
+      resourceType: "memory",
+      resourceId: m.id,
+      newValue: { memory_type: m.memory_type, source: m.source },
+    });
     return m;
   },
 });
@@ -79,7 +84,12 @@ export const setEmbedding = operation({
   reveals: "nothing",
   audit: "none",
   run: (p, { c }) =>
-    one(sql.memories.setEmbedding, { id: p.id, status: p.status, model: p.model, embedding: p.status === "completed" ? vectorLiteral(p.embedding) : null }, c, "memory not found"),
+    one(
+      sql.memories.setEmbedding,
+      { id: p.id, status: p.status, model: p.model, embedding: p.status === "completed" ? vectorLiteral(p.embedding) : null },
+      c,
+      "memory not found",
+    ),
 });
 
 export type SemanticQuery = z.input<typeof semanticSearchMemories.declaration.input>;
@@ -158,7 +168,11 @@ export const recordMemoriesUsed = operation({
   reveals: "own",
   audit: "none",
   async run(p, { c }) {
-    const rows = await many(sql.memories.recordMemoryUsage, { uses: p.memories.map((m) => ({ messageId: p.messageId, memoryId: m.memoryId, relevanceScore: m.relevanceScore ?? null })) }, c);
+    const rows = await many(
+      sql.memories.recordMemoryUsage,
+      { uses: p.memories.map((m) => ({ messageId: p.messageId, memoryId: m.memoryId, relevanceScore: m.relevanceScore ?? null })) },
+      c,
+    );
     await sql.memories.touchMemories.run({ ids: p.memories.map((m) => m.memoryId) }, c);
     return rows;
   },

@@ -46,7 +46,12 @@ export const grantRole = operation({
   audit: "change",
   async run(p, { c, ctx }) {
     const g = await one(sql.rbac.grantRole, { ...p, organizationId: ctx.organizationId, grantedBy: ctx.userId }, c);
-    await recordAudit(c, ctx, { action: "role.granted", resourceType: "user", resourceId: p.userId, newValue: { role_id: p.roleId, expires_at: p.expiresAt ?? null } });
+    await recordAudit(c, ctx, {
+      action: "role.granted",
+      resourceType: "user",
+      resourceId: p.userId,
+      newValue: { role_id: p.roleId, expires_at: p.expiresAt ?? null },
+    });
     return g;
   },
 });

@@ -10,10 +10,13 @@ export const explainSeed: ExplainSeed = {
   async seed(db, n) {
     const users = Math.max(20, Math.round(n / 100));
     await db.query("INSERT INTO workspace.organizations (name, slug) SELECT 'Org ' || g, 'org-' || g FROM generate_series(1, 20) g");
-    await db.query(`
+    await db.query(
+      `
     INSERT INTO workspace.users (organization_id, email)
       SELECT (SELECT id FROM workspace.organizations ORDER BY id OFFSET g % 20 LIMIT 1), 'user' || g || '@example.com'
-        FROM generate_series(1, $1::int) g`, [users]);
+        FROM generate_series(1, $1::int) g`,
+      [users],
+    );
     await db.query(`
     INSERT INTO workspace.memories (user_id, content, tags, metadata, memory_type, created_at)
       SELECT u.id, 'memory ' || g || ' about budget ' || (g % 97), ARRAY['tag' || (g % 50)], jsonb_build_object('n', g % 10),
@@ -57,15 +60,56 @@ export const explainSeed: ExplainSeed = {
     const integrationId = await ws1("SELECT id FROM workspace.integrations WHERE user_id = $1");
     return {
       own: {
-        tenantId: user?.organization_id, organizationId: user?.organization_id, userId: user?.id, id: memoryId, email: "user1@example.com",
-        conversationId, messageId, memoryId, integrationId, entityId: memoryId, sourceEntityId: memoryId, targetEntityId: memoryId,
-        roleId: memoryId, templateId: null, sessionId: null, tokenHash: "0".repeat(64), expiresAt: now, query: "budget plan",
-        embedding: `[${Array.from({ length: 1536 }, (_, i) => (i % 5) / 5).join(",")}]`, k: 10, tags: null, ids: [memoryId],
-        participants: [{ conversationId, userId: user?.id, role: "member" }], uses: [{ messageId, memoryId, relevanceScore: 0.5 }],
-        rows: "[]", status: "todo", type: "direct", today: null, days: 7, permission: "tasks:read", documentType: null,
-        provider: "google", platform: "ios", deviceToken: "t", contentType: "text", isAiResponse: false, content: "c", before: null, at: null,
-        oldValue: null, newValue: null, metadata: null, errorMessage: null, permissions: ["tasks:read"], relationshipType: "knows", sourceType: "memory",
-        sourceId: memoryId, accessTokenEncrypted: Buffer.alloc(40), timezone: null, syncCursor: null,
+        tenantId: user?.organization_id,
+        organizationId: user?.organization_id,
+        userId: user?.id,
+        id: memoryId,
+        email: "user1@example.com",
+        conversationId,
+        messageId,
+        memoryId,
+        integrationId,
+        entityId: memoryId,
+        sourceEntityId: memoryId,
+        targetEntityId: memoryId,
+        roleId: memoryId,
+        templateId: null,
+        sessionId: null,
+        tokenHash: "0".repeat(64),
+        expiresAt: now,
+        query: "budget plan",
+        embedding: `[${Array.from({ length: 1536 }, (_, i) => (i % 5) / 5).join(",")}]`,
+        k: 10,
+        tags: null,
+        ids: [memoryId],
+        participants: [{ conversationId, userId: user?.id, role: "member" }],
+        uses: [{ messageId, memoryId, relevanceScore: 0.5 }],
+        rows: "[]",
+        status: "todo",
+        type: "direct",
+        today: null,
+        days: 7,
+        permission: "tasks:read",
+        documentType: null,
+        provider: "google",
+        platform: "ios",
+        deviceToken: "t",
+        contentType: "text",
+        isAiResponse: false,
+        content: "c",
+        before: null,
+        at: null,
+        oldValue: null,
+        newValue: null,
+        metadata: null,
+        errorMessage: null,
+        permissions: ["tasks:read"],
+        relationshipType: "knows",
+        sourceType: "memory",
+        sourceId: memoryId,
+        accessTokenEncrypted: Buffer.alloc(40),
+        timezone: null,
+        syncCursor: null,
       },
     };
   },

@@ -31,7 +31,11 @@ const taskSchema = z
     sourceType: word.optional(),
     projectId: z.uuid().optional(),
     tags: z.array(z.string().min(1).max(100)).max(100).optional(),
-    recurrenceRule: z.string().regex(/^(RRULE:)?FREQ=[A-Z]+(;[A-Z]+=[A-Za-z0-9,:+-]+)*$/, "must be an iCalendar RRULE").max(255).optional(),
+    recurrenceRule: z
+      .string()
+      .regex(/^(RRULE:)?FREQ=[A-Z]+(;[A-Z]+=[A-Za-z0-9,:+-]+)*$/, "must be an iCalendar RRULE")
+      .max(255)
+      .optional(),
   })
   .refine((t) => !t.dueTime || t.dueDate, { path: ["dueTime"], message: "needs a dueDate" });
 export type NewTask = z.input<typeof taskSchema>;
@@ -67,7 +71,13 @@ export const changeTaskStatus = operation({
     if (from === p.status) return current;
     if (!TRANSITIONS[from].includes(p.status)) throw new ValidationError(`invalid status: a ${from} task cannot become ${p.status}`, ["status"]);
     const t = await one(sql.tasks.setTaskStatus, p, c);
-    await recordAudit(c, ctx, { action: "task.status_changed", resourceType: "task", resourceId: p.id, oldValue: { status: from }, newValue: { status: p.status } });
+    await recordAudit(c, ctx, {
+      action: "task.status_changed",
+      resourceType: "task",
+      resourceId: p.id,
+      oldValue: { status: from },
+      newValue: { status: p.status },
+    });
     return t;
   },
 });

@@ -190,7 +190,15 @@ const newToken = () => crypto.randomBytes(32).toString("base64url");
 /** Open a session for the acting user; the tokens are returned once and stored only as hashes. */
 export const createSession = operation({
   name: "workspace.session.create",
-  input: z.object({ ttlSeconds: z.number().int().min(60).max(90 * 86_400).default(7 * 86_400), withRefreshToken: z.boolean().default(false) }),
+  input: z.object({
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(90 * 86_400)
+      .default(7 * 86_400),
+    withRefreshToken: z.boolean().default(false),
+  }),
   kind: "write",
   affects: "own",
   context: "user",

@@ -48,7 +48,9 @@ describe("doctor", () => {
   });
 
   it("flags rows in a DEFAULT partition and a missing month", async () => {
-    await t.db.pool.query("INSERT INTO wills.audit_logs (created_at, action, actor_type, resource_type) VALUES (now() + interval '10 years', 'test.far', 'system', 'test')");
+    await t.db.pool.query(
+      "INSERT INTO wills.audit_logs (created_at, action, actor_type, resource_type) VALUES (now() + interval '10 years', 'test.far', 'system', 'test')",
+    );
     // A DBA detaching next month's partition leaves a gap the doctor must see.
     const next = new Date();
     next.setUTCMonth(next.getUTCMonth() + 1, 1);

@@ -32,7 +32,21 @@ const fallbackInsert = async (rows: readonly Row[], c: import("pg").ClientBase) 
   for (const r of rows) {
     await c.query(
       "INSERT INTO public.copy_demo (id, name, payload, small, count, big, ratio, f4, flag, at, doc, emb, parent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-      [r.id, r.name, r.payload, r.small, r.count, r.big, r.ratio, r.f4, r.flag, r.at, typeof r.doc === "string" ? r.doc : JSON.stringify(r.doc), r.emb, r.parent],
+      [
+        r.id,
+        r.name,
+        r.payload,
+        r.small,
+        r.count,
+        r.big,
+        r.ratio,
+        r.f4,
+        r.flag,
+        r.at,
+        typeof r.doc === "string" ? r.doc : JSON.stringify(r.doc),
+        r.emb,
+        r.parent,
+      ],
     );
   }
 };
@@ -104,7 +118,13 @@ describe("copyRows", () => {
     const e = await t.db.transaction((c) => copyRows(c, DEMO, rows)).catch((x) => x);
     expect(e).toBeInstanceOf(ValidationError);
     expect(e.fields).toEqual(["rows.3210.id"]);
-    for (const [bad, field] of [[{ small: 40_000 }, "small"], [{ flag: "yes" as never }, "flag"], [{ at: new Date(NaN) }, "at"], [{ emb: "[1,x]" }, "emb"], [{ payload: "str" as never }, "payload"]] as const) {
+    for (const [bad, field] of [
+      [{ small: 40_000 }, "small"],
+      [{ flag: "yes" as never }, "flag"],
+      [{ at: new Date(NaN) }, "at"],
+      [{ emb: "[1,x]" }, "emb"],
+      [{ payload: "str" as never }, "payload"],
+    ] as const) {
       const err = await t.db.transaction((c) => copyRows(c, DEMO, [row(1), row(2, bad as Partial<Row>)])).catch((x) => x);
       expect(err, field).toBeInstanceOf(ValidationError);
       expect(err.fields).toEqual([`rows.1.${field}`]);

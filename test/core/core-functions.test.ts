@@ -10,9 +10,7 @@ const tx = (sql: string, params: unknown[] = []) => t.db.transaction((c) => c.qu
 describe("core.uuidv7()", () => {
   it("produces RFC 9562 version-7, variant-10 UUIDs carrying the current time", async () => {
     const before = Date.now();
-    const rows = await q<{ id: string; at: Date }>(
-      "SELECT id, core.uuidv7_time(id) AS at FROM (SELECT core.uuidv7() AS id FROM generate_series(1, 200)) s",
-    );
+    const rows = await q<{ id: string; at: Date }>("SELECT id, core.uuidv7_time(id) AS at FROM (SELECT core.uuidv7() AS id FROM generate_series(1, 200)) s");
     const after = Date.now();
     expect(new Set(rows.map((r) => r.id)).size).toBe(200);
     for (const { id, at } of rows) {
@@ -87,17 +85,13 @@ describe("append-only guard and monthly partitions", () => {
     const again = await q<{ created: boolean }>("SELECT * FROM core.ensure_monthly_partitions('public.part_demo'::regclass, 3)");
     expect(again).toHaveLength(5);
     expect(again.every((p) => !p.created)).toBe(true);
-    const [{ n }] = (await q<{ n: string }>("SELECT count(*) AS n FROM pg_inherits WHERE inhparent = 'public.part_demo'::regclass")) as [
-      { n: string },
-    ];
+    const [{ n }] = (await q<{ n: string }>("SELECT count(*) AS n FROM pg_inherits WHERE inhparent = 'public.part_demo'::regclass")) as [{ n: string }];
     expect(Number(n)).toBe(5);
   });
 
   it("routes rows to their month and sends out-of-range rows (10 years ahead) to DEFAULT", async () => {
     await q("INSERT INTO public.part_demo (note, created_at) VALUES ('now', now()), ('far', now() + interval '10 years')");
-    const rows = await q<{ note: string; part: string }>(
-      "SELECT note, tableoid::regclass::text AS part FROM public.part_demo ORDER BY note",
-    );
+    const rows = await q<{ note: string; part: string }>("SELECT note, tableoid::regclass::text AS part FROM public.part_demo ORDER BY note");
     const d = new Date();
     expect(rows).toEqual([
       { note: "far", part: "part_demo_default" },
@@ -123,9 +117,7 @@ describe("append-only guard and monthly partitions", () => {
   });
 
   it("rejects UPDATE, DELETE and TRUNCATE on a partition addressed directly, DEFAULT included", async () => {
-    const parts = (await q<{ relid: string }>("SELECT relid::text FROM pg_partition_tree('public.part_demo') WHERE isleaf")).map(
-      (r) => r.relid,
-    );
+    const parts = (await q<{ relid: string }>("SELECT relid::text FROM pg_partition_tree('public.part_demo') WHERE isleaf")).map((r) => r.relid);
     expect(parts).toHaveLength(5);
     for (const p of parts) {
       for (const sql of [`UPDATE ${p} SET note = 'x'`, `DELETE FROM ${p}`, `TRUNCATE ${p}`]) {
@@ -140,9 +132,7 @@ describe("append-only guard and monthly partitions", () => {
   });
 
   it("guards partitions created later too", async () => {
-    const more = await q<{ partition_name: string; created: boolean }>(
-      "SELECT * FROM core.ensure_monthly_partitions('public.part_demo'::regclass, 6)",
-    );
+    const more = await q<{ partition_name: string; created: boolean }>("SELECT * FROM core.ensure_monthly_partitions('public.part_demo'::regclass, 6)");
     const fresh = more.filter((p) => p.created);
     expect(fresh).toHaveLength(3);
     for (const p of fresh) {
@@ -152,12 +142,8 @@ describe("append-only guard and monthly partitions", () => {
 
   it("refuses to partition what it cannot, with a typed error", async () => {
     await q("CREATE TABLE public.plain_demo (id int)");
-    await expect(tx("SELECT * FROM core.ensure_monthly_partitions('public.plain_demo'::regclass, 3)")).rejects.toBeInstanceOf(
-      ValidationError,
-    );
-    await expect(tx("SELECT * FROM core.ensure_monthly_partitions('public.part_demo'::regclass, -1)")).rejects.toBeInstanceOf(
-      ValidationError,
-    );
+    await expect(tx("SELECT * FROM core.ensure_monthly_partitions('public.plain_demo'::regclass, 3)")).rejects.toBeInstanceOf(ValidationError);
+    await expect(tx("SELECT * FROM core.ensure_monthly_partitions('public.part_demo'::regclass, -1)")).rejects.toBeInstanceOf(ValidationError);
   });
 
   it("explains a DEFAULT partition that blocks a new month", async () => {

@@ -97,19 +97,16 @@ describe("SQLSTATE -> typed error", () => {
     expect(e.sqlstate).toBe("42501");
   });
 
-  it.skipIf(engineKind === "embedded")(
-    "statement timeout -> TimeoutError (server engine; PGlite does not interrupt a running statement)",
-    async () => {
-      const e = await t.db
-        .transaction(async (c) => {
-          await c.query("SET LOCAL statement_timeout = '50ms'");
-          await c.query("SELECT pg_sleep(2)");
-        })
-        .catch((x) => x);
-      expect(e).toBeInstanceOf(TimeoutError);
-      expect(e.sqlstate).toBe("57014");
-    },
-  );
+  it.skipIf(engineKind === "embedded")("statement timeout -> TimeoutError (server engine; PGlite does not interrupt a running statement)", async () => {
+    const e = await t.db
+      .transaction(async (c) => {
+        await c.query("SET LOCAL statement_timeout = '50ms'");
+        await c.query("SELECT pg_sleep(2)");
+      })
+      .catch((x) => x);
+    expect(e).toBeInstanceOf(TimeoutError);
+    expect(e.sqlstate).toBe("57014");
+  });
 
   it("connection refused -> UnavailableError", async () => {
     const { createPool } = await import("../../src/db/pool");

@@ -21,15 +21,24 @@ describe("the operation registry", () => {
   });
 
   it("every read of data subjects' personal data leaves a data-access record", () => {
-    expect(names(all.filter((d) => d.kind === "read" && d.reveals === "personal" && d.audit !== "access")), "reads of personal data without audit: access").toEqual([]);
+    expect(
+      names(all.filter((d) => d.kind === "read" && d.reveals === "personal" && d.audit !== "access")),
+      "reads of personal data without audit: access",
+    ).toEqual([]);
   });
 
   it("every write that returns personal data records the change", () => {
-    expect(names(all.filter((d) => d.kind === "write" && d.reveals === "personal" && d.audit !== "change")), "writes revealing personal data without a change record").toEqual([]);
+    expect(
+      names(all.filter((d) => d.kind === "write" && d.reveals === "personal" && d.audit !== "change")),
+      "writes revealing personal data without a change record",
+    ).toEqual([]);
   });
 
   it("every change to organisation-wide state declares the permission it requires", () => {
-    expect(names(all.filter((d) => d.kind === "write" && d.affects === "organization" && !d.permission)), "organisation-wide writes without a permission").toEqual([]);
+    expect(
+      names(all.filter((d) => d.kind === "write" && d.affects === "organization" && !d.permission)),
+      "organisation-wide writes without a permission",
+    ).toEqual([]);
     for (const d of all.filter((x) => x.permission)) expect(d.permission, d.name).toMatch(/^[a-z][a-z_]*:([a-z][a-z_]*|\*)$/);
   });
 

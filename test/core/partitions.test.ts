@@ -41,9 +41,7 @@ describe("partition service (generated queries over core functions)", () => {
     expect((await reportPartitions(t.db, P)).nonEmptyDefaults).toEqual([]);
     await t.db.pool.query("INSERT INTO demo.other (at) VALUES (now() + interval '10 years'), (now() - interval '10 years')");
     const report = await reportPartitions(t.db, P);
-    expect(report.nonEmptyDefaults).toEqual([
-      { parent: "demo.other", partition_name: "other_default", bound: "DEFAULT", is_default: true, row_count: "2" },
-    ]);
+    expect(report.nonEmptyDefaults).toEqual([{ parent: "demo.other", partition_name: "other_default", bound: "DEFAULT", is_default: true, row_count: "2" }]);
     expect(report.partitions.filter((p) => p.parent === "demo.events")).toHaveLength(6);
   });
 });

@@ -23,7 +23,10 @@ const region = (file: string, name: string) => {
   expect(m, `${file} has a README:${name} region`).not.toBeNull();
   const lines = (m?.[1] as string).split("\n");
   const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => (/^ */.exec(l) as RegExpExecArray)[0].length));
-  return lines.map((l) => l.slice(indent)).join("\n").trimEnd();
+  return lines
+    .map((l) => l.slice(indent))
+    .join("\n")
+    .trimEnd();
 };
 
 const t = useTestDb();
@@ -36,7 +39,9 @@ describe("README worked example", () => {
     try {
       await c.query("BEGIN");
       await c.query(up);
-      const { rows } = await c.query("SELECT relrowsecurity AND relforcerowsecurity AS rls, obj_description(oid) AS comment FROM pg_class WHERE oid = 'screening.notes'::regclass");
+      const { rows } = await c.query(
+        "SELECT relrowsecurity AND relforcerowsecurity AS rls, obj_description(oid) AS comment FROM pg_class WHERE oid = 'screening.notes'::regclass",
+      );
       expect(rows[0]).toEqual({ rls: true, comment: "Free-text notes a tenant keeps on a screening." });
       await c.query(down);
       expect((await c.query("SELECT to_regclass('screening.notes') AS t")).rows[0].t).toBeNull();

@@ -32,7 +32,12 @@ const strings = (s: ReadableSpan) => [
   s.name,
   ...Object.entries(s.attributes).flat().map(String),
   s.status.message ?? "",
-  ...s.events.flatMap((e) => [e.name, ...Object.entries(e.attributes ?? {}).flat().map(String)]),
+  ...s.events.flatMap((e) => [
+    e.name,
+    ...Object.entries(e.attributes ?? {})
+      .flat()
+      .map(String),
+  ]),
 ];
 
 describe("tracing", () => {

@@ -22,7 +22,7 @@ const t = useTestDb();
 
 const PAYLOADS = [
   "'; DROP TABLE screening.entities; --",
-  "\" OR \"1\"=\"1",
+  '" OR "1"="1',
   "' OR 1=1 --",
   "x'); DELETE FROM wills.consent_records; --",
   "$1; SELECT pg_sleep(10)",
@@ -52,14 +52,25 @@ describe("injection payloads are data, never SQL", () => {
     expect(entity.identifiers.passport).toBe(screening.normaliseIdentifier("passport", payload));
     expect((await screening.findEntityByIdentifier(t.db, ctx, { kind: "passport", value: payload }))?.entity_id).toBe(entity.entity_id);
 
-    await screening.createProfileVersion(t.db, ctx, { entityId: entity.entity_id, triggerType: "manual", findings: [{ id: payload, note: payload }], riskScore: { reason: payload } });
+    await screening.createProfileVersion(t.db, ctx, {
+      entityId: entity.entity_id,
+      triggerType: "manual",
+      findings: [{ id: payload, note: payload }],
+      riskScore: { reason: payload },
+    });
     const profile = await screening.latestProfile(t.db, ctx, { entityId: entity.entity_id });
     expect(profile?.findings).toEqual([{ id: payload, note: payload }]);
 
     const window = { acquiredAt: new Date(Date.now() - 1000), freshUntil: new Date(Date.now() + 60_000), staleUntil: new Date(Date.now() + 120_000) };
     await screening.storeProviderResponse(t.db, ctx, {
-      entityId: entity.entity_id, providerId: "p", checkType: "c", dataOrigin: "customer_provided", ...window,
-      rawResponse: payload, normalizedData: { [payload]: payload }, cost: 0,
+      entityId: entity.entity_id,
+      providerId: "p",
+      checkType: "c",
+      dataOrigin: "customer_provided",
+      ...window,
+      rawResponse: payload,
+      normalizedData: { [payload]: payload },
+      cost: 0,
     });
     const [cached] = await screening.lookupCache(t.db, ctx, { entityId: entity.entity_id, checkType: "c" });
     expect(cached?.raw_response).toBe(payload);
@@ -67,19 +78,32 @@ describe("injection payloads are data, never SQL", () => {
 
     const wctx = wills.willsContext({ actorId: null, actorType: "system", correlationId: crypto.randomUUID(), userAgent: payload });
     const consent = await wills.grantConsent(t.db, wctx, {
-      dataSubjectId: crypto.randomUUID(), categories: { will_drafting: true }, privacyPolicyVersion: "1", consentTextVersion: "1", channel: "web", userAgent: payload,
+      dataSubjectId: crypto.randomUUID(),
+      categories: { will_drafting: true },
+      privacyPolicyVersion: "1",
+      consentTextVersion: "1",
+      channel: "web",
+      userAgent: payload,
     });
     expect(consent.user_agent).toBe(payload);
     const clause = await wills.createClause(t.db, wctx, { code: `inj_${i}`, title: payload, body: payload, category: "general", willTypes: ["single"] });
     expect([clause.title, clause.body]).toEqual([payload, payload]);
 
     expect(await tableCounts()).toEqual({
-      entities: before.entities + 1, tenants: before.tenants + 1, consents: before.consents + 1, clauses: before.clauses + 1, cache: before.cache + 1,
+      entities: before.entities + 1,
+      tenants: before.tenants + 1,
+      consents: before.consents + 1,
+      clauses: before.clauses + 1,
+      cache: before.cache + 1,
     });
   });
 
   it("payloads used as lookup keys match nothing they should not", async () => {
-    const ctx = screening.requestContext({ tenantId: (await screening.createTenant(t.db, platformContext(), { slug: "inj-lookup", name: "x" })).tenant_id, actorId: null, correlationId: crypto.randomUUID() });
+    const ctx = screening.requestContext({
+      tenantId: (await screening.createTenant(t.db, platformContext(), { slug: "inj-lookup", name: "x" })).tenant_id,
+      actorId: null,
+      correlationId: crypto.randomUUID(),
+    });
     expect(await screening.findEntityByIdentifier(t.db, ctx, { kind: "passport", value: "' OR '1'='1" })).toBeNull();
     const wctx = wills.willsContext({ actorId: null, actorType: "system", correlationId: crypto.randomUUID() });
     expect((await wills.listCurrentClauses(t.db, wctx, {})).length).toBeGreaterThan(0);
@@ -90,9 +114,28 @@ describe("injection payloads are data, never SQL", () => {
 
 /** What one payload run inserts into each workspace table (everything else must stay as it was). */
 const WORKSPACE_INSERTS: Partial<Record<WorkspaceTable, number>> = {
-  organizations: 1, users: 2, sessions: 1, memories: 1, conversations: 1, conversation_participants: 2, messages: 2, message_memory_usage: 1, tasks: 1,
-  integrations: 1, gmail_messages: 1, calendar_events: 1, drive_files: 1, entities: 2, entity_relationships: 1, entity_mentions: 1, roles: 1, user_roles: 1,
-  document_templates: 1, documents: 1, devices: 1, notifications: 1,
+  organizations: 1,
+  users: 2,
+  sessions: 1,
+  memories: 1,
+  conversations: 1,
+  conversation_participants: 2,
+  messages: 2,
+  message_memory_usage: 1,
+  tasks: 1,
+  integrations: 1,
+  gmail_messages: 1,
+  calendar_events: 1,
+  drive_files: 1,
+  entities: 2,
+  entity_relationships: 1,
+  entity_mentions: 1,
+  roles: 1,
+  user_roles: 1,
+  document_templates: 1,
+  documents: 1,
+  devices: 1,
+  notifications: 1,
 };
 
 describe("workspace: injection payloads are data, never SQL", () => {
@@ -106,9 +149,21 @@ describe("workspace: injection payloads are data, never SQL", () => {
     expect([org.name, org.settings]).toEqual([payload.trim(), json]);
     const system = ws.workspaceContext({ organizationId: org.id, userId: null, userAgent: payload });
     const email = `inj${i}@example.com`;
-    const user = await ws.createUser(t.db, system, { email, passwordHash: payload, displayName: payload, firstName: payload, lastName: payload, timezone: payload.slice(0, 50) });
+    const user = await ws.createUser(t.db, system, {
+      email,
+      passwordHash: payload,
+      displayName: payload,
+      firstName: payload,
+      lastName: payload,
+      timezone: payload.slice(0, 50),
+    });
     const other = await ws.createUser(t.db, system, { email: `inj${i}.other@example.com` });
-    expect(await ws.getUser(t.db, system, { userId: user.id })).toMatchObject({ display_name: payload, first_name: payload, last_name: payload, timezone: payload.slice(0, 50) });
+    expect(await ws.getUser(t.db, system, { userId: user.id })).toMatchObject({
+      display_name: payload,
+      first_name: payload,
+      last_name: payload,
+      timezone: payload.slice(0, 50),
+    });
     expect((await ws.findUserByEmail(t.db, system, { email }))?.id).toBe(user.id);
     const ctx = ws.workspaceContext({ organizationId: org.id, userId: user.id, ipAddress: "10.0.0.1", userAgent: payload });
     const session = await ws.createSession(t.db, ctx, {});
@@ -121,7 +176,8 @@ describe("workspace: injection payloads are data, never SQL", () => {
     await ws.setEmbedding(t.db, ctx, { id: memory.id, status: "completed", embedding: randomVector(rng(100 + i)), model: payload.slice(0, 100) });
     const [nearest] = await ws.semanticSearchMemories(t.db, ctx, { embedding: randomVector(rng(100 + i)), k: 1, tags: [payload] });
     expect(nearest).toMatchObject({ id: memory.id, content: payload, title: payload, tags: [payload], metadata: json });
-    for (const hit of await ws.keywordSearchMemories(t.db, ctx, { query: payload })) expect(hit).toMatchObject({ id: memory.id, content: payload, title: payload });
+    for (const hit of await ws.keywordSearchMemories(t.db, ctx, { query: payload }))
+      expect(hit).toMatchObject({ id: memory.id, content: payload, title: payload });
 
     // Conversations and messages (a user's message and an AI one), memory usage, search.
     const conv = await ws.createConversation(t.db, ctx, { type: "group", name: payload, description: payload, participantIds: [other.id] });
@@ -129,39 +185,86 @@ describe("workspace: injection payloads are data, never SQL", () => {
     const message = await ws.sendMessage(t.db, ctx, { conversationId: conv.id, content: payload });
     await ws.sendMessage(t.db, ctx, { conversationId: conv.id, content: payload, aiModel: payload });
     const messages = await ws.messagesOf(t.db, ctx, { conversationId: conv.id });
-    expect(messages.map((m) => [m.content, m.ai_model]).sort()).toEqual([[payload, null], [payload, payload]].sort());
+    expect(messages.map((m) => [m.content, m.ai_model]).sort()).toEqual(
+      [
+        [payload, null],
+        [payload, payload],
+      ].sort(),
+    );
     for (const hit of await ws.searchMessages(t.db, ctx, { query: payload })) expect([hit.conversation_id, hit.content]).toEqual([conv.id, payload]);
     await ws.recordMemoriesUsed(t.db, ctx, { messageId: message.id, memories: [{ memoryId: memory.id, relevanceScore: 0.5 }] });
     expect(await ws.memoriesUsedBy(t.db, ctx, { messageId: message.id })).toMatchObject([{ memory_id: memory.id, title: payload, content: payload }]);
 
     // Tasks.
     const task = await ws.createTask(t.db, ctx, { title: payload, description: payload, tags: [payload], dueDate: today });
-    expect((await ws.tasksDueSoon(t.db, ctx, { today })).map((x) => [x.id, x.title, x.description, x.tags])).toEqual([[task.id, payload.trim(), payload, [payload]]]);
+    expect((await ws.tasksDueSoon(t.db, ctx, { today })).map((x) => [x.id, x.title, x.description, x.tags])).toEqual([
+      [task.id, payload.trim(), payload, [payload]],
+    ]);
 
     // Integration (tokens encrypted: read back decrypted), sync cursor, synced mail, calendar and drive rows.
-    const integration = await ws.connectIntegration(t.db, ctx, { provider: "google", accessToken: payload, refreshToken: payload, scopes: [payload], providerUserId: payload, metadata: json });
+    const integration = await ws.connectIntegration(t.db, ctx, {
+      provider: "google",
+      accessToken: payload,
+      refreshToken: payload,
+      scopes: [payload],
+      providerUserId: payload,
+      metadata: json,
+    });
     expect(integration).toMatchObject({ scopes: [payload], provider_user_id: payload, metadata: json });
     expect(await ws.integrationTokens(t.db, ctx, { integrationId: integration.id })).toEqual({ access_token: payload, refresh_token: payload });
     expect((await ws.markIntegrationSynced(t.db, ctx, { id: integration.id, syncCursor: payload })).sync_cursor).toBe(payload);
-    const mail = { gmail_id: payload, thread_id: payload, subject: payload, from_email: payload, to_emails: [payload], snippet: payload, body_text: `${payload} inboxmarker`, labels: [payload] };
+    const mail = {
+      gmail_id: payload,
+      thread_id: payload,
+      subject: payload,
+      from_email: payload,
+      to_emails: [payload],
+      snippet: payload,
+      body_text: `${payload} inboxmarker`,
+      labels: [payload],
+    };
     expect(await ws.syncGmailMessages(t.db, ctx, { integrationId: integration.id, rows: [mail] })).toEqual({ inserted: 1, updated: 0 });
-    expect(await ws.searchMail(t.db, ctx, { query: "inboxmarker" })).toMatchObject([{ gmail_id: payload, subject: payload, from_email: payload, snippet: payload }]);
+    expect(await ws.searchMail(t.db, ctx, { query: "inboxmarker" })).toMatchObject([
+      { gmail_id: payload, subject: payload, from_email: payload, snippet: payload },
+    ]);
     const start = new Date(Date.now() - 60_000);
     const event = {
-      provider_event_id: payload, calendar_id: payload, title: payload, description: payload, location: payload, start_time: start, end_time: new Date(start.getTime() + 30_000),
-      timezone: payload.slice(0, 50), attendees: [json], recurrence_rule: payload,
+      provider_event_id: payload,
+      calendar_id: payload,
+      title: payload,
+      description: payload,
+      location: payload,
+      start_time: start,
+      end_time: new Date(start.getTime() + 30_000),
+      timezone: payload.slice(0, 50),
+      attendees: [json],
+      recurrence_rule: payload,
     };
     await ws.syncCalendarEvents(t.db, ctx, { integrationId: integration.id, rows: [event] });
     expect(await ws.calendarBetween(t.db, ctx, { from: new Date(start.getTime() - 1000), to: new Date() })).toMatchObject([
-      { provider_event_id: payload, calendar_id: payload, title: payload, description: payload, location: payload, timezone: payload.slice(0, 50), attendees: [json], recurrence_rule: payload },
+      {
+        provider_event_id: payload,
+        calendar_id: payload,
+        title: payload,
+        description: payload,
+        location: payload,
+        timezone: payload.slice(0, 50),
+        attendees: [json],
+        recurrence_rule: payload,
+      },
     ]);
-    await ws.syncDriveFiles(t.db, ctx, { integrationId: integration.id, rows: [{ provider_file_id: payload, name: payload, mime_type: payload, parent_path: payload }] });
+    await ws.syncDriveFiles(t.db, ctx, {
+      integrationId: integration.id,
+      rows: [{ provider_file_id: payload, name: payload, mime_type: payload, parent_path: payload }],
+    });
 
     // Knowledge graph.
     const entity = await ws.observeEntity(t.db, ctx, { entityType: "person", name: payload, aliases: [payload], description: payload, metadata: json });
     expect(entity).toMatchObject({ name: payload.trim(), aliases: [payload], description: payload, metadata: json });
     const friend = await ws.observeEntity(t.db, ctx, { entityType: "person", name: `friend ${i}` });
-    expect((await ws.relateEntities(t.db, ctx, { sourceEntityId: friend.id, targetEntityId: entity.id, relationshipType: "knows", context: payload })).context).toBe(payload);
+    expect(
+      (await ws.relateEntities(t.db, ctx, { sourceEntityId: friend.id, targetEntityId: entity.id, relationshipType: "knows", context: payload })).context,
+    ).toBe(payload);
     expect(await ws.entityNeighbours(t.db, ctx, { entityId: friend.id })).toMatchObject([{ id: entity.id, name: payload.trim() }]);
     await ws.recordMention(t.db, ctx, { entityId: entity.id, sourceType: "memory", sourceId: memory.id, context: payload });
     expect(await ws.mentionsOf(t.db, ctx, { entityId: entity.id })).toMatchObject([{ source_id: memory.id, context: payload }]);
@@ -172,10 +275,14 @@ describe("workspace: injection payloads are data, never SQL", () => {
     await ws.grantRole(t.db, ctx, { userId: other.id, roleId: role.id });
     expect(await ws.rolesOf(t.db, ctx, { userId: other.id })).toMatchObject([{ id: role.id, name: payload.trim() }]);
     const template = await ws.createTemplate(t.db, ctx, { name: payload, documentType: "report", outline: [payload], instructions: payload });
-    expect((await ws.listTemplates(t.db, ctx, { documentType: "report" })).filter((x) => x.id === template.id)).toMatchObject([{ name: payload.trim(), outline: [payload], instructions: payload }]);
+    expect((await ws.listTemplates(t.db, ctx, { documentType: "report" })).filter((x) => x.id === template.id)).toMatchObject([
+      { name: payload.trim(), outline: [payload], instructions: payload },
+    ]);
     const doc = await ws.createDocument(t.db, ctx, { documentType: "report", title: payload, content: payload, outline: [payload], templateId: template.id });
     await ws.updateDocumentStatus(t.db, ctx, { id: doc.id, status: "ready", content: `${payload}${payload}` });
-    expect(await ws.documentsOfUser(t.db, ctx, {})).toMatchObject([{ id: doc.id, title: payload.trim(), content: `${payload}${payload}`, outline: [payload], status: "ready" }]);
+    expect(await ws.documentsOfUser(t.db, ctx, {})).toMatchObject([
+      { id: doc.id, title: payload.trim(), content: `${payload}${payload}`, outline: [payload], status: "ready" },
+    ]);
     await ws.registerDevice(t.db, ctx, { deviceToken: payload, platform: "web", deviceName: payload });
     expect(await ws.activeDevices(t.db, ctx, {})).toMatchObject([{ device_token: payload, device_name: payload }]);
     await ws.notify(t.db, ctx, { type: "inj.test", title: payload, body: payload, data: json });
@@ -185,7 +292,12 @@ describe("workspace: injection payloads are data, never SQL", () => {
     const audit = await ws.auditLog(t.db, ctx, { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) });
     expect(audit.length).toBeGreaterThan(10);
     // (organization.created is written by createOrganization with a context of its own, without a user agent)
-    expect(audit.filter((r) => r.action !== "organization.created").map((r) => [r.action, r.user_agent, r.status]).filter(([, ua, st]) => ua !== payload || st !== "success")).toEqual([]);
+    expect(
+      audit
+        .filter((r) => r.action !== "organization.created")
+        .map((r) => [r.action, r.user_agent, r.status])
+        .filter(([, ua, st]) => ua !== payload || st !== "success"),
+    ).toEqual([]);
     expect(audit.find((r) => r.action === "task.created")?.new_value).toMatchObject({ title: payload.trim() });
 
     // No service reader for these: read on the owner connection.

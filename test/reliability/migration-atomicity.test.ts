@@ -20,7 +20,10 @@ afterEach(async () => {
 async function emptyDb(): Promise<{ engine: Engine; pool: pg.Pool }> {
   const engine = await createTestEngine({ empty: true });
   const pool = new pg.Pool({ connectionString: engine.url, max: 2 });
-  cleanup.push(() => engine.stop(), () => pool.end());
+  cleanup.push(
+    () => engine.stop(),
+    () => pool.end(),
+  );
   return { engine, pool };
 }
 
@@ -54,7 +57,12 @@ describeServer(`concurrent migrate runs (server engine; ${SERVER_ONLY_REASON})`,
     const { engine, pool } = await emptyDb();
     const results = await Promise.allSettled([migrate(engine.url, { direction: "up" }), migrate(engine.url, { direction: "up" })]);
     const applied = results.flatMap((r) => (r.status === "fulfilled" ? r.value : []));
-    expect(applied.sort()).toEqual(fs.readdirSync(MIGRATIONS_DIR).map((f) => f.replace(/\.sql$/, "")).sort());
+    expect(applied.sort()).toEqual(
+      fs
+        .readdirSync(MIGRATIONS_DIR)
+        .map((f) => f.replace(/\.sql$/, ""))
+        .sort(),
+    );
     for (const r of results) if (r.status === "rejected") expect(String(r.reason)).toMatch(/lock|already running/i);
     const { rows } = await pool.query("SELECT name, count(*)::int AS n FROM public.pgmigrations GROUP BY name HAVING count(*) > 1");
     expect(rows).toEqual([]);

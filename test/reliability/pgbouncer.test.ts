@@ -41,8 +41,14 @@ describeServer(`PgBouncer, transaction mode (server engine; ${SERVER_ONLY_REASON
     const window = { acquiredAt: new Date(Date.now() - 1000), freshUntil: new Date(Date.now() + 60_000), staleUntil: new Date(Date.now() + 120_000) };
     for (const [i, ctx] of ctxs.entries()) {
       await screening.storeProviderResponse(t.db, ctx, {
-        entityId: entity.entity_id, providerId: `own-${i}`, checkType: "file", dataOrigin: "customer_provided", ...window,
-        rawResponse: `tenant ${i}'s file`, normalizedData: {}, cost: 0,
+        entityId: entity.entity_id,
+        providerId: `own-${i}`,
+        checkType: "file",
+        dataOrigin: "customer_provided",
+        ...window,
+        rawResponse: `tenant ${i}'s file`,
+        normalizedData: {},
+        cost: 0,
       });
     }
 
@@ -56,7 +62,9 @@ describeServer(`PgBouncer, transaction mode (server engine; ${SERVER_ONLY_REASON
           const seen = await db.tenant(ctx.tenantId, async (c) => {
             const setting = (await c.query("SELECT current_setting('app.tenant_id') AS t, current_user AS u")).rows[0];
             await new Promise((r) => setTimeout(r, Math.random() * 3)); // hold the server connection a little
-            const rows = (await c.query("SELECT provider_id FROM screening.cached_data_sources WHERE entity_id = $1 AND check_type = 'file'", [entity.entity_id])).rows;
+            const rows = (
+              await c.query("SELECT provider_id FROM screening.cached_data_sources WHERE entity_id = $1 AND check_type = 'file'", [entity.entity_id])
+            ).rows;
             return { setting, providers: rows.map((r) => r.provider_id) };
           });
           if (seen.setting.t !== ctx.tenantId || seen.setting.u !== "app" || seen.providers.join() !== `own-${i}`) leaks++;

@@ -88,7 +88,19 @@ let auditPartitions: string[] = [];
 const since = new Date(Date.now() - HOUR);
 const range = () => ({ from: since, to: new Date(Date.now() + HOUR) });
 
-const stats = { runs: 0, tenants: 0, ops: 0, writes: 0, failedCalls: 0, serviceReads: 0, rowsCompared: 0, sqlReads: 0, writesZeroRows: 0, writesRejected: 0, contexts: 0 };
+const stats = {
+  runs: 0,
+  tenants: 0,
+  ops: 0,
+  writes: 0,
+  failedCalls: 0,
+  serviceReads: 0,
+  rowsCompared: 0,
+  sqlReads: 0,
+  writesZeroRows: 0,
+  writesRejected: 0,
+  contexts: 0,
+};
 
 const ctxFor = (tenantId: string) => s.requestContext({ tenantId, actorId: crypto.randomUUID(), correlationId: crypto.randomUUID() });
 const eventsOf = (tenant: string) => events.get(tenant) ?? (events.set(tenant, []), events.get(tenant) as ModelEvent[]);
@@ -125,7 +137,9 @@ const opArb = fc.oneof(
     weight: 5,
     arbitrary: fc.record({
       k: fc.constant("store" as const),
-      who, entity, checkType,
+      who,
+      entity,
+      checkType,
       origin: fc.constantFrom<Origin>("customer_provided", "customer_provided", "paid_external"),
       provider: fc.constantFrom("acme-data", "globex.bureau", "initech_1"),
       raw: text(200),
@@ -155,7 +169,10 @@ const opArb = fc.oneof(
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
 
 const runArb = fc.record({
-  names: fc.array(text(60).filter((n) => n.trim().length > 0), { minLength: 2, maxLength: 4 }),
+  names: fc.array(
+    text(60).filter((n) => n.trim().length > 0),
+    { minLength: 2, maxLength: 4 },
+  ),
   ops: fc.array(opArb, { minLength: 5, maxLength: 30, size: "max" }),
 });
 
@@ -201,8 +218,13 @@ async function checkAudit(tenant: string): Promise<void> {
   stats.serviceReads++;
   const model = eventsOf(tenant);
   const label = `listAuditEvents as ${tenant}`;
-  expect(rows.filter((r) => r.tenant_id !== tenant), label).toEqual([]);
-  expect(rows.map((r) => eventKey(r.event_type, r.correlation_id, r.entity_id)).sort(), label).toEqual(model.map((e) => eventKey(e.type, e.correlationId, e.entityId)).sort());
+  expect(
+    rows.filter((r) => r.tenant_id !== tenant),
+    label,
+  ).toEqual([]);
+  expect(rows.map((r) => eventKey(r.event_type, r.correlation_id, r.entity_id)).sort(), label).toEqual(
+    model.map((e) => eventKey(e.type, e.correlationId, e.entityId)).sort(),
+  );
   stats.rowsCompared += rows.length;
   for (const e of model) {
     if (!e.details && !e.failure) continue;
@@ -242,10 +264,27 @@ async function apply(op: Op, tenants: string[]): Promise<void> {
       const acquiredAt = new Date(Date.now() - 3 * HOUR);
       const freshUntil = new Date(Date.now() + op.freshMinutes * 60_000);
       const row = await s.storeProviderResponse(t.db, ctx, {
-        entityId, providerId: op.provider, checkType: op.checkType, dataOrigin: op.origin, acquiredAt, freshUntil,
-        staleUntil: new Date(freshUntil.getTime() + HOUR), rawResponse: op.raw, normalizedData: op.data, cost: op.cents / 100, currency: op.currency,
+        entityId,
+        providerId: op.provider,
+        checkType: op.checkType,
+        dataOrigin: op.origin,
+        acquiredAt,
+        freshUntil,
+        staleUntil: new Date(freshUntil.getTime() + HOUR),
+        rawResponse: op.raw,
+        normalizedData: op.data,
+        cost: op.cents / 100,
+        currency: op.currency,
       });
-      cache.push({ cacheId: row?.cache_id as string, entityId, checkType: op.checkType, origin: op.origin, owner: op.origin === "customer_provided" ? tenant : null, raw: op.raw, data: op.data });
+      cache.push({
+        cacheId: row?.cache_id as string,
+        entityId,
+        checkType: op.checkType,
+        origin: op.origin,
+        owner: op.origin === "customer_provided" ? tenant : null,
+        raw: op.raw,
+        data: op.data,
+      });
       eventsOf(tenant).push({ type: "cache_stored", correlationId: ctx.correlationId, entityId });
       const perCurrency = spent.get(tenant) ?? (spent.set(tenant, new Map()), spent.get(tenant) as Map<string, { cents: number; count: number }>);
       const sum = perCurrency.get(op.currency) ?? { cents: 0, count: 0 };
@@ -266,11 +305,21 @@ async function apply(op: Op, tenants: string[]): Promise<void> {
       const ctx = ctxFor(tenant);
       const now = Date.now();
       const input = {
-        entityId: op.kind === "missing-entity" ? crypto.randomUUID() : (entityIds[0] as string), providerId: "acme-data", checkType: "credit",
-        dataOrigin: "customer_provided" as const, acquiredAt: new Date(now - HOUR), freshUntil: new Date(now + HOUR), staleUntil: new Date(now + 2 * HOUR),
-        rawResponse: "must not be stored", normalizedData: {}, cost: op.kind === "negative-cost" ? -1 : 1,
+        entityId: op.kind === "missing-entity" ? crypto.randomUUID() : (entityIds[0] as string),
+        providerId: "acme-data",
+        checkType: "credit",
+        dataOrigin: "customer_provided" as const,
+        acquiredAt: new Date(now - HOUR),
+        freshUntil: new Date(now + HOUR),
+        staleUntil: new Date(now + 2 * HOUR),
+        rawResponse: "must not be stored",
+        normalizedData: {},
+        cost: op.kind === "negative-cost" ? -1 : 1,
       };
-      const err = await s.storeProviderResponse(t.db, ctx, input).then(() => new Error("accepted"), (e: unknown) => e);
+      const err = await s.storeProviderResponse(t.db, ctx, input).then(
+        () => new Error("accepted"),
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(op.kind === "negative-cost" ? ValidationError : NotFoundError);
       eventsOf(tenant).push({
         type: "error",
@@ -307,10 +356,13 @@ async function probeAs(as: As, fn: (c: pg.PoolClient) => Promise<void>): Promise
     (body) =>
       as.kind === "tenant"
         ? t.db.tenant(as.id, body) // exactly the service layer's context: SET LOCAL ROLE app + app.tenant_id
-        : t.db.transaction(async (c) => {
-            if (as.kind === "empty") await c.query("SELECT set_config('app.tenant_id', '', true)");
-            return body(c);
-          }, { asApp: true }),
+        : t.db.transaction(
+            async (c) => {
+              if (as.kind === "empty") await c.query("SELECT set_config('app.tenant_id', '', true)");
+              return body(c);
+            },
+            { asApp: true },
+          ),
     fn,
   );
 }
@@ -349,11 +401,29 @@ async function checkHandWritten(as: As, victims: string[]): Promise<void> {
     expect((await c.query("SELECT current_user AS u")).rows[0].u, l("role")).toBe(APP_ROLE);
 
     // Reads: nothing of anyone else, by filter and by id; one's own and the shared rows (so the probe is not vacuous).
-    expect(await count(c, "SELECT count(*)::int AS n FROM screening.cached_data_sources WHERE data_origin = 'customer_provided' AND customer_id IS DISTINCT FROM $1::uuid", [me]), l("others' customer_provided cache rows")).toBe(0);
-    expect(await count(c, "SELECT count(*)::int AS n FROM screening.cached_data_sources WHERE cache_id = ANY($1::uuid[])", [others]), l(`${others.length} others' cache rows by id`)).toBe(0);
-    expect(await count(c, "SELECT count(*)::int AS n FROM screening.cached_data_sources WHERE data_origin = 'customer_provided'"), l("own customer_provided rows")).toBe(mine);
-    expect(await count(c, "SELECT count(*)::int AS n FROM screening.cached_data_sources WHERE data_origin = 'paid_external'"), l("shared paid rows")).toBe(paid);
-    expect(await count(c, "SELECT count(*)::int AS n FROM screening.audit_events WHERE tenant_id IS DISTINCT FROM $1::uuid", [me]), l("others' audit events")).toBe(0);
+    expect(
+      await count(
+        c,
+        "SELECT count(*)::int AS n FROM screening.cached_data_sources WHERE data_origin = 'customer_provided' AND customer_id IS DISTINCT FROM $1::uuid",
+        [me],
+      ),
+      l("others' customer_provided cache rows"),
+    ).toBe(0);
+    expect(
+      await count(c, "SELECT count(*)::int AS n FROM screening.cached_data_sources WHERE cache_id = ANY($1::uuid[])", [others]),
+      l(`${others.length} others' cache rows by id`),
+    ).toBe(0);
+    expect(
+      await count(c, "SELECT count(*)::int AS n FROM screening.cached_data_sources WHERE data_origin = 'customer_provided'"),
+      l("own customer_provided rows"),
+    ).toBe(mine);
+    expect(await count(c, "SELECT count(*)::int AS n FROM screening.cached_data_sources WHERE data_origin = 'paid_external'"), l("shared paid rows")).toBe(
+      paid,
+    );
+    expect(
+      await count(c, "SELECT count(*)::int AS n FROM screening.audit_events WHERE tenant_id IS DISTINCT FROM $1::uuid", [me]),
+      l("others' audit events"),
+    ).toBe(0);
     expect(await count(c, "SELECT count(*)::int AS n FROM screening.audit_events"), l("own audit events")).toBe(myEvents);
     // The partitions hold the same rows; `app` has no privilege on them, so there is no way around the parent's policy.
     for (const part of auditPartitions) {
@@ -361,22 +431,63 @@ async function checkHandWritten(as: As, victims: string[]): Promise<void> {
     }
 
     // Writes to others' rows: filtered to 0 rows where app holds the privilege, refused where it does not.
-    await expectZeroRows(c, l("UPDATE others' cache rows (freshness_status)"), "UPDATE screening.cached_data_sources SET freshness_status = 'expired' WHERE cache_id = ANY($1::uuid[])", [others]);
-    await expectZeroRows(c, l("UPDATE others' customer_provided rows by owner"), "UPDATE screening.cached_data_sources SET freshness_status = 'expired' WHERE data_origin = 'customer_provided' AND customer_id IS DISTINCT FROM $1::uuid", [me]);
+    await expectZeroRows(
+      c,
+      l("UPDATE others' cache rows (freshness_status)"),
+      "UPDATE screening.cached_data_sources SET freshness_status = 'expired' WHERE cache_id = ANY($1::uuid[])",
+      [others],
+    );
+    await expectZeroRows(
+      c,
+      l("UPDATE others' customer_provided rows by owner"),
+      "UPDATE screening.cached_data_sources SET freshness_status = 'expired' WHERE data_origin = 'customer_provided' AND customer_id IS DISTINCT FROM $1::uuid",
+      [me],
+    );
     await expectZeroRows(c, l("DELETE others' cache rows"), "DELETE FROM screening.cached_data_sources WHERE cache_id = ANY($1::uuid[])", [others]);
-    await expectZeroRows(c, l("DELETE others' customer_provided rows by owner"), "DELETE FROM screening.cached_data_sources WHERE data_origin = 'customer_provided' AND customer_id IS DISTINCT FROM $1::uuid", [me]);
-    await expectForbidden(c, l("UPDATE others' cache content"), NO_PRIVILEGE, "UPDATE screening.cached_data_sources SET normalized_data = '{}' WHERE cache_id = ANY($1::uuid[])", [others]);
+    await expectZeroRows(
+      c,
+      l("DELETE others' customer_provided rows by owner"),
+      "DELETE FROM screening.cached_data_sources WHERE data_origin = 'customer_provided' AND customer_id IS DISTINCT FROM $1::uuid",
+      [me],
+    );
+    await expectForbidden(
+      c,
+      l("UPDATE others' cache content"),
+      NO_PRIVILEGE,
+      "UPDATE screening.cached_data_sources SET normalized_data = '{}' WHERE cache_id = ANY($1::uuid[])",
+      [others],
+    );
     for (const victim of victims) {
       const v = (what: string) => l(`${what} (victim ${victim})`);
-      await expectForbidden(c, v("UPDATE own cache rows over to another tenant"), NO_PRIVILEGE, "UPDATE screening.cached_data_sources SET customer_id = $1 WHERE customer_id = $2", [victim, me]);
       await expectForbidden(
-        c, v("INSERT a customer_provided row for another tenant"), RLS,
+        c,
+        v("UPDATE own cache rows over to another tenant"),
+        NO_PRIVILEGE,
+        "UPDATE screening.cached_data_sources SET customer_id = $1 WHERE customer_id = $2",
+        [victim, me],
+      );
+      await expectForbidden(
+        c,
+        v("INSERT a customer_provided row for another tenant"),
+        RLS,
         `INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, customer_id, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred)
          VALUES ($1, 'intruder', 'credit', 'customer_provided', $2, now(), now(), now(), '\\x00'::bytea, '{}', 0)`,
         [entityIds[0], victim],
       );
-      await expectForbidden(c, v("INSERT an audit event for another tenant"), RLS, "INSERT INTO screening.audit_events (tenant_id, event_type, correlation_id) VALUES ($1, 'data_accessed', $2)", [victim, crypto.randomUUID()]);
-      await expectForbidden(c, v("UPDATE another tenant's audit events"), NO_PRIVILEGE, "UPDATE screening.audit_events SET details = '{}' WHERE tenant_id = $1", [victim]);
+      await expectForbidden(
+        c,
+        v("INSERT an audit event for another tenant"),
+        RLS,
+        "INSERT INTO screening.audit_events (tenant_id, event_type, correlation_id) VALUES ($1, 'data_accessed', $2)",
+        [victim, crypto.randomUUID()],
+      );
+      await expectForbidden(
+        c,
+        v("UPDATE another tenant's audit events"),
+        NO_PRIVILEGE,
+        "UPDATE screening.audit_events SET details = '{}' WHERE tenant_id = $1",
+        [victim],
+      );
       await expectForbidden(c, v("DELETE another tenant's audit events"), NO_PRIVILEGE, "DELETE FROM screening.audit_events WHERE tenant_id = $1", [victim]);
       await expectForbidden(c, v("UPDATE another tenant"), NO_PRIVILEGE, "UPDATE screening.tenants SET is_active = false WHERE tenant_id = $1", [victim]);
       await expectForbidden(c, v("DELETE another tenant"), NO_PRIVILEGE, "DELETE FROM screening.tenants WHERE tenant_id = $1", [victim]);
@@ -395,7 +506,9 @@ beforeAll(async () => {
     eventsOf(setupTenant).push({ type: "entity_created", correlationId: ctx.correlationId, entityId: e.entity_id });
   }
   auditPartitions = (
-    await t.db.pool.query<{ p: string }>("SELECT c.oid::regclass::text AS p FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'screening.audit_events'::regclass ORDER BY 1")
+    await t.db.pool.query<{ p: string }>(
+      "SELECT c.oid::regclass::text AS p FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'screening.audit_events'::regclass ORDER BY 1",
+    )
   ).rows.map((r) => r.p);
 });
 
@@ -426,7 +539,9 @@ describe("tenant isolation (property-based)", () => {
     const covered = new Set(WORKSPACE_TABLES.map((tb) => `workspace.${tb}`));
     const uncovered = elsewhere.rows.filter((r) => !covered.has(r.t));
     if (uncovered.length) {
-      console.log(`[tenant-isolation] ${uncovered.length} tables under RLS in other schemas, not covered by this file or workspace-isolation.test.ts: ${uncovered.map((r) => r.t).join(", ")}`);
+      console.log(
+        `[tenant-isolation] ${uncovered.length} tables under RLS in other schemas, not covered by this file or workspace-isolation.test.ts: ${uncovered.map((r) => r.t).join(", ")}`,
+      );
     }
   });
 

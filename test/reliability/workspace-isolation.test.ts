@@ -84,17 +84,78 @@ const DIST = POOL.map((q) => POOL.map((v) => cosineDistance(q, v)));
 
 // ---- the model ------------------------------------------------------------------------------------------
 
-interface UserM { id: string; org: string; email: string; ctx: ws.WorkspaceContext }
-interface OrgM { id: string; users: UserM[] }
-interface MemoryM { id: string; user: string; words: string[]; content: string; title: string | null; tags: string[]; vector: number | null; deleted: boolean }
-interface ConvM { id: string; org: string; type: string; open: boolean; participants: Map<string, { role: string; readSeq: number | null }> }
-interface MessageM { id: string; conv: string; sender: string | null; content: string; seq: number }
-interface TaskM { id: string; org: string; user: string; status: string; due: string | null }
-interface IntegrationM { id: string; user: string; provider: string; access: string; refresh: string | null }
-interface SyncedM { id: string; user: string; text: string; start?: number }
-interface EntityM { id: string; user: string; type: string; name: string; count: number }
-interface RoleM { id: string; org: string | null; perms: string[] }
-interface TemplateM { id: string; org: string | null; type: string; outline: string[] }
+interface UserM {
+  id: string;
+  org: string;
+  email: string;
+  ctx: ws.WorkspaceContext;
+}
+interface OrgM {
+  id: string;
+  users: UserM[];
+}
+interface MemoryM {
+  id: string;
+  user: string;
+  words: string[];
+  content: string;
+  title: string | null;
+  tags: string[];
+  vector: number | null;
+  deleted: boolean;
+}
+interface ConvM {
+  id: string;
+  org: string;
+  type: string;
+  open: boolean;
+  participants: Map<string, { role: string; readSeq: number | null }>;
+}
+interface MessageM {
+  id: string;
+  conv: string;
+  sender: string | null;
+  content: string;
+  seq: number;
+}
+interface TaskM {
+  id: string;
+  org: string;
+  user: string;
+  status: string;
+  due: string | null;
+}
+interface IntegrationM {
+  id: string;
+  user: string;
+  provider: string;
+  access: string;
+  refresh: string | null;
+}
+interface SyncedM {
+  id: string;
+  user: string;
+  text: string;
+  start?: number;
+}
+interface EntityM {
+  id: string;
+  user: string;
+  type: string;
+  name: string;
+  count: number;
+}
+interface RoleM {
+  id: string;
+  org: string | null;
+  perms: string[];
+}
+interface TemplateM {
+  id: string;
+  org: string | null;
+  type: string;
+  outline: string[];
+}
 
 const orgs = new Map<string, OrgM>();
 const users = new Map<string, UserM>();
@@ -126,8 +187,23 @@ let scope = new Set<string>();
 const since = new Date(Date.now() - 24 * HOUR);
 
 const stats = {
-  runs: 0, orgs: 0, users: 0, ops: 0, writes: 0, refused: 0, readsRefused: 0, foreignTemplateRefs: 0, serviceReads: 0, rowsCompared: 0,
-  semantic: 0, semanticWithTwins: 0, contexts: 0, tableChecks: 0, foreignRowsChecked: 0, writesZeroRows: 0, writesRejected: 0,
+  runs: 0,
+  orgs: 0,
+  users: 0,
+  ops: 0,
+  writes: 0,
+  refused: 0,
+  readsRefused: 0,
+  foreignTemplateRefs: 0,
+  serviceReads: 0,
+  rowsCompared: 0,
+  semantic: 0,
+  semanticWithTwins: 0,
+  contexts: 0,
+  tableChecks: 0,
+  foreignRowsChecked: 0,
+  writesZeroRows: 0,
+  writesRejected: 0,
 };
 
 const userOf = (id: string) => users.get(id) as UserM;
@@ -183,9 +259,19 @@ async function newOrg(members: number, label: string): Promise<OrgM> {
  * Call the service as `u`. With `expected` null the call must succeed; with an error class it must fail
  * with it, and the model records the failure audit row (`<prefix>.failed`) the service writes.
  */
-async function call<T>(u: UserM, prefix: string, expected: ErrClass | null, label: string, fn: () => Promise<T>, kind: "write" | "read" = "write"): Promise<T | undefined> {
+async function call<T>(
+  u: UserM,
+  prefix: string,
+  expected: ErrClass | null,
+  label: string,
+  fn: () => Promise<T>,
+  kind: "write" | "read" = "write",
+): Promise<T | undefined> {
   if (kind === "read") stats.serviceReads++;
-  const outcome = await fn().then((value) => ({ value }), (error: unknown) => ({ error }));
+  const outcome = await fn().then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
   if ("error" in outcome) {
     if (expected === null) throw new Error(`${label}: expected success, got ${String(outcome.error)}`, { cause: outcome.error });
     expect(outcome.error, label).toBeInstanceOf(expected);
@@ -207,42 +293,117 @@ const words = fc.array(word, { minLength: 1, maxLength: 3 });
 const noise = fc.string({ unit: fc.constantFrom(..."0123456789 .,;:-_!?#"), maxLength: 12 });
 
 const opArb = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ k: fc.constant("memory" as const), who, words, title: fc.option(word, { nil: null }), tags: fc.subarray([...TAGS]), noise }) },
-  { weight: 4, arbitrary: fc.record({ k: fc.constant("embed" as const), who, memory: target, vector: fc.option(fc.nat({ max: POOL.length - 1 }), { nil: null, freq: 6 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ k: fc.constant("memory" as const), who, words, title: fc.option(word, { nil: null }), tags: fc.subarray([...TAGS]), noise }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      k: fc.constant("embed" as const),
+      who,
+      memory: target,
+      vector: fc.option(fc.nat({ max: POOL.length - 1 }), { nil: null, freq: 6 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("forget" as const), who, memory: target }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant("conversation" as const), who, type: fc.constantFrom("direct", "group", "group", "ai_chat"), others: fc.array(target, { maxLength: 2 }), open: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant("join" as const), who, conv: target, others: fc.array(target, { minLength: 1, maxLength: 2 }), admin: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant("conversation" as const),
+      who,
+      type: fc.constantFrom("direct", "group", "group", "ai_chat"),
+      others: fc.array(target, { maxLength: 2 }),
+      open: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constant("join" as const), who, conv: target, others: fc.array(target, { minLength: 1, maxLength: 2 }), admin: fc.boolean() }),
+  },
   { weight: 4, arbitrary: fc.record({ k: fc.constant("send" as const), who, conv: target, words, ai: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("markRead" as const), who, conv: target }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant("useMemories" as const), who, message: target, memories: fc.uniqueArray(target, { minLength: 1, maxLength: 2 }) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant("task" as const), who, words, due: fc.option(fc.integer({ min: -3, max: 12 }), { nil: null }), priority: fc.constantFrom("low", "medium", "high", "urgent") }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constant("useMemories" as const), who, message: target, memories: fc.uniqueArray(target, { minLength: 1, maxLength: 2 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant("task" as const),
+      who,
+      words,
+      due: fc.option(fc.integer({ min: -3, max: 12 }), { nil: null }),
+      priority: fc.constantFrom("low", "medium", "high", "urgent"),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("taskStatus" as const), who, task: target, status: fc.constantFrom(...TASK_STATUSES) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("connect" as const), who, provider: fc.constantFrom("google", "microsoft"), refresh: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant("integrationState" as const), who, integration: target, status: fc.constantFrom("active", "expired", "error", "disconnected") }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant("integrationState" as const),
+      who,
+      integration: target,
+      status: fc.constantFrom("active", "expired", "error", "disconnected"),
+    }),
+  },
   {
     weight: 3,
     arbitrary: fc.record({
-      k: fc.constant("sync" as const), who, integration: target, kind: fc.constantFrom("gmail", "drive", "calendar"),
+      k: fc.constant("sync" as const),
+      who,
+      integration: target,
+      kind: fc.constantFrom("gmail", "drive", "calendar"),
       rows: fc.array(fc.record({ key: fc.nat({ max: 4 }), words }), { minLength: 1, maxLength: 4 }),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant("observe" as const), who, type: fc.constantFrom("person", "project"), name: fc.constantFrom("Ada", "Bob", "Acme"), alias: fc.option(word, { nil: undefined }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant("observe" as const),
+      who,
+      type: fc.constantFrom("person", "project"),
+      name: fc.constantFrom("Ada", "Bob", "Acme"),
+      alias: fc.option(word, { nil: undefined }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("relate" as const), who, src: target, dst: target }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("mention" as const), who, entity: target }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("role" as const), who, perms: fc.subarray([...PERMS], { minLength: 1 }) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("grant" as const), who, user: target, role: target, expires: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("revoke" as const), who, user: target, role: target }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant("template" as const), who, type: fc.constantFrom("memo", "report"), outline: fc.array(word, { maxLength: 3 }) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant("document" as const), who, template: fc.option(target, { nil: null }), type: fc.constantFrom("memo", "report") }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constant("template" as const), who, type: fc.constantFrom("memo", "report"), outline: fc.array(word, { maxLength: 3 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ k: fc.constant("document" as const), who, template: fc.option(target, { nil: null }), type: fc.constantFrom("memo", "report") }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("documentStatus" as const), who, document: target, status: fc.constantFrom(...DOC_STATUSES) }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant("device" as const), who, token: fc.nat({ max: 2 }), platform: fc.constantFrom("ios", "android", "web") }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constant("device" as const), who, token: fc.nat({ max: 2 }), platform: fc.constantFrom("ios", "android", "web") }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("deactivate" as const), who, device: target }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("notify" as const), who, recipient: fc.option(target, { nil: null }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("markNotifications" as const), who, ids: fc.array(target, { minLength: 1, maxLength: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("session" as const), who }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("endSession" as const), who, session: target }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("prefs" as const), who, theme: fc.constantFrom(...THEMES) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant("look" as const), who, seed: target, word, query: fc.nat({ max: POOL.length - 1 }), topK: fc.integer({ min: 1, max: 6 }), tags: fc.subarray([...TAGS], { maxLength: 2 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant("look" as const),
+      who,
+      seed: target,
+      word,
+      query: fc.nat({ max: POOL.length - 1 }),
+      topK: fc.integer({ min: 1, max: 6 }),
+      tags: fc.subarray([...TAGS], { maxLength: 2 }),
+    }),
+  },
 );
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
 type Look = Extract<Op, { k: "look" }>;
@@ -260,7 +421,16 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const m = await call(me, "memory", null, "createMemory", () =>
         ws.createMemory(db, ctx, { content, ...(op.title ? { title: op.title } : {}), tags: op.tags, metadata: { n: ++counter } }),
       );
-      memories.set(m!.id, { id: m!.id, user: me.id, words: [...(op.title ? [op.title] : []), ...op.words], content, title: op.title, tags: op.tags, vector: null, deleted: false });
+      memories.set(m!.id, {
+        id: m!.id,
+        user: me.id,
+        words: [...(op.title ? [op.title] : []), ...op.words],
+        content,
+        title: op.title,
+        tags: op.tags,
+        vector: null,
+        deleted: false,
+      });
       wrote(me, "memory.created");
       return;
     }
@@ -268,7 +438,8 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const m = choose(pools.memories(), (x) => mine(x.user), op.memory);
       if (!m) return;
       const ok = mine(m.user) && !m.deleted;
-      const input: ws.EmbeddingUpdate = op.vector === null ? { id: m.id, status: "failed" } : { id: m.id, status: "completed", embedding: POOL[op.vector] as number[], model: "pool" };
+      const input: ws.EmbeddingUpdate =
+        op.vector === null ? { id: m.id, status: "failed" } : { id: m.id, status: "completed", embedding: POOL[op.vector] as number[], model: "pool" };
       const r = await call(me, "memory", ok ? null : NotFoundError, `setEmbedding of ${m.id} by ${me.id}`, () => ws.setEmbedding(db, ctx, input));
       if (r) {
         m.vector = op.vector;
@@ -289,10 +460,22 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
     }
     case "conversation": {
       const people = pools.users();
-      const others = op.type === "ai_chat" ? [] : op.type === "direct" ? [choose(people, (u) => u.org === me.org, op.others[0] ?? op.who) as UserM] : op.others.map((i) => choose(people, (u) => u.org === me.org, i) as UserM);
+      const others =
+        op.type === "ai_chat"
+          ? []
+          : op.type === "direct"
+            ? [choose(people, (u) => u.org === me.org, op.others[0] ?? op.who) as UserM]
+            : op.others.map((i) => choose(people, (u) => u.org === me.org, i) as UserM);
       const ok = others.every((u) => u.org === me.org);
-      const input: ws.NewConversation = { type: op.type, participantIds: others.map((u) => u.id), isPrivate: !op.open, ...(op.type === "group" ? { name: `group ${++counter}` } : {}) };
-      const c = await call(me, "conversation", ok ? null : ForbiddenError, `createConversation with ${others.map((u) => u.id)} by ${me.id}`, () => ws.createConversation(db, ctx, input));
+      const input: ws.NewConversation = {
+        type: op.type,
+        participantIds: others.map((u) => u.id),
+        isPrivate: !op.open,
+        ...(op.type === "group" ? { name: `group ${++counter}` } : {}),
+      };
+      const c = await call(me, "conversation", ok ? null : ForbiddenError, `createConversation with ${others.map((u) => u.id)} by ${me.id}`, () =>
+        ws.createConversation(db, ctx, input),
+      );
       if (c) {
         const participants = new Map<string, { role: string; readSeq: number | null }>([[me.id, { role: "owner", readSeq: null }]]);
         for (const u of others) if (!participants.has(u.id)) participants.set(u.id, { role: "member", readSeq: null });
@@ -316,7 +499,9 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
               ? null
               : ForbiddenError;
       const role = op.admin ? "admin" : "member";
-      const r = await call(me, "conversation", expected, `addMembers to ${c.id} by ${me.id}`, () => ws.addMembers(db, ctx, { conversationId: c.id, userIds: newcomers.map((u) => u.id), role }));
+      const r = await call(me, "conversation", expected, `addMembers to ${c.id} by ${me.id}`, () =>
+        ws.addMembers(db, ctx, { conversationId: c.id, userIds: newcomers.map((u) => u.id), role }),
+      );
       if (r) {
         for (const u of newcomers) if (!c.participants.has(u.id)) c.participants.set(u.id, { role, readSeq: null });
         wrote(me, "conversation.joined");
@@ -342,7 +527,9 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const c = choose(pools.convs(), (x) => x.participants.has(me.id), op.conv);
       if (!c) return;
       const p = inMyOrg(c.org) ? c.participants.get(me.id) : undefined;
-      const r = await call(me, "conversation", p ? null : NotFoundError, `markConversationRead ${c.id} by ${me.id}`, () => ws.markConversationRead(db, ctx, { conversationId: c.id }));
+      const r = await call(me, "conversation", p ? null : NotFoundError, `markConversationRead ${c.id} by ${me.id}`, () =>
+        ws.markConversationRead(db, ctx, { conversationId: c.id }),
+      );
       if (r && p) {
         p.readSeq = ++seq;
         stats.writes++;
@@ -367,7 +554,9 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
     }
     case "task": {
       const due = op.due === null ? null : isoDay(op.due);
-      const x = await call(me, "task", null, "createTask", () => ws.createTask(db, ctx, { title: op.words.join(" "), priority: op.priority, ...(due ? { dueDate: due } : {}) }));
+      const x = await call(me, "task", null, "createTask", () =>
+        ws.createTask(db, ctx, { title: op.words.join(" "), priority: op.priority, ...(due ? { dueDate: due } : {}) }),
+      );
       tasks.set(x!.id, { id: x!.id, org: me.org, user: me.id, status: "todo", due });
       wrote(me, "task.created");
       return;
@@ -377,7 +566,9 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       if (!x) return;
       const from = x.status as ws.TaskStatus;
       const expected = !inMyOrg(x.org) ? NotFoundError : from === op.status || ws.TRANSITIONS[from].includes(op.status) ? null : ValidationError;
-      const r = await call(me, "task", expected, `changeTaskStatus ${x.id} ${from}->${op.status} by ${me.id}`, () => ws.changeTaskStatus(db, ctx, { id: x.id, status: op.status }));
+      const r = await call(me, "task", expected, `changeTaskStatus ${x.id} ${from}->${op.status} by ${me.id}`, () =>
+        ws.changeTaskStatus(db, ctx, { id: x.id, status: op.status }),
+      );
       if (r) {
         expect(r.status).toBe(op.status);
         if (from !== op.status) audited(me.org, "task.status_changed", me.id);
@@ -401,7 +592,9 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
     case "integrationState": {
       const i = choose(pools.integrations(), (x) => mine(x.user), op.integration);
       if (!i) return;
-      const r = await call(me, "integration", mine(i.user) ? null : NotFoundError, `setIntegrationState ${i.id} by ${me.id}`, () => ws.setIntegrationState(db, ctx, { id: i.id, status: op.status }));
+      const r = await call(me, "integration", mine(i.user) ? null : NotFoundError, `setIntegrationState ${i.id} by ${me.id}`, () =>
+        ws.setIntegrationState(db, ctx, { id: i.id, status: op.status }),
+      );
       if (r) {
         wrote(me, "integration.status_changed");
       }
@@ -420,7 +613,11 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
           ? () => ws.syncGmailMessages(db, ctx, { integrationId: i.id, rows: op.rows.map((r) => ({ gmail_id: `g${r.key}`, subject: r.words.join(" ") })) })
           : op.kind === "drive"
             ? () => ws.syncDriveFiles(db, ctx, { integrationId: i.id, rows: op.rows.map((r) => ({ provider_file_id: `d${r.key}`, name: r.words.join(" ") })) })
-            : () => ws.syncCalendarEvents(db, ctx, { integrationId: i.id, rows: op.rows.map((r) => ({ provider_event_id: `c${r.key}`, title: r.words.join(" "), start_time: at(r.key), end_time: at(r.key + 1) })) });
+            : () =>
+                ws.syncCalendarEvents(db, ctx, {
+                  integrationId: i.id,
+                  rows: op.rows.map((r) => ({ provider_event_id: `c${r.key}`, title: r.words.join(" "), start_time: at(r.key), end_time: at(r.key + 1) })),
+                });
       const result = await call(me, "sync", mine(i.user) ? null : NotFoundError, label, send);
       if (result) {
         const fresh = [...last.keys()].filter((n) => !store.has(keyOf(n))).length;
@@ -440,7 +637,9 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       return;
     }
     case "observe": {
-      const e = await call(me, "entity", null, "observeEntity", () => ws.observeEntity(db, ctx, { entityType: op.type, name: op.name, ...(op.alias ? { aliases: [op.alias] } : {}) }));
+      const e = await call(me, "entity", null, "observeEntity", () =>
+        ws.observeEntity(db, ctx, { entityType: op.type, name: op.name, ...(op.alias ? { aliases: [op.alias] } : {}) }),
+      );
       const before = entities.get(e!.id);
       expect(e!.mention_count, "mention_count counts this user's observations only").toBe((before?.count ?? 0) + 1);
       entities.set(e!.id, { id: e!.id, user: me.id, type: op.type, name: op.name, count: (before?.count ?? 0) + 1 });
@@ -500,7 +699,9 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const r = aGrant ? (roles.get(aGrant.role) as RoleM) : (pick(pools.roles(), op.role) as RoleM);
       const g = grants.get(`${u.id}/${r.id}`);
       const ok = g !== undefined && g.org === me.org;
-      await call(me, "role", ok ? null : NotFoundError, `revokeRole ${r.id} of ${u.id} by ${me.id}`, () => ws.revokeRole(db, ctx, { userId: u.id, roleId: r.id }));
+      await call(me, "role", ok ? null : NotFoundError, `revokeRole ${r.id} of ${u.id} by ${me.id}`, () =>
+        ws.revokeRole(db, ctx, { userId: u.id, roleId: r.id }),
+      );
       if (ok) {
         grants.delete(`${u.id}/${r.id}`);
         wrote(me, "role.revoked");
@@ -508,7 +709,9 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       return;
     }
     case "template": {
-      const x = await call(me, "template", null, "createTemplate", () => ws.createTemplate(db, ctx, { name: `template ${++counter}`, documentType: op.type, outline: op.outline }));
+      const x = await call(me, "template", null, "createTemplate", () =>
+        ws.createTemplate(db, ctx, { name: `template ${++counter}`, documentType: op.type, outline: op.outline }),
+      );
       templates.set(x!.id, { id: x!.id, org: me.org, type: op.type, outline: op.outline });
       wrote(me, "template.created");
       return;
@@ -535,7 +738,9 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       if (!d) return;
       const from = d.status as ws.DocumentStatus;
       const expected = !mine(d.user) ? NotFoundError : from === op.status || ws.DOCUMENT_TRANSITIONS[from].includes(op.status) ? null : ValidationError;
-      const r = await call(me, "document", expected, `updateDocumentStatus ${d.id} ${from}->${op.status} by ${me.id}`, () => ws.updateDocumentStatus(db, ctx, { id: d.id, status: op.status }));
+      const r = await call(me, "document", expected, `updateDocumentStatus ${d.id} ${from}->${op.status} by ${me.id}`, () =>
+        ws.updateDocumentStatus(db, ctx, { id: d.id, status: op.status }),
+      );
       if (r) {
         if (from !== op.status) audited(me.org, "document.status_changed", me.id);
         d.status = op.status;
@@ -555,7 +760,9 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
     case "deactivate": {
       const d = choose(pools.devices(), (x) => mine(x.user), op.device);
       if (!d) return;
-      const r = await call(me, "device", mine(d.user) ? null : NotFoundError, `deactivateDevice ${d.id} by ${me.id}`, () => ws.deactivateDevice(db, ctx, { deviceId: d.id }));
+      const r = await call(me, "device", mine(d.user) ? null : NotFoundError, `deactivateDevice ${d.id} by ${me.id}`, () =>
+        ws.deactivateDevice(db, ctx, { deviceId: d.id }),
+      );
       if (r) {
         d.active = false;
         wrote(me, "device.deactivated");
@@ -636,18 +843,33 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
     const ok = m.user === me.id && !m.deleted;
     const got = await call(me, "memory", ok ? null : NotFoundError, L(`getMemory ${m.id}`), () => ws.getMemory(db, ctx, { id: m.id }), "read");
     if (got) {
-      expect({ content: got.content, title: got.title, tags: got.tags, user: got.user_id }, L("memory")).toEqual({ content: m.content, title: m.title, tags: m.tags, user: me.id });
+      expect({ content: got.content, title: got.title, tags: got.tags, user: got.user_id }, L("memory")).toEqual({
+        content: m.content,
+        title: m.title,
+        tags: m.tags,
+        user: me.id,
+      });
       compare(1);
     }
   }
 
   // Semantic search: all of the user's embedded live memories (k = 100), the top k with tags, and all of
   // them again for the exact embedding of another user's memory (of this organisation or another).
-  const eligible = (tags: string[]) => [...memories.values()].filter((m) => m.user === me.id && !m.deleted && m.vector !== null && tags.every((x) => m.tags.includes(x)));
-  const twin = pick([...memories.values()].filter((m) => m.user !== me.id && !m.deleted && m.vector !== null), o.seed);
-  const searches: [number, number, string[]][] = [[o.query, 100, []], [o.query, o.topK, o.tags], ...(twin ? [[twin.vector as number, 100, []] as [number, number, string[]]] : [])];
+  const eligible = (tags: string[]) =>
+    [...memories.values()].filter((m) => m.user === me.id && !m.deleted && m.vector !== null && tags.every((x) => m.tags.includes(x)));
+  const twin = pick(
+    [...memories.values()].filter((m) => m.user !== me.id && !m.deleted && m.vector !== null),
+    o.seed,
+  );
+  const searches: [number, number, string[]][] = [
+    [o.query, 100, []],
+    [o.query, o.topK, o.tags],
+    ...(twin ? [[twin.vector as number, 100, []] as [number, number, string[]]] : []),
+  ];
   for (const [query, k, tags] of searches) {
-    const hits = await read(() => ws.semanticSearchMemories(db, ctx, { embedding: POOL[query] as number[], k, ...(tags.length ? { tags } : {}), efSearch: 200 }));
+    const hits = await read(() =>
+      ws.semanticSearchMemories(db, ctx, { embedding: POOL[query] as number[], k, ...(tags.length ? { tags } : {}), efSearch: 200 }),
+    );
     const pool = eligible(tags);
     const byId = new Map(pool.map((m) => [m.id, m]));
     const label = L(`semanticSearch (pool vector ${query}, k ${k}, tags ${tags})`);
@@ -657,7 +879,10 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
       expect(Number(h.distance), label).toBeCloseTo(DIST[query]![m!.vector!]!, 4);
     }
     // Ties (memories with the same pool vector) may come back in any order: compare the distances.
-    const want = pool.map((m) => DIST[query]![m.vector!]!).sort((a, b) => a - b).slice(0, k);
+    const want = pool
+      .map((m) => DIST[query]![m.vector!]!)
+      .sort((a, b) => a - b)
+      .slice(0, k);
     expect(hits.length, `${label}: number of hits`).toBe(want.length);
     hits.forEach((h, i) => expect(Number(h.distance), `${label}: hit ${i}`).toBeCloseTo(want[i] as number, 4));
     stats.semantic++;
@@ -676,12 +901,23 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
   // member. Unread counts and message search cover the user's own conversations.
   for (const c of trio(pools.convs(), (x) => x.org === me.org, o.seed)) {
     const refused = c.org !== me.org ? NotFoundError : !c.open && !c.participants.has(me.id) ? ForbiddenError : null;
-    const msgs = await call(me, "message", refused, L(`messagesOf ${c.id} (${c.org}, ${c.open ? "open" : "private"})`), () => ws.messagesOf(db, ctx, { conversationId: c.id, limit: 500 }), "read");
+    const msgs = await call(
+      me,
+      "message",
+      refused,
+      L(`messagesOf ${c.id} (${c.org}, ${c.open ? "open" : "private"})`),
+      () => ws.messagesOf(db, ctx, { conversationId: c.id, limit: 500 }),
+      "read",
+    );
     const ps = await call(me, "conversation", refused, L(`participantsOf ${c.id}`), () => ws.participantsOf(db, ctx, { conversationId: c.id }), "read");
     if (refused) continue;
     const want = [...messages.values()].filter((m) => m.conv === c.id);
-    expect(sorted(msgs!.map((m) => `${m.id} ${m.sender_id} ${m.content}`)), L(`messagesOf ${c.id} (${c.org})`)).toEqual(sorted(want.map((m) => `${m.id} ${m.sender} ${m.content}`)));
-    expect(sorted(ps!.map((p) => `${p.user_id} ${p.role}`)), L(`participantsOf ${c.id}`)).toEqual(sorted([...c.participants].map(([u, p]) => `${u} ${p.role}`)));
+    expect(sorted(msgs!.map((m) => `${m.id} ${m.sender_id} ${m.content}`)), L(`messagesOf ${c.id} (${c.org})`)).toEqual(
+      sorted(want.map((m) => `${m.id} ${m.sender} ${m.content}`)),
+    );
+    expect(sorted(ps!.map((p) => `${p.user_id} ${p.role}`)), L(`participantsOf ${c.id}`)).toEqual(
+      sorted([...c.participants].map(([u, p]) => `${u} ${p.role}`)),
+    );
     compare(msgs!.length + ps!.length);
   }
   const unread = await read(() => ws.unreadCounts(db, ctx));
@@ -709,13 +945,22 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
   // Tasks due (the user's open tasks in the window).
   const days = 3 + (o.seed % 8);
   const due = await read(() => ws.tasksDueSoon(db, ctx, { days, today: TODAY }));
-  const dueWant = [...tasks.values()].filter((x) => x.user === me.id && (x.status === "todo" || x.status === "in_progress") && x.due !== null && x.due >= TODAY && x.due <= isoDay(days));
+  const dueWant = [...tasks.values()].filter(
+    (x) => x.user === me.id && (x.status === "todo" || x.status === "in_progress") && x.due !== null && x.due >= TODAY && x.due <= isoDay(days),
+  );
   expect(sorted(due.map((x) => x.id)), L(`tasksDueSoon ${days} days`)).toEqual(sorted(dueWant.map((x) => x.id)));
   compare(due.length);
 
   // Integrations: tokens of the user's own only; mail and calendar of the user's own only.
   for (const i of trio(pools.integrations(), (x) => x.user === me.id, o.seed)) {
-    const tokens = await call(me, "integration", i.user === me.id ? null : NotFoundError, L(`integrationTokens ${i.id}`), () => ws.integrationTokens(db, ctx, { integrationId: i.id }), "read");
+    const tokens = await call(
+      me,
+      "integration",
+      i.user === me.id ? null : NotFoundError,
+      L(`integrationTokens ${i.id}`),
+      () => ws.integrationTokens(db, ctx, { integrationId: i.id }),
+      "read",
+    );
     if (tokens) {
       expect(tokens, L("tokens")).toEqual({ access_token: i.access, refresh_token: i.refresh });
       compare(1);
@@ -737,7 +982,9 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
     const nsWant = relationships.filter((r) => r.user === me.id && (r.src === e.id || r.dst === e.id));
     expect(sorted(ns.map((n) => n.relationship_id)), L(`entityNeighbours ${e.id}`)).toEqual(sorted(nsWant.map((r) => r.id)));
     const ms = await read(() => ws.mentionsOf(db, ctx, { entityId: e.id }));
-    expect(sorted(ms.map((m) => m.id)), L(`mentionsOf ${e.id}`)).toEqual(sorted(mentions.filter((m) => m.user === me.id && m.entity === e.id).map((m) => m.id)));
+    expect(sorted(ms.map((m) => m.id)), L(`mentionsOf ${e.id}`)).toEqual(
+      sorted(mentions.filter((m) => m.user === me.id && m.entity === e.id).map((m) => m.id)),
+    );
     compare(ns.length + ms.length);
   }
 
@@ -768,11 +1015,15 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
   expect(sorted(tpls.map((x) => x.id)), L(`listTemplates ${type}`)).toEqual(sorted(tplWant.map((x) => x.id)));
   const docs = await read(() => ws.documentsOfUser(db, ctx, { limit: 500 }));
   const docsWant = [...documents.values()].filter((d) => d.user === me.id);
-  expect(sorted(docs.map((d) => `${d.id} ${d.status} ${d.outline.join(",")}`)), L("documentsOfUser")).toEqual(sorted(docsWant.map((d) => `${d.id} ${d.status} ${d.outline.join(",")}`)));
+  expect(sorted(docs.map((d) => `${d.id} ${d.status} ${d.outline.join(",")}`)), L("documentsOfUser")).toEqual(
+    sorted(docsWant.map((d) => `${d.id} ${d.status} ${d.outline.join(",")}`)),
+  );
   const devs = await read(() => ws.activeDevices(db, ctx));
   expect(sorted(devs.map((d) => d.id)), L("activeDevices")).toEqual(sorted([...devices.values()].filter((d) => d.user === me.id && d.active).map((d) => d.id)));
   const unreadN = await read(() => ws.unreadNotifications(db, ctx, { limit: 500 }));
-  expect(sorted(unreadN.map((n) => n.id)), L("unreadNotifications")).toEqual(sorted([...notifications.values()].filter((n) => n.user === me.id && !n.read).map((n) => n.id)));
+  expect(sorted(unreadN.map((n) => n.id)), L("unreadNotifications")).toEqual(
+    sorted([...notifications.values()].filter((n) => n.user === me.id && !n.read).map((n) => n.id)),
+  );
   const p = await read(() => ws.getPreferences(db, ctx));
   expect(p.theme, L("getPreferences")).toBe(prefs.get(me.id) ?? "system");
   prefs.set(me.id, p.theme); // the first read creates the row
@@ -788,36 +1039,64 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
 // ---- property (b): hand-written SQL as the application role ------------------------------------------------
 
 /** Which organisation and user each modelled row belongs to (user set: private to that user). */
-interface Owned { key: string; org: string | null; user: string | null }
+interface Owned {
+  key: string;
+  org: string | null;
+  user: string | null;
+}
 
 function rowsOf(table: Table): Owned[] {
   const own = (key: string, user: string): Owned => ({ key, org: orgOfUser(user), user });
   const org = (key: string, o: string | null): Owned => ({ key, org: o, user: null });
   switch (table) {
-    case "organizations": return [...orgs.keys()].map((id) => org(id, id));
-    case "users": return [...users.values()].map((u) => org(u.id, u.org));
-    case "user_preferences": return [...prefs.keys()].map((u) => own(u, u));
-    case "sessions": return [...sessions.values()].map((s) => own(s.id, s.user));
-    case "memories": return [...memories.values()].map((m) => own(m.id, m.user));
-    case "conversations": return [...convs.values()].map((c) => org(c.id, c.org));
-    case "conversation_participants": return [...convs.values()].flatMap((c) => [...c.participants.keys()].map((u) => org(`${c.id}/${u}`, c.org)));
-    case "messages": return [...messages.values()].map((m) => org(m.id, (convs.get(m.conv) as ConvM).org));
-    case "message_memory_usage": return usages.map((u) => own(u.id, u.user));
-    case "tasks": return [...tasks.values()].map((x) => org(x.id, x.org));
-    case "integrations": return [...integrations.values()].map((i) => own(i.id, i.user));
-    case "gmail_messages": return [...synced.gmail.values()].map((g) => own(g.id, g.user));
-    case "calendar_events": return [...synced.calendar.values()].map((e) => own(e.id, e.user));
-    case "drive_files": return [...synced.drive.values()].map((f) => own(f.id, f.user));
-    case "entities": return [...entities.values()].map((e) => own(e.id, e.user));
-    case "entity_relationships": return relationships.map((r) => own(r.id, r.user));
-    case "entity_mentions": return mentions.map((m) => own(m.id, m.user));
-    case "roles": return [...roles.values()].map((r) => org(r.id, r.org));
-    case "user_roles": return [...grants.values()].map((g) => org(`${g.user}/${g.role}`, g.org));
-    case "audit_logs": return [...audit].flatMap(([o, rows]) => rows.map(() => org(o, o)));
-    case "document_templates": return [...templates.values()].map((x) => org(x.id, x.org));
-    case "documents": return [...documents.values()].map((d) => own(d.id, d.user));
-    case "devices": return [...devices.values()].map((d) => own(d.id, d.user));
-    case "notifications": return [...notifications.values()].map((n) => own(n.id, n.user));
+    case "organizations":
+      return [...orgs.keys()].map((id) => org(id, id));
+    case "users":
+      return [...users.values()].map((u) => org(u.id, u.org));
+    case "user_preferences":
+      return [...prefs.keys()].map((u) => own(u, u));
+    case "sessions":
+      return [...sessions.values()].map((s) => own(s.id, s.user));
+    case "memories":
+      return [...memories.values()].map((m) => own(m.id, m.user));
+    case "conversations":
+      return [...convs.values()].map((c) => org(c.id, c.org));
+    case "conversation_participants":
+      return [...convs.values()].flatMap((c) => [...c.participants.keys()].map((u) => org(`${c.id}/${u}`, c.org)));
+    case "messages":
+      return [...messages.values()].map((m) => org(m.id, (convs.get(m.conv) as ConvM).org));
+    case "message_memory_usage":
+      return usages.map((u) => own(u.id, u.user));
+    case "tasks":
+      return [...tasks.values()].map((x) => org(x.id, x.org));
+    case "integrations":
+      return [...integrations.values()].map((i) => own(i.id, i.user));
+    case "gmail_messages":
+      return [...synced.gmail.values()].map((g) => own(g.id, g.user));
+    case "calendar_events":
+      return [...synced.calendar.values()].map((e) => own(e.id, e.user));
+    case "drive_files":
+      return [...synced.drive.values()].map((f) => own(f.id, f.user));
+    case "entities":
+      return [...entities.values()].map((e) => own(e.id, e.user));
+    case "entity_relationships":
+      return relationships.map((r) => own(r.id, r.user));
+    case "entity_mentions":
+      return mentions.map((m) => own(m.id, m.user));
+    case "roles":
+      return [...roles.values()].map((r) => org(r.id, r.org));
+    case "user_roles":
+      return [...grants.values()].map((g) => org(`${g.user}/${g.role}`, g.org));
+    case "audit_logs":
+      return [...audit].flatMap(([o, rows]) => rows.map(() => org(o, o)));
+    case "document_templates":
+      return [...templates.values()].map((x) => org(x.id, x.org));
+    case "documents":
+      return [...documents.values()].map((d) => own(d.id, d.user));
+    case "devices":
+      return [...devices.values()].map((d) => own(d.id, d.user));
+    case "notifications":
+      return [...notifications.values()].map((n) => own(n.id, n.user));
   }
 }
 
@@ -832,27 +1111,54 @@ const keySql = (table: Table) => KEY_SQL[table] ?? "id::text";
 const SHARED_SYSTEM_ROWS = new Set<Table>(["roles", "document_templates"]);
 /** A harmless UPDATE per table; null where `app` has no UPDATE privilege at all. */
 const TOUCH: Record<Table, string | null> = {
-  organizations: null, audit_logs: null, users: "display_name = display_name", user_preferences: "theme = theme", sessions: "user_agent = user_agent",
-  memories: "title = title", conversations: "name = name", conversation_participants: "is_muted = is_muted", messages: "is_edited = is_edited",
-  message_memory_usage: "relevance_score = relevance_score", tasks: "title = title", integrations: "status = status", gmail_messages: "is_read = is_read",
-  calendar_events: "title = title", drive_files: "name = name", entities: "description = description", entity_relationships: "strength = strength",
-  entity_mentions: "context = context", roles: "description = description", user_roles: "expires_at = expires_at",
-  document_templates: "instructions = instructions", documents: "title = title", devices: "is_active = is_active", notifications: "is_read = is_read",
+  organizations: null,
+  audit_logs: null,
+  users: "display_name = display_name",
+  user_preferences: "theme = theme",
+  sessions: "user_agent = user_agent",
+  memories: "title = title",
+  conversations: "name = name",
+  conversation_participants: "is_muted = is_muted",
+  messages: "is_edited = is_edited",
+  message_memory_usage: "relevance_score = relevance_score",
+  tasks: "title = title",
+  integrations: "status = status",
+  gmail_messages: "is_read = is_read",
+  calendar_events: "title = title",
+  drive_files: "name = name",
+  entities: "description = description",
+  entity_relationships: "strength = strength",
+  entity_mentions: "context = context",
+  roles: "description = description",
+  user_roles: "expires_at = expires_at",
+  document_templates: "instructions = instructions",
+  documents: "title = title",
+  devices: "is_active = is_active",
+  notifications: "is_read = is_read",
 };
 const NO_DELETE = new Set<Table>(["organizations", "audit_logs"]);
 
 /** How a probe sets the context: exactly as the service does, or by hand (possibly nothing at all). */
-interface Probe { label: string; tenant: string | null; user: string | null; how: "service" | "set" | "unset" }
+interface Probe {
+  label: string;
+  tenant: string | null;
+  user: string | null;
+  how: "service" | "set" | "unset";
+}
 
 async function asApp(p: Probe, fn: (c: pg.PoolClient) => Promise<void>): Promise<void> {
   await rolledBack(
     (body) =>
       p.how === "service"
         ? t.db.tenant({ tenantId: p.tenant as string, userId: p.user ?? undefined }, body)
-        : t.db.transaction(async (c) => {
-            if (p.how === "set") await c.query("SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)", [p.tenant ?? "", p.user ?? ""]);
-            return body(c);
-          }, { asApp: true }),
+        : t.db.transaction(
+            async (c) => {
+              if (p.how === "set")
+                await c.query("SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)", [p.tenant ?? "", p.user ?? ""]);
+              return body(c);
+            },
+            { asApp: true },
+          ),
     async (c) => {
       expect((await c.query("SELECT current_user AS u")).rows[0].u, `${p.label}: role`).toBe(APP_ROLE);
       await fn(c);
@@ -883,8 +1189,17 @@ async function checkHandWritten(p: Probe): Promise<void> {
 
   await asApp(p, async (c) => {
     // Reads: per table, everything visible (must be exactly the model's) and the invisible rows by key (0).
-    const hidden = TABLES.map((tb) => [...new Set(rowsOf(tb).filter((r) => !visible(tb, r)).map((r) => r.key))]);
-    const cols = TABLES.map((tb, i) => `(SELECT count(*) FROM workspace.${tb})::int AS "${tb}", (SELECT count(*) FROM workspace.${tb} WHERE ${keySql(tb)} = ANY($${i + 1}::text[]))::int AS "${tb} hidden"`);
+    const hidden = TABLES.map((tb) => [
+      ...new Set(
+        rowsOf(tb)
+          .filter((r) => !visible(tb, r))
+          .map((r) => r.key),
+      ),
+    ]);
+    const cols = TABLES.map(
+      (tb, i) =>
+        `(SELECT count(*) FROM workspace.${tb})::int AS "${tb}", (SELECT count(*) FROM workspace.${tb} WHERE ${keySql(tb)} = ANY($${i + 1}::text[]))::int AS "${tb} hidden"`,
+    );
     const seen = (await c.query(`SELECT ${cols.join(", ")}`, hidden)).rows[0] as Record<string, number>;
     const want: Record<string, number> = {};
     TABLES.forEach((tb, i) => {
@@ -896,24 +1211,47 @@ async function checkHandWritten(p: Probe): Promise<void> {
     stats.tableChecks += TABLES.length;
 
     // UPDATE and DELETE of every row the context does not own: 0 rows (one statement each, all tables).
-    const foreign = (tb: Table) => [...new Set(rowsOf(tb).filter((r) => !writable(r)).map((r) => r.key))];
+    const foreign = (tb: Table) => [
+      ...new Set(
+        rowsOf(tb)
+          .filter((r) => !writable(r))
+          .map((r) => r.key),
+      ),
+    ];
     const upd = TABLES.filter((tb) => TOUCH[tb] !== null);
     const updSql = `WITH ${upd.map((tb, i) => `"${tb}" AS (UPDATE workspace.${tb} SET ${TOUCH[tb]} WHERE ${keySql(tb)} = ANY($${i + 1}::text[]) RETURNING 1)`).join(", ")}
       SELECT ${upd.map((tb) => `(SELECT count(*) FROM "${tb}")::int AS "${tb}"`).join(", ")}`;
     const del = TABLES.filter((tb) => !NO_DELETE.has(tb));
     const delSql = `WITH ${del.map((tb, i) => `"${tb}" AS (DELETE FROM workspace.${tb} WHERE ${keySql(tb)} = ANY($${i + 1}::text[]) RETURNING 1)`).join(", ")}
       SELECT ${del.map((tb) => `(SELECT count(*) FROM "${tb}")::int AS "${tb}"`).join(", ")}`;
-    for (const [what, sql, tables] of [["UPDATE", updSql, upd], ["DELETE", delSql, del]] as const) {
+    for (const [what, sql, tables] of [
+      ["UPDATE", updSql, upd],
+      ["DELETE", delSql, del],
+    ] as const) {
       const r = await inSavepoint(c, sql, tables.map(foreign));
       if ("error" in r) throw new Error(L(`${what} of rows it does not own failed: ${String(r.error)}`), { cause: r.error });
       expect(r.row, L(`${what} of rows it does not own (rows affected per table)`)).toEqual(Object.fromEntries(tables.map((tb) => [tb, 0])));
       stats.writesZeroRows += tables.length;
     }
     const others = [...orgs.keys()].filter((o) => o !== p.tenant);
-    await expectRejected(c, L("UPDATE another organisation"), NO_PRIVILEGE, "UPDATE workspace.organizations SET name = name WHERE id::text = ANY($1)", [others]);
+    await expectRejected(c, L("UPDATE another organisation"), NO_PRIVILEGE, "UPDATE workspace.organizations SET name = name WHERE id::text = ANY($1)", [
+      others,
+    ]);
     await expectRejected(c, L("DELETE another organisation"), NO_PRIVILEGE, "DELETE FROM workspace.organizations WHERE id::text = ANY($1)", [others]);
-    await expectRejected(c, L("UPDATE other organisations' audit rows"), NO_PRIVILEGE, "UPDATE workspace.audit_logs SET action = 'x.y' WHERE organization_id::text = ANY($1)", [others]);
-    await expectRejected(c, L("DELETE other organisations' audit rows"), NO_PRIVILEGE, "DELETE FROM workspace.audit_logs WHERE organization_id::text = ANY($1)", [others]);
+    await expectRejected(
+      c,
+      L("UPDATE other organisations' audit rows"),
+      NO_PRIVILEGE,
+      "UPDATE workspace.audit_logs SET action = 'x.y' WHERE organization_id::text = ANY($1)",
+      [others],
+    );
+    await expectRejected(
+      c,
+      L("DELETE other organisations' audit rows"),
+      NO_PRIVILEGE,
+      "DELETE FROM workspace.audit_logs WHERE organization_id::text = ANY($1)",
+      [others],
+    );
     for (const part of auditPartitions) await expectRejected(c, L(`SELECT from audit partition ${part}`), NO_PRIVILEGE, `SELECT count(*) FROM ${part}`, []);
 
     await insertsClaimingOthers(c, p, actor, L);
@@ -933,16 +1271,25 @@ async function insertsClaimingOthers(c: pg.PoolClient, p: Probe, actor: string |
     await x(`a conversation into ${v}`, "INSERT INTO workspace.conversations (organization_id, type) VALUES ($1, 'group')", [v]);
     await x(`a task into ${v}`, "INSERT INTO workspace.tasks (user_id, organization_id, title) VALUES ($1, $2, 'x')", [vu.id, v]);
     await x(`a role into ${v}`, "INSERT INTO workspace.roles (organization_id, name) VALUES ($1, $2)", [v, `intruder ${crypto.randomUUID()}`]);
-    await x(`a template into ${v}`, "INSERT INTO workspace.document_templates (organization_id, name, document_type) VALUES ($1, $2, 'memo')", [v, `intruder ${crypto.randomUUID()}`]);
+    await x(`a template into ${v}`, "INSERT INTO workspace.document_templates (organization_id, name, document_type) VALUES ($1, $2, 'memo')", [
+      v,
+      `intruder ${crypto.randomUUID()}`,
+    ]);
     await x(`an audit row into ${v}`, "INSERT INTO workspace.audit_logs (organization_id, action) VALUES ($1, 'user.forged')", [v]);
     if (vConv) {
-      await x(`a participant into ${v}'s conversation`, "INSERT INTO workspace.conversation_participants (conversation_id, user_id) VALUES ($1, $2)", [vConv.id, vu.id]);
+      await x(`a participant into ${v}'s conversation`, "INSERT INTO workspace.conversation_participants (conversation_id, user_id) VALUES ($1, $2)", [
+        vConv.id,
+        vu.id,
+      ]);
       await x(`a message into ${v}'s conversation`, "INSERT INTO workspace.messages (conversation_id, content) VALUES ($1, 'x')", [vConv.id]);
     }
-    if (vRole) await x(`a grant of ${v}'s role`, "INSERT INTO workspace.user_roles (user_id, role_id, organization_id) VALUES ($1, $2, $3)", [vu.id, vRole.id, v]);
+    if (vRole)
+      await x(`a grant of ${v}'s role`, "INSERT INTO workspace.user_roles (user_id, role_id, organization_id) VALUES ($1, $2, $3)", [vu.id, vRole.id, v]);
   }
   await x("a system role", "INSERT INTO workspace.roles (organization_id, name, is_system) VALUES (NULL, $1, true)", [`root ${crypto.randomUUID()}`]);
-  await x("a system template", "INSERT INTO workspace.document_templates (organization_id, name, document_type, is_system) VALUES (NULL, $1, 'memo', true)", [`root ${crypto.randomUUID()}`]);
+  await x("a system template", "INSERT INTO workspace.document_templates (organization_id, name, document_type, is_system) VALUES (NULL, $1, 'memo', true)", [
+    `root ${crypto.randomUUID()}`,
+  ]);
   await expectRejected(c, L("INSERT an organisation"), NO_PRIVILEGE, "INSERT INTO workspace.organizations (name) VALUES ('mine now')", []);
 
   // Organisation-scoped rows of the context's own organisation that reference another organisation's rows.
@@ -950,15 +1297,38 @@ async function insertsClaimingOthers(c: pg.PoolClient, p: Probe, actor: string |
     const ownConv = [...convs.values()].find((cv) => cv.org === p.tenant);
     const ownRole = [...roles.values()].find((r) => r.org === p.tenant);
     const stranger = (orgs.get(setupOrg.id) as OrgM).users[0] as UserM;
-    await x("a task of another organisation's user", "INSERT INTO workspace.tasks (user_id, organization_id, title) VALUES ($1, $2, 'x')", [stranger.id, p.tenant]);
-    if (ownConv) await x("another organisation's user into the own conversation", "INSERT INTO workspace.conversation_participants (conversation_id, user_id) VALUES ($1, $2)", [ownConv.id, stranger.id]);
-    if (ownRole) await x("a grant to another organisation's user", "INSERT INTO workspace.user_roles (user_id, role_id, organization_id) VALUES ($1, $2, $3)", [stranger.id, ownRole.id, p.tenant]);
+    await x("a task of another organisation's user", "INSERT INTO workspace.tasks (user_id, organization_id, title) VALUES ($1, $2, 'x')", [
+      stranger.id,
+      p.tenant,
+    ]);
+    if (ownConv)
+      await x(
+        "another organisation's user into the own conversation",
+        "INSERT INTO workspace.conversation_participants (conversation_id, user_id) VALUES ($1, $2)",
+        [ownConv.id, stranger.id],
+      );
+    if (ownRole)
+      await x("a grant to another organisation's user", "INSERT INTO workspace.user_roles (user_id, role_id, organization_id) VALUES ($1, $2, $3)", [
+        stranger.id,
+        ownRole.id,
+        p.tenant,
+      ]);
     const orgMembers = orgs.get(p.tenant)?.users ?? [];
     const spoofed = orgMembers.find((u) => u.id !== actor);
-    if (ownConv && spoofed) await x(`a message sent in the name of ${spoofed.id}`, "INSERT INTO workspace.messages (conversation_id, sender_id, content) VALUES ($1, $2, 'spoofed')", [ownConv.id, spoofed.id]);
+    if (ownConv && spoofed)
+      await x(
+        `a message sent in the name of ${spoofed.id}`,
+        "INSERT INTO workspace.messages (conversation_id, sender_id, content) VALUES ($1, $2, 'spoofed')",
+        [ownConv.id, spoofed.id],
+      );
     const member = orgMembers[0];
     const foreignRole = [...roles.values()].find((r) => r.org === setupOrg.id);
-    if (member && foreignRole) await x("a grant of another organisation's role in the own organisation", "INSERT INTO workspace.user_roles (user_id, role_id, organization_id) VALUES ($1, $2, $3)", [member.id, foreignRole.id, p.tenant]);
+    if (member && foreignRole)
+      await x(
+        "a grant of another organisation's role in the own organisation",
+        "INSERT INTO workspace.user_roles (user_id, role_id, organization_id) VALUES ($1, $2, $3)",
+        [member.id, foreignRole.id, p.tenant],
+      );
   }
 
   // Links from the acting user's own rows to another user's: each side must be the user's own. The own
@@ -966,17 +1336,39 @@ async function insertsClaimingOthers(c: pg.PoolClient, p: Probe, actor: string |
   if (actor) {
     const stranger = setupOrg.users[0] as UserM;
     const one = async (sql: string, params: unknown[]) => (await c.query<{ id: string }>(sql, params)).rows[0]?.id as string;
-    const ownEntity = await one("INSERT INTO workspace.entities (user_id, entity_type, name) VALUES ($1, 'person', $2) RETURNING id", [actor, `probe ${crypto.randomUUID()}`]);
+    const ownEntity = await one("INSERT INTO workspace.entities (user_id, entity_type, name) VALUES ($1, 'person', $2) RETURNING id", [
+      actor,
+      `probe ${crypto.randomUUID()}`,
+    ]);
     const ownMemory = await one("INSERT INTO workspace.memories (user_id, content) VALUES ($1, 'probe') RETURNING id", [actor]);
     const theirEntity = [...entities.values()].find((e) => e.user === stranger.id) as EntityM;
     const theirMessage = [...messages.values()].find((m) => convs.get(m.conv)?.org === setupOrg.id) as MessageM;
-    await x("a relationship from an own entity to another user's", "INSERT INTO workspace.entity_relationships (source_entity_id, target_entity_id, relationship_type) VALUES ($1, $2, 'x')", [ownEntity, theirEntity.id]);
-    await x("a relationship from another user's entity to an own one", "INSERT INTO workspace.entity_relationships (source_entity_id, target_entity_id, relationship_type) VALUES ($1, $2, 'x')", [theirEntity.id, ownEntity]);
-    await x("a use of an own memory by another organisation's message", "INSERT INTO workspace.message_memory_usage (message_id, memory_id) VALUES ($1, $2)", [theirMessage.id, ownMemory]);
+    await x(
+      "a relationship from an own entity to another user's",
+      "INSERT INTO workspace.entity_relationships (source_entity_id, target_entity_id, relationship_type) VALUES ($1, $2, 'x')",
+      [ownEntity, theirEntity.id],
+    );
+    await x(
+      "a relationship from another user's entity to an own one",
+      "INSERT INTO workspace.entity_relationships (source_entity_id, target_entity_id, relationship_type) VALUES ($1, $2, 'x')",
+      [theirEntity.id, ownEntity],
+    );
+    await x("a use of an own memory by another organisation's message", "INSERT INTO workspace.message_memory_usage (message_id, memory_id) VALUES ($1, $2)", [
+      theirMessage.id,
+      ownMemory,
+    ]);
     const theirConv = [...convs.values()].find((cv) => cv.org === setupOrg.id) as ConvM;
     const theirTemplate = [...templates.values()].find((tp) => tp.org === setupOrg.id) as TemplateM;
-    await x("an own memory linked to another organisation's conversation", "INSERT INTO workspace.memories (user_id, content, conversation_id) VALUES ($1, 'probe', $2)", [actor, theirConv.id]);
-    await x("an own document from another organisation's template", "INSERT INTO workspace.documents (user_id, document_type, title, template_id) VALUES ($1, 'memo', 'probe', $2)", [actor, theirTemplate.id]);
+    await x(
+      "an own memory linked to another organisation's conversation",
+      "INSERT INTO workspace.memories (user_id, content, conversation_id) VALUES ($1, 'probe', $2)",
+      [actor, theirConv.id],
+    );
+    await x(
+      "an own document from another organisation's template",
+      "INSERT INTO workspace.documents (user_id, document_type, title, template_id) VALUES ($1, 'memo', 'probe', $2)",
+      [actor, theirTemplate.id],
+    );
   }
 
   // Private rows of other users: another organisation's (the setup user, who has a row of every kind), and
@@ -993,21 +1385,45 @@ async function insertsClaimingOthers(c: pg.PoolClient, p: Probe, actor: string |
     const vIntegration = [...integrations.values()].find((i) => i.user === v);
     const vEntities = [...entities.values()].filter((e) => e.user === v);
     await x(`preferences of ${v}`, "INSERT INTO workspace.user_preferences (user_id) VALUES ($1)", [v]);
-    await x(`a session of ${v}`, "INSERT INTO workspace.sessions (user_id, token_hash, expires_at) VALUES ($1, repeat('a', 64), now() + interval '1 day')", [v]);
+    await x(`a session of ${v}`, "INSERT INTO workspace.sessions (user_id, token_hash, expires_at) VALUES ($1, repeat('a', 64), now() + interval '1 day')", [
+      v,
+    ]);
     await x(`a memory of ${v}`, "INSERT INTO workspace.memories (user_id, content) VALUES ($1, 'x')", [v]);
     await x(`an integration of ${v}`, "INSERT INTO workspace.integrations (user_id, provider) VALUES ($1, 'notion')", [v]);
     await x(`an entity of ${v}`, "INSERT INTO workspace.entities (user_id, entity_type, name) VALUES ($1, 'person', $2)", [v, crypto.randomUUID()]);
     await x(`a document of ${v}`, "INSERT INTO workspace.documents (user_id, document_type, title) VALUES ($1, 'memo', 'x')", [v]);
     await x(`a device of ${v}`, "INSERT INTO workspace.devices (user_id, device_token, platform) VALUES ($1, $2, 'web')", [v, crypto.randomUUID()]);
     await x(`a notification of ${v}`, "INSERT INTO workspace.notifications (user_id, type) VALUES ($1, 'x')", [v]);
-    if (vMemory && vMessage) await x(`a use of ${v}'s memory`, "INSERT INTO workspace.message_memory_usage (message_id, memory_id) VALUES ($1, $2)", [vMessage.id, vMemory.id]);
+    if (vMemory && vMessage)
+      await x(`a use of ${v}'s memory`, "INSERT INTO workspace.message_memory_usage (message_id, memory_id) VALUES ($1, $2)", [vMessage.id, vMemory.id]);
     if (vIntegration) {
-      await x(`a gmail message of ${v}`, "INSERT INTO workspace.gmail_messages (user_id, integration_id, gmail_id) VALUES ($1, $2, $3)", [v, vIntegration.id, crypto.randomUUID()]);
-      await x(`a calendar event of ${v}`, "INSERT INTO workspace.calendar_events (user_id, integration_id, provider, provider_event_id, start_time, end_time) VALUES ($1, $2, 'google', $3, now(), now())", [v, vIntegration.id, crypto.randomUUID()]);
-      await x(`a drive file of ${v}`, "INSERT INTO workspace.drive_files (user_id, integration_id, provider, provider_file_id, name) VALUES ($1, $2, 'google', $3, 'x')", [v, vIntegration.id, crypto.randomUUID()]);
+      await x(`a gmail message of ${v}`, "INSERT INTO workspace.gmail_messages (user_id, integration_id, gmail_id) VALUES ($1, $2, $3)", [
+        v,
+        vIntegration.id,
+        crypto.randomUUID(),
+      ]);
+      await x(
+        `a calendar event of ${v}`,
+        "INSERT INTO workspace.calendar_events (user_id, integration_id, provider, provider_event_id, start_time, end_time) VALUES ($1, $2, 'google', $3, now(), now())",
+        [v, vIntegration.id, crypto.randomUUID()],
+      );
+      await x(
+        `a drive file of ${v}`,
+        "INSERT INTO workspace.drive_files (user_id, integration_id, provider, provider_file_id, name) VALUES ($1, $2, 'google', $3, 'x')",
+        [v, vIntegration.id, crypto.randomUUID()],
+      );
     }
-    if (vEntities.length >= 2) await x(`a relationship of ${v}'s entities`, "INSERT INTO workspace.entity_relationships (source_entity_id, target_entity_id, relationship_type) VALUES ($1, $2, 'x')", [vEntities[0]!.id, vEntities[1]!.id]);
-    if (vEntities.length) await x(`a mention of ${v}'s entity`, "INSERT INTO workspace.entity_mentions (entity_id, source_type, source_id) VALUES ($1, 'memory', $2)", [vEntities[0]!.id, crypto.randomUUID()]);
+    if (vEntities.length >= 2)
+      await x(
+        `a relationship of ${v}'s entities`,
+        "INSERT INTO workspace.entity_relationships (source_entity_id, target_entity_id, relationship_type) VALUES ($1, $2, 'x')",
+        [vEntities[0]!.id, vEntities[1]!.id],
+      );
+    if (vEntities.length)
+      await x(`a mention of ${v}'s entity`, "INSERT INTO workspace.entity_mentions (entity_id, source_type, source_id) VALUES ($1, 'memory', $2)", [
+        vEntities[0]!.id,
+        crypto.randomUUID(),
+      ]);
   }
 }
 
@@ -1017,16 +1433,32 @@ async function movesToOthers(c: pg.PoolClient, p: Probe, actor: string | null, L
   const vu = (setupOrg.users[0] as UserM).id;
   const moves: [string, boolean, string, unknown[]][] = [
     ["tasks", [...tasks.values()].some((x) => x.org === p.tenant), "UPDATE workspace.tasks SET organization_id = $1 WHERE organization_id = $2", [v, p.tenant]],
-    ["conversations", [...convs.values()].some((x) => x.org === p.tenant), "UPDATE workspace.conversations SET organization_id = $1 WHERE organization_id = $2", [v, p.tenant]],
+    [
+      "conversations",
+      [...convs.values()].some((x) => x.org === p.tenant),
+      "UPDATE workspace.conversations SET organization_id = $1 WHERE organization_id = $2",
+      [v, p.tenant],
+    ],
     ["roles", [...roles.values()].some((x) => x.org === p.tenant), "UPDATE workspace.roles SET organization_id = $1 WHERE organization_id = $2", [v, p.tenant]],
     ["memories", [...memories.values()].some((x) => x.user === actor), "UPDATE workspace.memories SET user_id = $1 WHERE user_id = $2", [vu, actor]],
-    ["notifications", [...notifications.values()].some((x) => x.user === actor), "UPDATE workspace.notifications SET user_id = $1 WHERE user_id = $2", [vu, actor]],
+    [
+      "notifications",
+      [...notifications.values()].some((x) => x.user === actor),
+      "UPDATE workspace.notifications SET user_id = $1 WHERE user_id = $2",
+      [vu, actor],
+    ],
     ["documents", [...documents.values()].some((x) => x.user === actor), "UPDATE workspace.documents SET user_id = $1 WHERE user_id = $2", [vu, actor]],
   ];
   for (const [table, hasOwn, sql, params] of moves) {
     if (hasOwn && p.tenant !== null && p.tenant !== v) await expectRejected(c, L(`moving own ${table} to another organisation/user`), RLS, sql, params);
   }
-  await expectRejected(c, L("moving users to another organisation"), NO_PRIVILEGE, "UPDATE workspace.users SET organization_id = $1 WHERE organization_id = $2", [v, p.tenant]);
+  await expectRejected(
+    c,
+    L("moving users to another organisation"),
+    NO_PRIVILEGE,
+    "UPDATE workspace.users SET organization_id = $1 WHERE organization_id = $2",
+    [v, p.tenant],
+  );
 }
 
 // ---- the tests --------------------------------------------------------------------------------------------
@@ -1034,12 +1466,20 @@ async function movesToOthers(c: pg.PoolClient, p: Probe, actor: string | null, L
 beforeAll(async () => {
   // Shared system rows (made by the platform, on the owner connection): readable by all, writable by none.
   const q = (sql: string) => t.db.pool.query<{ id: string }>(sql);
-  const [sysRole] = (await q("INSERT INTO workspace.roles (name, is_system, permissions) VALUES ('viewer (system)', true, '{memories:read,tasks:*}') RETURNING id")).rows;
+  const [sysRole] = (
+    await q("INSERT INTO workspace.roles (name, is_system, permissions) VALUES ('viewer (system)', true, '{memories:read,tasks:*}') RETURNING id")
+  ).rows;
   roles.set(sysRole!.id, { id: sysRole!.id, org: null, perms: ["memories:read", "tasks:*"] });
-  const [sysTpl] = (await q("INSERT INTO workspace.document_templates (name, document_type, is_system, outline) VALUES ('Memo (system)', 'memo', true, '{intro,body}') RETURNING id")).rows;
+  const [sysTpl] = (
+    await q(
+      "INSERT INTO workspace.document_templates (name, document_type, is_system, outline) VALUES ('Memo (system)', 'memo', true, '{intro,body}') RETURNING id",
+    )
+  ).rows;
   templates.set(sysTpl!.id, { id: sysTpl!.id, org: null, type: "memo", outline: ["intro", "body"] });
   auditPartitions = (
-    await t.db.pool.query<{ p: string }>("SELECT c.oid::regclass::text AS p FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'workspace.audit_logs'::regclass ORDER BY 1")
+    await t.db.pool.query<{ p: string }>(
+      "SELECT c.oid::regclass::text AS p FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'workspace.audit_logs'::regclass ORDER BY 1",
+    )
   ).rows.map((r) => r.p);
 
   // The setup organisation: one row of every kind, so every probe has a victim with real parents.
@@ -1084,7 +1524,13 @@ beforeAll(async () => {
 const runArb = fc.record({
   members: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 2, maxLength: 4 }),
   ops: fc.array(opArb, { minLength: 20, maxLength: 50, size: "max" }),
-  look: fc.record({ seed: target, word, query: fc.nat({ max: POOL.length - 1 }), topK: fc.integer({ min: 1, max: 6 }), tags: fc.subarray([...TAGS], { maxLength: 2 }) }),
+  look: fc.record({
+    seed: target,
+    word,
+    query: fc.nat({ max: POOL.length - 1 }),
+    topK: fc.integer({ min: 1, max: 6 }),
+    tags: fc.subarray([...TAGS], { maxLength: 2 }),
+  }),
 });
 
 let runNo = 0;
@@ -1126,7 +1572,12 @@ describe("workspace tenant isolation (property-based)", () => {
         const next = runOrgs[(run + 1) % runOrgs.length] as OrgM;
         const someone = o.users[run % o.users.length] as UserM;
         const stranger = next.users[run % next.users.length] as UserM;
-        await checkHandWritten({ label: `another organisation ${next.id} and user ${someone.id} of ${o.id}`, tenant: next.id, user: someone.id, how: "service" });
+        await checkHandWritten({
+          label: `another organisation ${next.id} and user ${someone.id} of ${o.id}`,
+          tenant: next.id,
+          user: someone.id,
+          how: "service",
+        });
         await checkHandWritten({ label: `organisation ${o.id} and a user id ${stranger.id} of ${next.id}`, tenant: o.id, user: stranger.id, how: "service" });
         await checkHandWritten({ label: `organisation ${o.id} and no user`, tenant: o.id, user: null, how: "service" });
         await checkHandWritten({ label: `an unknown organisation and user ${someone.id}`, tenant: crypto.randomUUID(), user: someone.id, how: "service" });

@@ -23,7 +23,11 @@ const totals = async () => ({
   identifiers: await count("SELECT count(*) AS n FROM screening.entity_identifiers"),
 });
 const auditFor = (c: RequestContext, type: string) =>
-  t.db.tenant(c.tenantId, async (cl) => Number((await cl.query("SELECT count(*) AS n FROM screening.audit_events WHERE correlation_id = $1 AND event_type = $2", [c.correlationId, type])).rows[0].n));
+  t.db.tenant(c.tenantId, async (cl) =>
+    Number(
+      (await cl.query("SELECT count(*) AS n FROM screening.audit_events WHERE correlation_id = $1 AND event_type = $2", [c.correlationId, type])).rows[0].n,
+    ),
+  );
 
 beforeAll(async () => {
   const tenant = await createTenant(t.db, platformContext(), { slug: "bulk-co", name: "Bulk Co" });
@@ -68,14 +72,20 @@ describe("bulkCreateEntities", () => {
   it("an identifier an existing entity already holds is a ConflictError and writes nothing", async () => {
     await createEntity(t.db, ctx(), { entityType: "individual", identifiers: { ssn: ssn(20_000) } });
     const before = await totals();
-    const inputs = [{ entityType: "individual" as const, identifiers: { ssn: ssn(20_001) } }, { entityType: "individual" as const, identifiers: { ssn: ssn(20_000) } }];
+    const inputs = [
+      { entityType: "individual" as const, identifiers: { ssn: ssn(20_001) } },
+      { entityType: "individual" as const, identifiers: { ssn: ssn(20_000) } },
+    ];
     await expect(bulkCreateEntities(t.db, ctx(), { entities: inputs })).rejects.toBeInstanceOf(ConflictError);
     expect(await totals()).toEqual(before);
   });
 
   it("invalid input is a ValidationError naming the row and field, before anything is written", async () => {
     const before = await totals();
-    const inputs = [{ entityType: "individual", identifiers: { ssn: ssn(1) } }, { entityType: "individual", identifiers: { ssn: "12-34" } }];
+    const inputs = [
+      { entityType: "individual", identifiers: { ssn: ssn(1) } },
+      { entityType: "individual", identifiers: { ssn: "12-34" } },
+    ];
     const e = await bulkCreateEntities(t.db, ctx(), { entities: inputs } as never).catch((x) => x);
     expect(e).toBeInstanceOf(ValidationError);
     expect(e.fields).toEqual(["entities.1.identifiers.ssn"]);

@@ -5,14 +5,24 @@ describe("computeDelta", () => {
   it("reports findings added, removed and changed, risk change and connection changes", () => {
     const d = computeDelta(
       {
-        findings: [{ id: "a", severity: 1 }, { id: "b", severity: 2 }, { id: "c", x: { p: 1, q: 2 } }],
+        findings: [
+          { id: "a", severity: 1 },
+          { id: "b", severity: 2 },
+          { id: "c", x: { p: 1, q: 2 } },
+        ],
         risk_score: { score: 40, band: "medium" },
-        connections: [{ entity_id: "e1", relation_type: "employer" }, { entity_id: "e2", relation_type: "household" }],
+        connections: [
+          { entity_id: "e1", relation_type: "employer" },
+          { entity_id: "e2", relation_type: "household" },
+        ],
       },
       {
         findings: [{ id: "b", severity: 3 }, { id: "c", x: { q: 2, p: 1 } }, { id: "d" }],
         risk_score: { score: 65, band: "high" },
-        connections: [{ entity_id: "e2", relation_type: "household" }, { entity_id: "e3", relation_type: "business_partner" }],
+        connections: [
+          { entity_id: "e2", relation_type: "household" },
+          { entity_id: "e3", relation_type: "business_partner" },
+        ],
       },
     );
     expect(d).toEqual({

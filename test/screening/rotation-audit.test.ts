@@ -53,9 +53,7 @@ describe("key rotation", () => {
     });
     const kids = async () =>
       (
-        await t.db.pool.query(
-          "SELECT canonical_identifiers AS c FROM screening.entities UNION ALL SELECT raw_response FROM screening.cached_data_sources",
-        )
+        await t.db.pool.query("SELECT canonical_identifiers AS c FROM screening.entities UNION ALL SELECT raw_response FROM screening.cached_data_sources")
       ).rows.map((r) => kid(r.c));
     expect(await kids()).toContain("t1");
 

@@ -89,7 +89,10 @@ describe("entities", () => {
     ] as const) {
       const err = await createEntity(t.db, A, input as never).catch((e) => e);
       expect(err).toBeInstanceOf(ValidationError);
-      expect(err.fields.some((f: string) => f.startsWith(field)), `${JSON.stringify(input)} -> ${err.fields}`).toBe(true);
+      expect(
+        err.fields.some((f: string) => f.startsWith(field)),
+        `${JSON.stringify(input)} -> ${err.fields}`,
+      ).toBe(true);
     }
   });
 
@@ -98,7 +101,13 @@ describe("entities", () => {
     const e = await createEntity(t.db, A, { entityType: "individual", identifiers: { ssn: s } });
     const other = await createEntity(t.db, A, { entityType: "organization" });
     const p = await createProfileVersion(t.db, A, { entityId: e.entity_id, triggerType: "screening", findings: [], riskScore: { score: 1 } });
-    await linkEntities(t.db, A, { fromEntityId: e.entity_id, toEntityId: other.entity_id, relationType: "employer", confidenceScore: 0.9, discoveredInScreening: p.profile_id });
+    await linkEntities(t.db, A, {
+      fromEntityId: e.entity_id,
+      toEntityId: other.entity_id,
+      relationType: "employer",
+      confidenceScore: 0.9,
+      discoveredInScreening: p.profile_id,
+    });
     await storeProviderResponse(t.db, A, paid(e.entity_id));
 
     await softDeleteEntity(t.db, A, { entityId: e.entity_id });
@@ -151,7 +160,12 @@ describe("profiles", () => {
       connections: [{ entity_id: friend.entity_id, relation_type: "household" }],
     });
     expect(v2).toMatchObject({ version: 2, previous_version: 1, connection_count: 1 });
-    expect(v2.delta).toMatchObject({ findings_added: ["f2"], findings_removed: ["f1"], risk_score: { change: 45 }, connections_added: [`${friend.entity_id}:household`] });
+    expect(v2.delta).toMatchObject({
+      findings_added: ["f2"],
+      findings_removed: ["f1"],
+      risk_score: { change: 45 },
+      connections_added: [`${friend.entity_id}:household`],
+    });
     expect((await latestProfile(t.db, A, { entityId: e.entity_id }))?.profile_id).toBe(v2.profile_id);
     expect((await profileVersion(t.db, A, { entityId: e.entity_id, version: 1 })).profile_id).toBe(v1.profile_id);
     expect((await profileHistory(t.db, A, { entityId: e.entity_id })).map((h) => h.version)).toEqual([2, 1]);
@@ -165,7 +179,9 @@ describe("profiles", () => {
   });
 
   it("a profile for a missing entity is a NotFoundError; the FK rejects one written by hand", async () => {
-    await expect(createProfileVersion(t.db, A, { entityId: crypto.randomUUID(), triggerType: "manual", findings: [], riskScore: {} })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(createProfileVersion(t.db, A, { entityId: crypto.randomUUID(), triggerType: "manual", findings: [], riskScore: {} })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
     const err = await t.db
       .transaction((c) =>
         c.query(`INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used)
@@ -197,32 +213,81 @@ describe("profiles", () => {
 
 describe("CHECK constraints name themselves", () => {
   it.each([
-    ["entity_relations_confidence_range", "INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score) SELECT a, b, 'employer', 1.5 FROM ids"],
-    ["entity_relations_no_self", "INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score) SELECT a, a, 'employer', 0.5 FROM ids"],
-    ["entity_profiles_connection_count_check", "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used, connection_count) SELECT a, 1, 'manual', '[]', '{}', '[]', '[]', -1 FROM ids"],
-    ["entity_profiles_trigger_type_check", "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT a, 1, 'whim', '[]', '{}', '[]', '[]' FROM ids"],
-    ["cached_data_sources_origin_customer", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'c', 'customer_provided', now(), now(), now(), '\\x00', '{}', 0 FROM ids"],
-    ["cached_data_sources_window_order", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'c', 'paid_external', now(), now() + interval '2 days', now() + interval '1 day', '\\x00', '{}', 0 FROM ids"],
-    ["cached_data_sources_cost_nonnegative", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', -1 FROM ids"],
-    ["cached_data_sources_currency_format", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred, cost_currency) SELECT a, 'p', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', 0, 'usd' FROM ids"],
+    [
+      "entity_relations_confidence_range",
+      "INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score) SELECT a, b, 'employer', 1.5 FROM ids",
+    ],
+    [
+      "entity_relations_no_self",
+      "INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score) SELECT a, a, 'employer', 0.5 FROM ids",
+    ],
+    [
+      "entity_profiles_connection_count_check",
+      "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used, connection_count) SELECT a, 1, 'manual', '[]', '{}', '[]', '[]', -1 FROM ids",
+    ],
+    [
+      "entity_profiles_trigger_type_check",
+      "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT a, 1, 'whim', '[]', '{}', '[]', '[]' FROM ids",
+    ],
+    [
+      "cached_data_sources_origin_customer",
+      "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'c', 'customer_provided', now(), now(), now(), '\\x00', '{}', 0 FROM ids",
+    ],
+    [
+      "cached_data_sources_window_order",
+      "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'c', 'paid_external', now(), now() + interval '2 days', now() + interval '1 day', '\\x00', '{}', 0 FROM ids",
+    ],
+    [
+      "cached_data_sources_cost_nonnegative",
+      "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', -1 FROM ids",
+    ],
+    [
+      "cached_data_sources_currency_format",
+      "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred, cost_currency) SELECT a, 'p', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', 0, 'usd' FROM ids",
+    ],
     ["tenants_slug_format", "INSERT INTO screening.tenants (slug, name) VALUES ('-bad-', 'x')"],
     ["tenants_name_length", "INSERT INTO screening.tenants (slug, name) VALUES ('fine', '')"],
-    ["entity_identifiers_kind_check", "INSERT INTO screening.entity_identifiers (identifier_kind, blind_index, entity_id) SELECT 'shoe_size', decode(repeat('00', 32), 'hex'), a FROM ids"],
-    ["entity_identifiers_blind_index_length", "INSERT INTO screening.entity_identifiers (identifier_kind, blind_index, entity_id) SELECT 'ssn', '\\x00', a FROM ids"],
-    ["entity_relations_type_format", "INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score) SELECT a, b, 'Best Friend', 0.5 FROM ids"],
-    ["entity_profiles_findings_array", "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT a, 1, 'manual', '{}', '{}', '[]', '[]' FROM ids"],
-    ["entity_profiles_risk_score_object", "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT a, 1, 'manual', '[]', '5', '[]', '[]' FROM ids"],
-    ["cached_data_sources_origin_check", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'c', 'found_it', now(), now(), now(), '\\x00', '{}', 0 FROM ids"],
-    ["cached_data_sources_freshness_status_check", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred, freshness_status) SELECT a, 'p', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', 0, 'rotten' FROM ids"],
-    ["cached_data_sources_provider_format", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'P P', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', 0 FROM ids"],
-    ["cached_data_sources_check_type_format", "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'C C', 'paid_external', now(), now(), now(), '\\x00', '{}', 0 FROM ids"],
+    [
+      "entity_identifiers_kind_check",
+      "INSERT INTO screening.entity_identifiers (identifier_kind, blind_index, entity_id) SELECT 'shoe_size', decode(repeat('00', 32), 'hex'), a FROM ids",
+    ],
+    [
+      "entity_identifiers_blind_index_length",
+      "INSERT INTO screening.entity_identifiers (identifier_kind, blind_index, entity_id) SELECT 'ssn', '\\x00', a FROM ids",
+    ],
+    [
+      "entity_relations_type_format",
+      "INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score) SELECT a, b, 'Best Friend', 0.5 FROM ids",
+    ],
+    [
+      "entity_profiles_findings_array",
+      "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT a, 1, 'manual', '{}', '{}', '[]', '[]' FROM ids",
+    ],
+    [
+      "entity_profiles_risk_score_object",
+      "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT a, 1, 'manual', '[]', '5', '[]', '[]' FROM ids",
+    ],
+    [
+      "cached_data_sources_origin_check",
+      "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'c', 'found_it', now(), now(), now(), '\\x00', '{}', 0 FROM ids",
+    ],
+    [
+      "cached_data_sources_freshness_status_check",
+      "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred, freshness_status) SELECT a, 'p', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', 0, 'rotten' FROM ids",
+    ],
+    [
+      "cached_data_sources_provider_format",
+      "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'P P', 'c', 'paid_external', now(), now(), now(), '\\x00', '{}', 0 FROM ids",
+    ],
+    [
+      "cached_data_sources_check_type_format",
+      "INSERT INTO screening.cached_data_sources (entity_id, provider_id, check_type, data_origin, acquired_at, fresh_until, stale_until, raw_response, normalized_data, cost_incurred) SELECT a, 'p', 'C C', 'paid_external', now(), now(), now(), '\\x00', '{}', 0 FROM ids",
+    ],
     ["audit_events_event_type_check", "INSERT INTO screening.audit_events (tenant_id, event_type, correlation_id) SELECT a, 'gossip', b FROM ids"],
     ["audit_events_details_object", "INSERT INTO screening.audit_events (tenant_id, event_type, correlation_id, details) SELECT a, 'error', b, '[]' FROM ids"],
   ])("%s", async (constraint, sql) => {
     const [a, b] = await Promise.all([createEntity(t.db, A, { entityType: "individual" }), createEntity(t.db, A, { entityType: "individual" })]);
-    const err = await t.db
-      .transaction((c) => c.query(`WITH ids AS (SELECT $1::uuid AS a, $2::uuid AS b) ${sql}`, [a.entity_id, b.entity_id]))
-      .catch((e) => e);
+    const err = await t.db.transaction((c) => c.query(`WITH ids AS (SELECT $1::uuid AS a, $2::uuid AS b) ${sql}`, [a.entity_id, b.entity_id])).catch((e) => e);
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.constraint).toBe(constraint);
   });
@@ -267,8 +332,21 @@ describe("provider cache and tenant isolation", () => {
   it("shares paid data across tenants, keeps customer-provided data private, computes freshness at read time", async () => {
     const e = await createEntity(t.db, A, { entityType: "individual" });
     await storeProviderResponse(t.db, A, paid(e.entity_id));
-    await storeProviderResponse(t.db, A, paid(e.entity_id, { dataOrigin: "customer_provided", providerId: "acme-hr", rawResponse: "acme's own file", cost: 0 }));
-    await storeProviderResponse(t.db, A, paid(e.entity_id, { providerId: "old-bureau", acquiredAt: new Date(Date.now() - 72 * hour), freshUntil: new Date(Date.now() - 48 * hour), staleUntil: new Date(Date.now() + hour) }));
+    await storeProviderResponse(
+      t.db,
+      A,
+      paid(e.entity_id, { dataOrigin: "customer_provided", providerId: "acme-hr", rawResponse: "acme's own file", cost: 0 }),
+    );
+    await storeProviderResponse(
+      t.db,
+      A,
+      paid(e.entity_id, {
+        providerId: "old-bureau",
+        acquiredAt: new Date(Date.now() - 72 * hour),
+        freshUntil: new Date(Date.now() - 48 * hour),
+        staleUntil: new Date(Date.now() + hour),
+      }),
+    );
 
     const forA = await lookupCache(t.db, A, { entityId: e.entity_id, checkType: "criminal_record" });
     const forB = await lookupCache(t.db, B, { entityId: e.entity_id, checkType: "criminal_record" });
@@ -279,7 +357,9 @@ describe("provider cache and tenant isolation", () => {
 
     // Hand-written SQL as the application role with B's tenant: A's private row is invisible and untouchable.
     const asB = await t.db.tenant(B.tenantId, async (c) => {
-      const seen = await c.query("SELECT count(*)::int AS n FROM screening.cached_data_sources WHERE data_origin = 'customer_provided' AND entity_id = $1", [e.entity_id]);
+      const seen = await c.query("SELECT count(*)::int AS n FROM screening.cached_data_sources WHERE data_origin = 'customer_provided' AND entity_id = $1", [
+        e.entity_id,
+      ]);
       const del = await c.query("DELETE FROM screening.cached_data_sources WHERE data_origin = 'customer_provided' AND entity_id = $1", [e.entity_id]);
       return { seen: seen.rows[0].n, deleted: del.rowCount };
     });
@@ -300,10 +380,14 @@ describe("provider cache and tenant isolation", () => {
       "UPDATE screening.cached_data_sources SET fresh_until = acquired_at, stale_until = acquired_at + interval '1 hour' WHERE provider_id = 'old-bureau' AND entity_id = $1",
       [e.entity_id],
     );
-    expect((await lookupCache(t.db, B, { entityId: e.entity_id, checkType: "criminal_record" })).find((r) => r.provider_id === "old-bureau")?.freshness).toBe("expired");
+    expect((await lookupCache(t.db, B, { entityId: e.entity_id, checkType: "criminal_record" })).find((r) => r.provider_id === "old-bureau")?.freshness).toBe(
+      "expired",
+    );
     const swept = await sweepFreshness(t.db, P);
     expect(swept.expired).toBeGreaterThanOrEqual(1);
-    const { rows } = await t.db.pool.query("SELECT freshness_status FROM screening.cached_data_sources WHERE provider_id = 'old-bureau' AND entity_id = $1", [e.entity_id]);
+    const { rows } = await t.db.pool.query("SELECT freshness_status FROM screening.cached_data_sources WHERE provider_id = 'old-bureau' AND entity_id = $1", [
+      e.entity_id,
+    ]);
     expect(rows).toEqual([{ freshness_status: "expired" }]);
     expect(await sweepFreshness(t.db, P)).toEqual({}); // nothing left to change
   });
@@ -359,7 +443,9 @@ describe("indexes are used (EXPLAIN)", () => {
         return JSON.stringify((await c.query(`EXPLAIN (FORMAT JSON) ${sql}`, params)).rows[0]["QUERY PLAN"]);
       });
     const id = crypto.randomUUID();
-    expect(await plan("SELECT * FROM screening.entity_profiles WHERE entity_id = $1 AND version = $2", [id, 1])).toContain('"Index Name":"idx_profile_version"');
+    expect(await plan("SELECT * FROM screening.entity_profiles WHERE entity_id = $1 AND version = $2", [id, 1])).toContain(
+      '"Index Name":"idx_profile_version"',
+    );
     expect(await plan("SELECT * FROM screening.cached_data_sources WHERE entity_id = $1 AND check_type = $2", [id, "credit"])).toContain(
       '"Index Name":"idx_cache_entity_check"',
     );

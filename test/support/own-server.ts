@@ -14,7 +14,10 @@ import pg from "pg";
 export function serverBinDir(): string | undefined {
   const root = "/usr/lib/postgresql";
   if (!fs.existsSync(root)) return undefined;
-  const major = fs.readdirSync(root).filter((d) => fs.existsSync(path.join(root, d, "bin/postgres"))).sort((a, b) => Number(b) - Number(a))[0];
+  const major = fs
+    .readdirSync(root)
+    .filter((d) => fs.existsSync(path.join(root, d, "bin/postgres")))
+    .sort((a, b) => Number(b) - Number(a))[0];
   return major ? path.join(root, major, "bin") : undefined;
 }
 
@@ -84,8 +87,18 @@ export class OwnServer {
 
   async start(bin: string): Promise<void> {
     const args = [
-      "-D", path.join(this.dir, "data"), "-p", String(this.port), "-k", this.dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=on",
-      "-c", "max_connections=50",
+      "-D",
+      path.join(this.dir, "data"),
+      "-p",
+      String(this.port),
+      "-k",
+      this.dir,
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "fsync=on",
+      "-c",
+      "max_connections=50",
     ];
     const logFd = fs.openSync(path.join(this.dir, "server.log"), "a");
     this.proc = spawn(path.join(bin, "postgres"), args, { detached: true, stdio: ["ignore", logFd, logFd], cwd: this.dir, ...runAs() });

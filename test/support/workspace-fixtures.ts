@@ -28,13 +28,21 @@ export async function workspaceCounts(db: Db): Promise<Record<WorkspaceTable | "
 /** `table:count:md5` of each of `tables` (schema-qualified; every column of every row), in one string. */
 export async function tablesChecksum(db: Db, tables: readonly string[]): Promise<string> {
   const parts = await Promise.all(
-    tables.map(async (tb) => (await db.pool.query<{ h: string; n: string }>(`SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h, count(*) AS n FROM ${tb} x`)).rows[0]!),
+    tables.map(
+      async (tb) =>
+        (await db.pool.query<{ h: string; n: string }>(`SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h, count(*) AS n FROM ${tb} x`))
+          .rows[0]!,
+    ),
   );
   return tables.map((tb, i) => `${tb}:${parts[i]!.n}:${parts[i]!.h}`).join(" ");
 }
 
 /** tablesChecksum of every workspace table but audit_logs. */
-export const workspaceChecksum = (db: Db) => tablesChecksum(db, WORKSPACE_TABLES.map((tb) => `workspace.${tb}`));
+export const workspaceChecksum = (db: Db) =>
+  tablesChecksum(
+    db,
+    WORKSPACE_TABLES.map((tb) => `workspace.${tb}`),
+  );
 
 export interface WorkspaceWorld {
   organizationId: string;

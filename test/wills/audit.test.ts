@@ -58,9 +58,10 @@ describe("wills.audit_logs", () => {
     }).catch((e) => e);
     expect(err.code).toBe("conflict");
     expect(await auditCount()).toBe(before + 1);
-    const { rows } = await t.db.pool.query("SELECT action, resource_type, data_subject_id, details FROM wills.audit_logs WHERE correlation_id = $1 AND action <> 'consent.granted'", [
-      ctx.correlationId,
-    ]);
+    const { rows } = await t.db.pool.query(
+      "SELECT action, resource_type, data_subject_id, details FROM wills.audit_logs WHERE correlation_id = $1 AND action <> 'consent.granted'",
+      [ctx.correlationId],
+    );
     expect(rows).toEqual([
       {
         action: "consent.failed",
@@ -87,10 +88,11 @@ describe("wills.audit_logs", () => {
     const to = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
     const month = `${from.getUTCFullYear()}_${String(from.getUTCMonth() + 1).padStart(2, "0")}`;
     const plan = await t.db.transaction(async (c) => {
-      const r = await c.query(
-        "EXPLAIN (FORMAT JSON) SELECT * FROM wills.audit_logs WHERE data_subject_id = $1 AND created_at >= $2 AND created_at < $3",
-        [subject, from, to],
-      );
+      const r = await c.query("EXPLAIN (FORMAT JSON) SELECT * FROM wills.audit_logs WHERE data_subject_id = $1 AND created_at >= $2 AND created_at < $3", [
+        subject,
+        from,
+        to,
+      ]);
       return JSON.stringify(r.rows[0]["QUERY PLAN"]);
     });
     const scanned = [...plan.matchAll(/"Relation Name":"(audit_logs[^"]*)"/g)].map((m) => m[1]);
@@ -110,13 +112,31 @@ describe("wills.audit_logs", () => {
 describe("database constraints of the wills schema", () => {
   const subjectId = "0190a000-0000-7000-8000-0000000000aa";
   it.each([
-    ["clauses_title_length", "INSERT INTO wills.clauses (code, version, title, body, category, will_types) VALUES ('c_t', 1, '', 'b', 'general', '[\"single\"]')"],
-    ["clauses_body_length", "INSERT INTO wills.clauses (code, version, title, body, category, will_types) VALUES ('c_b', 1, 't', '', 'general', '[\"single\"]')"],
-    ["clauses_variables_schema_object", "INSERT INTO wills.clauses (code, version, title, body, category, will_types, variables_schema) VALUES ('c_v', 1, 't', 'b', 'general', '[\"single\"]', '[]')"],
-    ["clauses_will_types_known", "INSERT INTO wills.clauses (code, version, title, body, category, will_types) VALUES ('c_w', 1, 't', 'b', 'general', '[\"polygamous\"]')"],
+    [
+      "clauses_title_length",
+      "INSERT INTO wills.clauses (code, version, title, body, category, will_types) VALUES ('c_t', 1, '', 'b', 'general', '[\"single\"]')",
+    ],
+    [
+      "clauses_body_length",
+      "INSERT INTO wills.clauses (code, version, title, body, category, will_types) VALUES ('c_b', 1, 't', '', 'general', '[\"single\"]')",
+    ],
+    [
+      "clauses_variables_schema_object",
+      "INSERT INTO wills.clauses (code, version, title, body, category, will_types, variables_schema) VALUES ('c_v', 1, 't', 'b', 'general', '[\"single\"]', '[]')",
+    ],
+    [
+      "clauses_will_types_known",
+      "INSERT INTO wills.clauses (code, version, title, body, category, will_types) VALUES ('c_w', 1, 't', 'b', 'general', '[\"polygamous\"]')",
+    ],
     ["clauses_will_types_known", "INSERT INTO wills.clauses (code, version, title, body, category, will_types) VALUES ('c_w2', 1, 't', 'b', 'general', '[]')"],
-    ["consent_records_text_version_format", `INSERT INTO wills.consent_records (data_subject_id, consent_categories, privacy_policy_version, consent_text_version, channel) VALUES ('${subjectId}', '{"a": true}', '1', ' bad', 'web')`],
-    ["consent_records_user_agent_length", `INSERT INTO wills.consent_records (data_subject_id, consent_categories, privacy_policy_version, consent_text_version, channel, user_agent) VALUES ('${subjectId}', '{"a": true}', '1', '1', 'web', repeat('x', 1025))`],
+    [
+      "consent_records_text_version_format",
+      `INSERT INTO wills.consent_records (data_subject_id, consent_categories, privacy_policy_version, consent_text_version, channel) VALUES ('${subjectId}', '{"a": true}', '1', ' bad', 'web')`,
+    ],
+    [
+      "consent_records_user_agent_length",
+      `INSERT INTO wills.consent_records (data_subject_id, consent_categories, privacy_policy_version, consent_text_version, channel, user_agent) VALUES ('${subjectId}', '{"a": true}', '1', '1', 'web', repeat('x', 1025))`,
+    ],
     ["audit_logs_action_format", "INSERT INTO wills.audit_logs (action, actor_type, resource_type) VALUES ('Bad Action', 'system', 'x')"],
     ["audit_logs_actor_type_check", "INSERT INTO wills.audit_logs (action, actor_type, resource_type) VALUES ('a.b', 'robot', 'x')"],
     ["audit_logs_resource_type_format", "INSERT INTO wills.audit_logs (action, actor_type, resource_type) VALUES ('a.b', 'system', 'X Y')"],

@@ -1,15 +1,7 @@
 import crypto from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ConflictError, NotFoundError, ValidationError } from "../../src/db/errors";
-import {
-  auditForResource,
-  clauseHistory,
-  createClause,
-  currentClause,
-  listCurrentClauses,
-  publishRevision,
-  willsContext,
-} from "../../src/wills";
+import { auditForResource, clauseHistory, createClause, currentClause, listCurrentClauses, publishRevision, willsContext } from "../../src/wills";
 import { describeServer, SERVER_ONLY_REASON, useTestDb } from "../support/db";
 
 const t = useTestDb();
@@ -29,11 +21,7 @@ const newClause = (code: string, extra: Record<string, unknown> = {}) =>
   });
 
 const counts = async () =>
-  (
-    await t.db.pool.query(
-      "SELECT (SELECT count(*) FROM wills.clauses)::int AS clauses, (SELECT count(*) FROM wills.audit_logs)::int AS audits",
-    )
-  ).rows[0];
+  (await t.db.pool.query("SELECT (SELECT count(*) FROM wills.clauses)::int AS clauses, (SELECT count(*) FROM wills.audit_logs)::int AS audits")).rows[0];
 
 const newestAudit = async () =>
   (await t.db.pool.query("SELECT action, resource_type, data_subject_id, details FROM wills.audit_logs ORDER BY created_at DESC, id DESC LIMIT 1")).rows[0];
@@ -59,7 +47,12 @@ describe("clause library", () => {
     expect(rows[0].n).toBe(1);
 
     const day = 86_400_000;
-    const audit = await auditForResource(t.db, ctx, { resourceType: "clause", resourceId: v2.id, from: new Date(Date.now() - day), to: new Date(Date.now() + day) });
+    const audit = await auditForResource(t.db, ctx, {
+      resourceType: "clause",
+      resourceId: v2.id,
+      from: new Date(Date.now() - day),
+      to: new Date(Date.now() + day),
+    });
     expect(audit.map((a) => a.action)).toEqual(["clause.published"]);
   });
 
@@ -73,7 +66,11 @@ describe("clause library", () => {
     expect(err.message).toContain("is at version 2, not 1");
     // No clause changed; the one audit row is the failure record (written in its own transaction).
     expect(await counts()).toEqual({ ...before, audits: before.audits + 1 });
-    expect(await newestAudit()).toMatchObject({ action: "clause.failed", resource_type: "clause", details: { operation: "wills.clause.publish", code: "conflict" } });
+    expect(await newestAudit()).toMatchObject({
+      action: "clause.failed",
+      resource_type: "clause",
+      details: { operation: "wills.clause.publish", code: "conflict" },
+    });
     await expect(publishRevision(t.db, ctx, { code: "no_such_clause", basedOnVersion: 1, body: "x" })).rejects.toBeInstanceOf(NotFoundError);
   });
 
@@ -161,9 +158,7 @@ describeServer(`concurrent revisions (server engine; ${SERVER_ONLY_REASON})`, ()
     for (let round = 0; round < 10; round++) {
       const code = uniqueCode("race");
       await newClause(code);
-      const results = await Promise.allSettled(
-        [1, 2].map((i) => publishRevision(t.db, ctx, { code, basedOnVersion: 1, body: `racer ${i}` })),
-      );
+      const results = await Promise.allSettled([1, 2].map((i) => publishRevision(t.db, ctx, { code, basedOnVersion: 1, body: `racer ${i}` })));
       const won = results.filter((r) => r.status === "fulfilled");
       const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
       expect(won).toHaveLength(1);

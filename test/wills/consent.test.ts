@@ -1,15 +1,7 @@
 import crypto from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../src/db/errors";
-import {
-  auditForSubject,
-  consentHistory,
-  currentConsent,
-  grantConsent,
-  hasConsent,
-  willsContext,
-  withdrawConsent,
-} from "../../src/wills";
+import { auditForSubject, consentHistory, currentConsent, grantConsent, hasConsent, willsContext, withdrawConsent } from "../../src/wills";
 import { useTestDb } from "../support/db";
 
 const t = useTestDb();
@@ -17,11 +9,8 @@ const ctx = willsContext({ actorId: crypto.randomUUID(), actorType: "data_subjec
 const day = 86_400_000;
 const window = () => ({ from: new Date(Date.now() - day), to: new Date(Date.now() + day) });
 const counts = async () =>
-  (
-    await t.db.pool.query(
-      "SELECT (SELECT count(*) FROM wills.consent_records)::int AS consents, (SELECT count(*) FROM wills.audit_logs)::int AS audits",
-    )
-  ).rows[0];
+  (await t.db.pool.query("SELECT (SELECT count(*) FROM wills.consent_records)::int AS consents, (SELECT count(*) FROM wills.audit_logs)::int AS audits"))
+    .rows[0];
 
 const newestAudit = async () =>
   (await t.db.pool.query("SELECT action, resource_type, data_subject_id, details FROM wills.audit_logs ORDER BY created_at DESC, id DESC LIMIT 1")).rows[0];

@@ -97,7 +97,9 @@ describe(`the seed's Human Test (${engineKind === "server" ? "server database" :
       const { rows: joined } = await c.query("SELECT * FROM conversations c JOIN conversation_participants cp ON c.id = cp.conversation_id");
       expect(joined).toEqual([]);
       // "Foreign key constraints work correctly": a user in a missing organisation is refused.
-      await expect(c.query("INSERT INTO users (email, organization_id) VALUES ('x@example.com', '00000000-0000-7000-8000-000000000000')")).rejects.toMatchObject({
+      await expect(
+        c.query("INSERT INTO users (email, organization_id) VALUES ('x@example.com', '00000000-0000-7000-8000-000000000000')"),
+      ).rejects.toMatchObject({
         code: "23503",
       });
     } finally {

@@ -24,7 +24,9 @@ describeServer(`concurrent re-sync upserts (${SERVER_ONLY_REASON})`, () => {
     for (let round = 0; round < 10; round++) {
       const jobs = Array.from({ length: 8 }, (_, j) => {
         // Each job covers a different, overlapping half of the keys, in its own random order.
-        const rows = Array.from({ length: keys / 2 }, (_, i) => ({ gmail_id: `m${(i + j * 25) % keys}`, subject: `round ${round}` })).sort(() => Math.random() - 0.5);
+        const rows = Array.from({ length: keys / 2 }, (_, i) => ({ gmail_id: `m${(i + j * 25) % keys}`, subject: `round ${round}` })).sort(
+          () => Math.random() - 0.5,
+        );
         return ws.syncGmailMessages(t.db, ctx, { integrationId: integration.id, rows }).catch(() => {
           errors++;
         });

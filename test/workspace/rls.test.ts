@@ -56,7 +56,11 @@ const OWNERSHIP: Record<(typeof TABLES)[number], { org: string; user: string | n
 /** Run `fn` as `app` with exactly these settings (no tenant / no user when undefined). */
 function asApp<T>(tenant: string | undefined, user: string | undefined, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   return t.db.transaction(async (c) => {
-    await c.query("SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), set_config('app.user_id', $3, true)", [APP_ROLE, tenant ?? "", user ?? ""]);
+    await c.query("SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), set_config('app.user_id', $3, true)", [
+      APP_ROLE,
+      tenant ?? "",
+      user ?? "",
+    ]);
     return fn(c);
   });
 }
@@ -87,12 +91,16 @@ describe("row-level security as the application role", () => {
 
   it("with no tenant set, every table looks empty but for the shared system roles and templates", async () => {
     for (const table of TABLES) {
-      const { rows } = await asApp(undefined, undefined, (c) => c.query<{ n: number; system: number }>(
-        `SELECT count(*)::int AS n, count(*) FILTER (WHERE ${table === "roles" || table === "document_templates" ? "organization_id IS NULL" : "false"})::int AS system FROM workspace.${table}`,
-      ));
+      const { rows } = await asApp(undefined, undefined, (c) =>
+        c.query<{ n: number; system: number }>(
+          `SELECT count(*)::int AS n, count(*) FILTER (WHERE ${table === "roles" || table === "document_templates" ? "organization_id IS NULL" : "false"})::int AS system FROM workspace.${table}`,
+        ),
+      );
       expect(rows[0]!.n - rows[0]!.system, table).toBe(0);
     }
-    const { rows } = await asApp(undefined, undefined, (c) => c.query("SELECT name FROM workspace.roles UNION ALL SELECT name FROM workspace.document_templates ORDER BY 1"));
+    const { rows } = await asApp(undefined, undefined, (c) =>
+      c.query("SELECT name FROM workspace.roles UNION ALL SELECT name FROM workspace.document_templates ORDER BY 1"),
+    );
     expect(rows).toEqual([{ name: "Memo" }, { name: "viewer" }]);
   });
 
@@ -114,10 +122,17 @@ describe("row-level security as the application role", () => {
 
   it("cannot change or delete another organisation's or another user's rows (0 rows), nor the shared system rows", async () => {
     const targets: [string, string][] = [
-      ["organizations", b.org], ["users", b.user], ["conversations", b.conversation], ["messages", b.message], ["memories", b.memory],
-      ["integrations", b.integration], ["document_templates", b.template], ["roles", b.role],
+      ["organizations", b.org],
+      ["users", b.user],
+      ["conversations", b.conversation],
+      ["messages", b.message],
+      ["memories", b.memory],
+      ["integrations", b.integration],
+      ["document_templates", b.template],
+      ["roles", b.role],
       // Same organisation, another user's private rows:
-      ["memories", a.memory], ["integrations", a.integration],
+      ["memories", a.memory],
+      ["integrations", a.integration],
     ];
     for (const [table, id] of targets) {
       const [org, user] = table === "memories" || table === "integrations" ? [a.org, a.other] : [a.org, a.user];

@@ -34,14 +34,29 @@ describe("workspace schema (SQL, owner)", () => {
 
     // U of CRUD on a representative column per table (C and R above, D in the cascade tests).
     const updates: [string, string][] = [
-      ["organizations", "plan_type = 'pro'"], ["users", "display_name = 'A'"], ["user_preferences", "theme = 'dark'"],
-      ["sessions", "user_agent = 'ua'"], ["memories", "title = 'T'"], ["conversations", "name = 'N'"],
-      ["conversation_participants", "is_muted = true"], ["messages", "status = 'read'"], ["message_memory_usage", "relevance_score = 0.9"],
-      ["tasks", "priority = 'urgent'"], ["integrations", "status = 'error'"], ["gmail_messages", "is_read = true"],
-      ["calendar_events", "title = 'Standup'"], ["drive_files", "mime_type = 'text/plain'"], ["entities", "mention_count = 3"],
-      ["entity_relationships", "strength = 0.9"], ["entity_mentions", "position = 3"], ["roles", "description = 'd'"],
-      ["user_roles", "expires_at = now() + interval '1 day'"], ["documents", "status = 'ready'"], ["document_templates", "instructions = 'i'"],
-      ["devices", "is_active = false"], ["notifications", "is_read = true, read_at = now()"],
+      ["organizations", "plan_type = 'pro'"],
+      ["users", "display_name = 'A'"],
+      ["user_preferences", "theme = 'dark'"],
+      ["sessions", "user_agent = 'ua'"],
+      ["memories", "title = 'T'"],
+      ["conversations", "name = 'N'"],
+      ["conversation_participants", "is_muted = true"],
+      ["messages", "status = 'read'"],
+      ["message_memory_usage", "relevance_score = 0.9"],
+      ["tasks", "priority = 'urgent'"],
+      ["integrations", "status = 'error'"],
+      ["gmail_messages", "is_read = true"],
+      ["calendar_events", "title = 'Standup'"],
+      ["drive_files", "mime_type = 'text/plain'"],
+      ["entities", "mention_count = 3"],
+      ["entity_relationships", "strength = 0.9"],
+      ["entity_mentions", "position = 3"],
+      ["roles", "description = 'd'"],
+      ["user_roles", "expires_at = now() + interval '1 day'"],
+      ["documents", "status = 'ready'"],
+      ["document_templates", "instructions = 'i'"],
+      ["devices", "is_active = false"],
+      ["notifications", "is_read = true, read_at = now()"],
     ];
     expect(updates.map(([x]) => x).sort()).toEqual(TABLES.filter((x) => x !== "audit_logs").sort());
     for (const [table, set] of updates) {
@@ -60,10 +75,30 @@ describe("workspace schema (SQL, owner)", () => {
     const after = await countAll();
     const gone = Object.fromEntries(TABLES.map((x) => [x, (before[x] as number) - (after[x] as number)]));
     expect(gone).toEqual({
-      organizations: 0, users: 1, user_preferences: 1, sessions: 1, memories: 1, conversations: 0,
-      conversation_participants: 1, messages: 0, message_memory_usage: 1, tasks: 1, integrations: 1, gmail_messages: 1,
-      calendar_events: 1, drive_files: 1, entities: 2, entity_relationships: 1, entity_mentions: 1, roles: 0, user_roles: 0,
-      audit_logs: 0, documents: 1, document_templates: 0, devices: 1, notifications: 1,
+      organizations: 0,
+      users: 1,
+      user_preferences: 1,
+      sessions: 1,
+      memories: 1,
+      conversations: 0,
+      conversation_participants: 1,
+      messages: 0,
+      message_memory_usage: 1,
+      tasks: 1,
+      integrations: 1,
+      gmail_messages: 1,
+      calendar_events: 1,
+      drive_files: 1,
+      entities: 2,
+      entity_relationships: 1,
+      entity_mentions: 1,
+      roles: 0,
+      user_roles: 0,
+      audit_logs: 0,
+      documents: 1,
+      document_templates: 0,
+      devices: 1,
+      notifications: 1,
     });
     expect(await q("SELECT sender_id, content FROM workspace.messages WHERE id = $1", [w.message])).toEqual([{ sender_id: null, content: "hello" }]);
     expect(await one("SELECT created_by FROM workspace.conversations WHERE id = $1", [w.conversation])).toEqual({ created_by: null });
@@ -73,9 +108,18 @@ describe("workspace schema (SQL, owner)", () => {
   });
 
   it("deleting a conversation or template sets the referencing memory/document column NULL; deleting an organisation cascades to its rows", async () => {
-    const { id: m } = await one<{ id: string }>("INSERT INTO workspace.memories (user_id, content, conversation_id) VALUES ($1, 'x', $2) RETURNING id", [w.other, w.conversation]);
-    const { id: tpl } = await one<{ id: string }>("INSERT INTO workspace.document_templates (organization_id, name, document_type) VALUES ($1, 'T2', 'memo') RETURNING id", [w.org]);
-    const { id: d } = await one<{ id: string }>("INSERT INTO workspace.documents (user_id, document_type, title, template_id) VALUES ($1, 'memo', 'D', $2) RETURNING id", [w.other, tpl]);
+    const { id: m } = await one<{ id: string }>("INSERT INTO workspace.memories (user_id, content, conversation_id) VALUES ($1, 'x', $2) RETURNING id", [
+      w.other,
+      w.conversation,
+    ]);
+    const { id: tpl } = await one<{ id: string }>(
+      "INSERT INTO workspace.document_templates (organization_id, name, document_type) VALUES ($1, 'T2', 'memo') RETURNING id",
+      [w.org],
+    );
+    const { id: d } = await one<{ id: string }>(
+      "INSERT INTO workspace.documents (user_id, document_type, title, template_id) VALUES ($1, 'memo', 'D', $2) RETURNING id",
+      [w.other, tpl],
+    );
     await q("DELETE FROM workspace.conversations WHERE id = $1", [w.conversation]);
     await q("DELETE FROM workspace.document_templates WHERE id = $1", [tpl]);
     expect(await one("SELECT conversation_id FROM workspace.memories WHERE id = $1", [m])).toEqual({ conversation_id: null });

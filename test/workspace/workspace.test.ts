@@ -46,7 +46,11 @@ describe("organisations, users, preferences, sessions", () => {
     expect(row!.refresh_token_hash).not.toContain(s.refresh_token);
     expect(row!.ip).toBe("10.1.2.3");
     expect(JSON.stringify(await q("SELECT * FROM workspace.sessions"))).not.toContain(s.token);
-    expect(await ws.resolveSession(t.db, platformContext(), { token: s.token })).toMatchObject({ session_id: s.session_id, user_id: org.users[1]!.id, organization_id: org.id });
+    expect(await ws.resolveSession(t.db, platformContext(), { token: s.token })).toMatchObject({
+      session_id: s.session_id,
+      user_id: org.users[1]!.id,
+      organization_id: org.id,
+    });
     await expect(ws.resolveSession(t.db, platformContext(), { token: `${s.token}x` })).rejects.toBeInstanceOf(NotFoundError);
     await ws.endSession(t.db, ctx, { sessionId: s.session_id });
     await expect(ws.resolveSession(t.db, platformContext(), { token: s.token })).rejects.toBeInstanceOf(NotFoundError);
@@ -56,7 +60,12 @@ describe("organisations, users, preferences, sessions", () => {
 describe("memories", () => {
   it("creates with tags and metadata, soft-deletes, and keyword-searches only live memories", async () => {
     const ctx = org.as(0);
-    const m = await ws.createMemory(t.db, ctx, { content: "The quarterly budget review is on Friday", title: "Budget", tags: ["finance", "q3"], metadata: { origin: "chat" } });
+    const m = await ws.createMemory(t.db, ctx, {
+      content: "The quarterly budget review is on Friday",
+      title: "Budget",
+      tags: ["finance", "q3"],
+      metadata: { origin: "chat" },
+    });
     expect(m).toMatchObject({ memory_type: "note", source: "manual", tags: ["finance", "q3"], metadata: { origin: "chat" }, embedding_status: "pending" });
     const other = await ws.createMemory(t.db, ctx, { content: "Budgets for the offsite were approved", tags: ["finance"] });
     const hits = await ws.keywordSearchMemories(t.db, ctx, { query: "budget" });
@@ -99,7 +108,12 @@ describe("memories", () => {
     for (const h of hits) expect(h.distance).toBeCloseTo(cosineDistance(query, data.find((d) => d.id === h.id)!.v), 5);
 
     const pinned = await ws.semanticSearchMemories(t.db, ctx, { embedding: query, k: 5, tags: ["pinned"], efSearch: 100 });
-    expect(pinned.map((h) => h.id)).toEqual(exact.filter((d) => d.tags.includes("pinned")).slice(0, 5).map((d) => d.id));
+    expect(pinned.map((h) => h.id)).toEqual(
+      exact
+        .filter((d) => d.tags.includes("pinned"))
+        .slice(0, 5)
+        .map((d) => d.id),
+    );
 
     await ws.deleteMemory(t.db, ctx, { id: exact[0]!.id });
     const after = await ws.semanticSearchMemories(t.db, ctx, { embedding: query, k: 5, efSearch: 100 });
@@ -114,7 +128,10 @@ describe("memories", () => {
     const ctx = org.as(0);
     const m = await ws.createMemory(t.db, ctx, { content: "to embed" });
     await expect(ws.setEmbedding(t.db, ctx, { id: m.id, status: "completed", model: "x" } as never)).rejects.toBeInstanceOf(ValidationError);
-    expect(await ws.setEmbedding(t.db, ctx, { id: m.id, status: "failed", model: "x" })).toMatchObject({ embedding_status: "failed", embedding_updated_at: null });
+    expect(await ws.setEmbedding(t.db, ctx, { id: m.id, status: "failed", model: "x" })).toMatchObject({
+      embedding_status: "failed",
+      embedding_updated_at: null,
+    });
     // The same rule holds in SQL for anyone: the CHECK names itself.
     const err = await t.db.pool.query("UPDATE workspace.memories SET embedding_status = 'completed' WHERE id = $1", [m.id]).catch((e) => e);
     expect(err.constraint).toBe("memories_completed_has_embedding");
@@ -192,7 +209,13 @@ describe("conversations and messages", () => {
     const msg = await ws.sendMessage(t.db, a, { conversationId: conv.id, content: "answer", aiModel: "m" });
     const m1 = await ws.createMemory(t.db, a, { content: "fact one" });
     const m2 = await ws.createMemory(t.db, a, { content: "fact two" });
-    await ws.recordMemoriesUsed(t.db, a, { messageId: msg.id, memories: [{ memoryId: m1.id, relevanceScore: 0.9 }, { memoryId: m2.id, relevanceScore: 0.4 }] });
+    await ws.recordMemoriesUsed(t.db, a, {
+      messageId: msg.id,
+      memories: [
+        { memoryId: m1.id, relevanceScore: 0.9 },
+        { memoryId: m2.id, relevanceScore: 0.4 },
+      ],
+    });
     expect((await ws.memoriesUsedBy(t.db, a, { messageId: msg.id })).map((u) => [u.memory_id, u.relevance_score])).toEqual([
       [m1.id, 0.9],
       [m2.id, 0.4],
@@ -233,10 +256,17 @@ describe("tasks", () => {
 describe("integrations and synced data", () => {
   it("stores tokens encrypted (never plaintext) and decrypts them for the owner only", async () => {
     const a = org.as(0);
-    const i = await ws.connectIntegration(t.db, a, { provider: "google", accessToken: "ya29.secret-access", refreshToken: "1//secret-refresh", scopes: ["gmail.readonly"] });
+    const i = await ws.connectIntegration(t.db, a, {
+      provider: "google",
+      accessToken: "ya29.secret-access",
+      refreshToken: "1//secret-refresh",
+      scopes: ["gmail.readonly"],
+    });
     expect(i).toMatchObject({ status: "active", has_access_token: true, has_refresh_token: true, provider: "google" });
     expect(i).not.toHaveProperty("access_token_encrypted");
-    const raw = JSON.stringify(await q("SELECT encode(access_token_encrypted, 'escape') AS a, encode(refresh_token_encrypted, 'escape') AS r FROM workspace.integrations"));
+    const raw = JSON.stringify(
+      await q("SELECT encode(access_token_encrypted, 'escape') AS a, encode(refresh_token_encrypted, 'escape') AS r FROM workspace.integrations"),
+    );
     expect(raw).not.toContain("secret-access");
     expect(raw).not.toContain("secret-refresh");
     expect(await ws.integrationTokens(t.db, a, { integrationId: i.id })).toEqual({ access_token: "ya29.secret-access", refresh_token: "1//secret-refresh" });
@@ -253,10 +283,18 @@ describe("integrations and synced data", () => {
     const b = org.as(1);
     const google = await ws.connectIntegration(t.db, b, { provider: "google", accessToken: "tok" });
     const ms = await ws.connectIntegration(t.db, b, { provider: "microsoft", accessToken: "tok" });
-    const mails = Array.from({ length: 25 }, (_, i) => ({ gmail_id: `g${i}`, subject: `Invoice ${i}`, body_text: i === 3 ? "quarterly invoice attached" : "hello", received_at: new Date(Date.UTC(2026, 10, 1 + (i % 20))) }));
+    const mails = Array.from({ length: 25 }, (_, i) => ({
+      gmail_id: `g${i}`,
+      subject: `Invoice ${i}`,
+      body_text: i === 3 ? "quarterly invoice attached" : "hello",
+      received_at: new Date(Date.UTC(2026, 10, 1 + (i % 20))),
+    }));
     expect(await ws.syncGmailMessages(t.db, b, { integrationId: google.id, rows: mails })).toEqual({ inserted: 25, updated: 0 });
     const ids1 = await q<{ id: string }>("SELECT id FROM workspace.gmail_messages ORDER BY gmail_id");
-    expect(await ws.syncGmailMessages(t.db, b, { integrationId: google.id, rows: [...mails, { ...mails[0]!, subject: "Invoice 0 (edited)" }] })).toEqual({ inserted: 0, updated: 25 });
+    expect(await ws.syncGmailMessages(t.db, b, { integrationId: google.id, rows: [...mails, { ...mails[0]!, subject: "Invoice 0 (edited)" }] })).toEqual({
+      inserted: 0,
+      updated: 25,
+    });
     const ids2 = await q<{ id: string; subject: string }>("SELECT id, subject FROM workspace.gmail_messages ORDER BY gmail_id");
     expect(ids2.map((r) => r.id)).toEqual(ids1.map((r) => r.id));
     expect(ids2.find((r) => r.subject.startsWith("Invoice 0"))!.subject).toBe("Invoice 0 (edited)");
@@ -271,9 +309,17 @@ describe("integrations and synced data", () => {
     expect(await ws.syncCalendarEvents(t.db, b, { integrationId: ms.id, rows: events })).toEqual({ inserted: 0, updated: 2 });
     const cal = await ws.calendarBetween(t.db, b, { from: start, to: new Date(start.getTime() + 3_600_000) });
     expect(cal.map((e) => [e.provider_event_id, e.provider])).toEqual([["e1", "microsoft"]]);
-    await expect(ws.syncCalendarEvents(t.db, b, { integrationId: ms.id, rows: [{ provider_event_id: "bad", start_time: start, end_time: new Date(start.getTime() - 1) }] })).rejects.toThrow(/end_time/);
+    await expect(
+      ws.syncCalendarEvents(t.db, b, {
+        integrationId: ms.id,
+        rows: [{ provider_event_id: "bad", start_time: start, end_time: new Date(start.getTime() - 1) }],
+      }),
+    ).rejects.toThrow(/end_time/);
 
-    const files = [{ provider_file_id: "f1", name: "Plan.docx", size_bytes: 1024 }, { provider_file_id: "f2", name: "Budget.xlsx" }];
+    const files = [
+      { provider_file_id: "f1", name: "Plan.docx", size_bytes: 1024 },
+      { provider_file_id: "f2", name: "Budget.xlsx" },
+    ];
     expect(await ws.syncDriveFiles(t.db, b, { integrationId: google.id, rows: files })).toEqual({ inserted: 2, updated: 0 });
     expect(await ws.syncDriveFiles(t.db, b, { integrationId: google.id, rows: [{ ...files[0]!, name: "Plan v2.docx" }] })).toEqual({ inserted: 0, updated: 1 });
     expect(await q("SELECT provider_file_id, name FROM workspace.drive_files ORDER BY 1")).toEqual([
@@ -292,12 +338,17 @@ describe("integrations and synced data", () => {
     const words = Array.from({ length: 150_000 }, (_, i) => `w${i.toString(36)}`).join(" ");
     const body = `zebrafirst ${words} zebralast`.slice(0, 1_000_000);
     expect(body.length).toBeGreaterThan(800_000);
-    expect(await ws.syncGmailMessages(t.db, c, { integrationId: google.id, rows: [{ gmail_id: "huge", subject: "Archive", body_text: body }] })).toEqual({ inserted: 1, updated: 0 });
+    expect(await ws.syncGmailMessages(t.db, c, { integrationId: google.id, rows: [{ gmail_id: "huge", subject: "Archive", body_text: body }] })).toEqual({
+      inserted: 1,
+      updated: 0,
+    });
     expect(await q("SELECT length(body_text) AS n FROM workspace.gmail_messages WHERE gmail_id = 'huge'")).toEqual([{ n: body.length }]);
     expect((await ws.searchMail(t.db, c, { query: "zebrafirst" })).map((m) => m.gmail_id)).toEqual(["huge"]);
     expect((await ws.searchMail(t.db, c, { query: "archive" })).map((m) => m.gmail_id)).toEqual(["huge"]);
     expect(await ws.searchMail(t.db, c, { query: "zebralast" })).toEqual([]);
-    await expect(ws.syncGmailMessages(t.db, c, { integrationId: google.id, rows: [{ gmail_id: "too-big", body_text: "x".repeat(1_000_001) }] })).rejects.toThrow(/rows\.0\.body_text/);
+    await expect(
+      ws.syncGmailMessages(t.db, c, { integrationId: google.id, rows: [{ gmail_id: "too-big", body_text: "x".repeat(1_000_001) }] }),
+    ).rejects.toThrow(/rows\.0\.body_text/);
   });
 });
 
@@ -311,8 +362,12 @@ describe("knowledge graph", () => {
     expect(second.last_seen_at.getTime()).toBeGreaterThanOrEqual(first.last_seen_at.getTime());
     const org2 = await ws.observeEntity(t.db, a, { entityType: "organization", name: "Analytical Engines Ltd" });
     await ws.relateEntities(t.db, a, { sourceEntityId: first.id, targetEntityId: org2.id, relationshipType: "works_at", strength: 0.8 });
-    await expect(ws.relateEntities(t.db, a, { sourceEntityId: first.id, targetEntityId: org2.id, relationshipType: "knows", strength: 1.2 })).rejects.toThrow(/strength/);
-    expect((await ws.entityNeighbours(t.db, a, { entityId: org2.id })).map((n) => [n.name, n.relationship_type, n.outgoing])).toEqual([["Ada Lovelace", "works_at", false]]);
+    await expect(ws.relateEntities(t.db, a, { sourceEntityId: first.id, targetEntityId: org2.id, relationshipType: "knows", strength: 1.2 })).rejects.toThrow(
+      /strength/,
+    );
+    expect((await ws.entityNeighbours(t.db, a, { entityId: org2.id })).map((n) => [n.name, n.relationship_type, n.outgoing])).toEqual([
+      ["Ada Lovelace", "works_at", false],
+    ]);
     const mem = await ws.createMemory(t.db, a, { content: "Met Ada" });
     await ws.recordMention(t.db, a, { entityId: first.id, sourceType: "memory", sourceId: mem.id, position: 4 });
     expect(await ws.mentionsOf(t.db, a, { entityId: first.id })).toHaveLength(1);
@@ -320,7 +375,9 @@ describe("knowledge graph", () => {
     const theirs = await ws.observeEntity(t.db, org.as(1), { entityType: "person", name: "Ada Lovelace" });
     expect(theirs.id).not.toBe(first.id);
     expect(theirs.mention_count).toBe(1);
-    await expect(ws.relateEntities(t.db, a, { sourceEntityId: first.id, targetEntityId: theirs.id, relationshipType: "knows" })).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(ws.relateEntities(t.db, a, { sourceEntityId: first.id, targetEntityId: theirs.id, relationshipType: "knows" })).rejects.toBeInstanceOf(
+      ForbiddenError,
+    );
   });
 });
 
@@ -335,7 +392,10 @@ describe("RBAC", () => {
     expect(await ws.hasPermission(t.db, admin, { userId: u, permission: "tasks:delete" })).toBe(true);
     expect(await ws.hasPermission(t.db, admin, { userId: u, permission: "memories:write" })).toBe(false);
     // Move the grant into the past (as the owner: granted_at too, so the CHECK expires_at > granted_at holds).
-    await t.db.pool.query("UPDATE workspace.user_roles SET granted_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE user_id = $1", [u]);
+    await t.db.pool.query(
+      "UPDATE workspace.user_roles SET granted_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE user_id = $1",
+      [u],
+    );
     expect(await ws.hasPermission(t.db, admin, { userId: u, permission: "memories:read" })).toBe(false);
     expect((await ws.rolesOf(t.db, admin, { userId: u })).map((r) => [r.name, r.active])).toEqual([["editor", false]]);
     // Granting again renews.
@@ -351,7 +411,10 @@ describe("RBAC", () => {
     const [sys] = await q<{ id: string }>("INSERT INTO workspace.roles (name, is_system, permissions) VALUES ('viewer', true, '{memories:read}') RETURNING id");
     await ws.grantRole(t.db, admin, { userId: u, roleId: sys!.id });
     expect(await ws.hasPermission(t.db, admin, { userId: u, permission: "memories:read" })).toBe(true);
-    const changed = await t.db.tenant(org.id, async (c) => (await c.query("UPDATE workspace.roles SET permissions = '{admin:*}' WHERE id = $1", [sys!.id])).rowCount);
+    const changed = await t.db.tenant(
+      org.id,
+      async (c) => (await c.query("UPDATE workspace.roles SET permissions = '{admin:*}' WHERE id = $1", [sys!.id])).rowCount,
+    );
     expect(changed).toBe(0);
   });
 });
