@@ -207,7 +207,7 @@ export interface ISoftDeleteEntityParams {
 /** 'SoftDeleteEntity' return type */
 export interface ISoftDeleteEntityResult {
   /** Soft delete: set by the normal delete; NULL while active. */
-  deleted_at: Date | null;
+  deleted_at: Date;
   entity_id: string;
 }
 
@@ -217,12 +217,12 @@ export interface ISoftDeleteEntityQuery {
   result: ISoftDeleteEntityResult;
 }
 
-const softDeleteEntityIR: any = {"usedParamSet":{"entityId":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":67,"b":76}]}],"statement":"UPDATE screening.entities SET deleted_at = now() WHERE entity_id = :entityId! AND deleted_at IS NULL RETURNING entity_id, deleted_at"};
+const softDeleteEntityIR: any = {"usedParamSet":{"entityId":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":67,"b":76}]}],"statement":"UPDATE screening.entities SET deleted_at = now() WHERE entity_id = :entityId! AND deleted_at IS NULL RETURNING entity_id, deleted_at AS \"deleted_at!\""};
 
 /**
  * Query generated from SQL:
  * ```
- * UPDATE screening.entities SET deleted_at = now() WHERE entity_id = :entityId! AND deleted_at IS NULL RETURNING entity_id, deleted_at
+ * UPDATE screening.entities SET deleted_at = now() WHERE entity_id = :entityId! AND deleted_at IS NULL RETURNING entity_id, deleted_at AS "deleted_at!"
  * ```
  */
 export const softDeleteEntity = new PreparedQuery<ISoftDeleteEntityParams,ISoftDeleteEntityResult>(softDeleteEntityIR);
