@@ -234,6 +234,7 @@ const SPECS: Spec[] = [
       "entities.0.entityType": { k: "enum", values: ["individual", "organization", "address"] },
       "entities.0.identifiers": { k: "record" },
     },
+    optional: ["entities.0.identifiers"],
   },
   {
     op: s.importEntityRows,
