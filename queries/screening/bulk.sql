@@ -16,6 +16,11 @@ SELECT * FROM unnest(:entityIds!::uuid[], :entityTypes!::screening.entity_type[]
 INSERT INTO screening.entity_identifiers (identifier_kind, blind_index, entity_id)
 SELECT * FROM unnest(:identifierKinds!::text[], :blindIndexes!::bytea[], :entityIds!::uuid[]);
 
+/* @name LinkEntitiesUnnest */
+-- The loading tenant uses every entity of a bulk load.
+INSERT INTO screening.tenant_entities (tenant_id, entity_id)
+SELECT :tenantId!, e FROM unnest(:entityIds!::uuid[]) AS e;
+
 /* @name InsertEntityCreatedEvents */
 -- One entity_created audit event per entity of a bulk load (audit_events has RLS, which COPY refuses).
 INSERT INTO screening.audit_events (tenant_id, actor_id, event_type, correlation_id, entity_id, details)

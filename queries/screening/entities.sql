@@ -1,9 +1,19 @@
 /* Entities with encrypted identifiers, and their blind indexes (screening.entities, entity_identifiers). */
 
 /* @name InsertEntity */
+-- No RETURNING: `app` sees an entity only once its tenant is linked to it (LinkEntity, next).
 INSERT INTO screening.entities (entity_id, entity_type, canonical_identifiers)
-VALUES (:entityId!, :entityType!, :canonicalIdentifiers!)
-RETURNING *;
+VALUES (:entityId!, :entityType!, :canonicalIdentifiers!);
+
+/* @name LinkEntity */
+-- The tenant uses this entity (created it, or resolved it by an identifier it holds); a soft-deleted link stays deleted.
+INSERT INTO screening.tenant_entities (tenant_id, entity_id) VALUES (:tenantId!, :entityId!)
+ON CONFLICT (tenant_id, entity_id) DO NOTHING;
+
+/* @name LiveLinks */
+-- Which of these entities the tenant uses and has not deleted.
+SELECT entity_id FROM screening.tenant_entities
+ WHERE tenant_id = :tenantId! AND entity_id = ANY (:entityIds!::uuid[]) AND deleted_at IS NULL;
 
 /* @name NewEntityId */
 -- The id is made first so the encrypted identifiers can be bound to it (AAD).
@@ -16,23 +26,41 @@ SELECT core.uuidv7() AS "entity_id!";
 INSERT INTO screening.entity_identifiers (identifier_kind, blind_index, entity_id) VALUES :rows;
 
 /* @name EntityById */
-SELECT * FROM screening.entities WHERE entity_id = :entityId! AND (deleted_at IS NULL OR :includeDeleted!::boolean);
+-- The entity as this tenant sees it: only through its link; deleted_at is the tenant's soft delete.
+SELECT e.entity_id, e.entity_type, e.canonical_identifiers, l.deleted_at, e.created_at, e.updated_at
+  FROM screening.entities e
+  JOIN screening.tenant_entities l ON l.entity_id = e.entity_id AND l.tenant_id = :tenantId!
+ WHERE e.entity_id = :entityId! AND (l.deleted_at IS NULL OR :includeDeleted!::boolean);
 
-/* @name EntityByIdentifier */
-SELECT e.* FROM screening.entity_identifiers i
-  JOIN screening.entities e ON e.entity_id = i.entity_id
- WHERE i.identifier_kind = :kind! AND i.blind_index = :blindIndex! AND e.deleted_at IS NULL;
+/* @name EntityIdByIdentifier */
+-- Shared identity: which entity holds this identifier (blind index), whoever created it.
+SELECT entity_id FROM screening.entity_identifiers WHERE identifier_kind = :kind! AND blind_index = :blindIndex!;
 
 /* @name LockEntity */
--- Serialises writers of one entity (profile versioning) on its row.
-SELECT entity_id FROM screening.entities WHERE entity_id = :entityId! AND deleted_at IS NULL FOR NO KEY UPDATE;
+-- Serialises one tenant's writers of one entity (its profile versions) on the tenant's link row.
+SELECT entity_id FROM screening.tenant_entities
+ WHERE tenant_id = :tenantId! AND entity_id = :entityId! AND deleted_at IS NULL FOR NO KEY UPDATE;
 
 /* @name SoftDeleteEntity */
-UPDATE screening.entities SET deleted_at = now() WHERE entity_id = :entityId! AND deleted_at IS NULL RETURNING entity_id, deleted_at AS "deleted_at!";
+-- The tenant stops using the entity; identifiers stay (shared identity).
+UPDATE screening.tenant_entities SET deleted_at = now()
+ WHERE tenant_id = :tenantId! AND entity_id = :entityId! AND deleted_at IS NULL
+RETURNING entity_id, deleted_at AS "deleted_at!";
+
+/* @name RestoreEntity */
+UPDATE screening.tenant_entities SET deleted_at = NULL
+ WHERE tenant_id = :tenantId! AND entity_id = :entityId! AND deleted_at IS NOT NULL
+RETURNING entity_id;
+
+/* @name LockEntityForErasure */
+-- Platform only: the entity exists, and no one else changes it until the erasure commits.
+SELECT entity_id FROM screening.entities WHERE entity_id = :entityId! FOR UPDATE;
 
 /* @name EraseEntity */
--- Hard erase: profiles, relations, cached data and identifiers go with it (ON DELETE CASCADE).
-DELETE FROM screening.entities WHERE entity_id = :entityId! RETURNING entity_id;
+-- Platform only (owner connection): writes entity_erased into each affected tenant's trail, then deletes
+-- the entity; profiles, relations, cached data, identifiers and links go with it (ON DELETE CASCADE).
+SELECT tenant_id AS "tenant_id!", profiles AS "profiles!", relations AS "relations!", cached AS "cached!"
+  FROM screening.erase_entity(:entityId!, :actorId, :correlationId!);
 
 /* @name EntitiesNotUnderKey */
 -- A batch of entities whose identifiers were encrypted with another key than activeKeyId (the key id

@@ -309,8 +309,10 @@ function rowOf(e: unknown): number | undefined {
  * Returns the number of rows written. Call it inside a transaction; on any error nothing of this call
  * remains once the transaction rolls back, and the error is a typed AppError.
  */
-export async function copyRows<Row>(client: pg.ClientBase, spec: CopyTable<Row>, rows: Iterable<Row>): Promise<number> {
-  if (!(await supportsCopyFromStdin(client))) {
+export async function copyRows<Row>(client: pg.ClientBase, spec: CopyTable<Row>, rows: Iterable<Row>, opts: { via?: "copy" | "insert" } = {}): Promise<number> {
+  // `via: "insert"`: the table's fallback even where COPY works, e.g. for a role under row-level security,
+  // which COPY FROM refuses ("COPY FROM not supported with row-level security").
+  if (opts.via === "insert" || !(await supportsCopyFromStdin(client))) {
     if (!spec.fallback) throw new UnavailableError(`COPY FROM STDIN is not available on this engine and ${spec.table} has no fallback`);
     const all = Array.isArray(rows) ? (rows as readonly Row[]) : [...rows];
     for (let at = 0; at < all.length; at += spec.fallbackBatch) {

@@ -88,6 +88,8 @@ export class DatabaseError extends AppError {
 
 /** SQLSTATE raised by core.reject_mutation() (class "AO" is not used by PostgreSQL). */
 export const SQLSTATE_APPEND_ONLY = "AO001";
+/** SQLSTATE a domain's context check raises for a tenant that is unknown or deactivated (class "TN" is ours). */
+export const SQLSTATE_TENANT_NOT_LIVE = "TN001";
 
 interface PgErrorLike {
   code?: unknown;
@@ -169,6 +171,8 @@ export function mapDbError(e: unknown): unknown {
         return new ForbiddenError(withoutValue(msg) || "permission denied", f);
       case SQLSTATE_APPEND_ONLY:
         return new AppendOnlyError(msg, f);
+      case SQLSTATE_TENANT_NOT_LIVE:
+        return new ForbiddenError("the tenant is unknown or deactivated", f);
       case "40001":
       case "40P01":
         return new ConflictError("the transaction conflicted with a concurrent one and was retried too often", f);

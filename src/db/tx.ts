@@ -33,6 +33,12 @@ export interface TxOptions {
   maxRetries?: number;
   /** Run as the application role `app` (SET LOCAL ROLE), so its grants apply. withTenant implies it. */
   asApp?: boolean;
+  /**
+   * A schema-qualified SQL function without arguments (e.g. `<schema>.require_live_tenant()`) run right after
+   * the transaction-local settings, in the same message: it raises to refuse the context (for example an
+   * unknown or deactivated tenant) at no extra round trip. A constant of the calling domain, never input.
+   */
+  check?: string;
 }
 
 /** Transaction-local settings (set_config(name, value, true) = SET LOCAL) applied right after BEGIN. */
@@ -44,12 +50,16 @@ type LocalSettings = Record<string, string>;
  * protocol takes no bind parameters, so the values are written as literals with pg's escapeLiteral (which
  * doubles quotes and backslashes); they are only the role name `app` and UUIDs already validated by zod.
  */
-function beginText(client: pg.ClientBase, begin: string, settings: LocalSettings): string {
+function beginText(client: pg.ClientBase, begin: string, settings: LocalSettings, check?: string): string {
   const entries = Object.entries(settings);
-  if (!entries.length) return begin;
+  if (check !== undefined && !CHECK_CALL.test(check)) throw new Error(`transaction check must be a schema-qualified function call without arguments, got ${check}`);
   const lit = (v: string) => client.escapeLiteral(v);
-  return `${begin}; SELECT ${entries.map(([k, v]) => `set_config(${lit(k)}, ${lit(v)}, true)`).join(", ")}`;
+  const setAll = entries.length ? `; SELECT ${entries.map(([k, v]) => `set_config(${lit(k)}, ${lit(v)}, true)`).join(", ")}` : "";
+  return `${begin}${setAll}${check ? `; SELECT ${check}` : ""}`;
 }
+
+/** What TxOptions.check may be: `schema.function()`, nothing else (it is written into SQL). */
+const CHECK_CALL = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\(\)$/;
 
 const RETRYABLE = new Set(["40001", "40P01"]);
 
@@ -78,7 +88,7 @@ async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Pr
       throw mapDbError(e);
     }
     try {
-      await client.query(beginText(client, begin, settings));
+      await client.query(beginText(client, begin, settings, opts.check));
       const result = await fn(client);
       await client.query("COMMIT");
       client.release();

@@ -11,8 +11,10 @@
  *   ciphertext must be in our format (checked from its header, not decrypted); identifiers are not
  *   blind-indexed, so findEntityByIdentifier will not find these entities.
  *
- * On the embedded engine, which cannot COPY FROM STDIN over its socket, the same calls insert with
- * INSERT ... SELECT FROM unnest(...) in batches (same validation, same single transaction).
+ * They run as `app`, and entities and their identifiers are under row-level security (an entity is seen only
+ * by the tenants that use it), which PostgreSQL's COPY FROM refuses: so these calls insert with the tables'
+ * INSERT ... SELECT FROM unnest(...) fallback in batches (same validation, same single transaction); each
+ * loaded entity is linked to the loading tenant. copyRows keeps COPY for owner-side loads (`make bench`).
  */
 import { z } from "zod";
 import { copyRows, copyTable } from "../db/copy";
@@ -87,8 +89,9 @@ export const bulkCreateEntities = operation({
       for (const kind of kinds) indexes.push({ identifierKind: kind, blindIndex: blindIndex(key as Buffer, kind, normalised[kind] as string), entityId });
       details.push(JSON.stringify({ entity_type: e.entityType, identifier_kinds: kinds, bulk: true }));
     });
-    await copyRows(c, ENTITIES_COPY, entities);
-    if (indexes.length) await copyRows(c, IDENTIFIERS_COPY, indexes);
+    await copyRows(c, ENTITIES_COPY, entities, { via: "insert" });
+    await sql.bulk.linkEntitiesUnnest.run({ tenantId: ctx.tenantId, entityIds: ids }, c);
+    if (indexes.length) await copyRows(c, IDENTIFIERS_COPY, indexes, { via: "insert" });
     await sql.bulk.insertEntityCreatedEvents.run(
       { tenantId: ctx.tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId, entityIds: ids, details },
       c,
@@ -122,7 +125,8 @@ export const importEntityRows = operation({
         throw e;
       }
     });
-    const n = await copyRows(c, ENTITIES_COPY, rows);
+    const n = await copyRows(c, ENTITIES_COPY, rows, { via: "insert" });
+    await sql.bulk.linkEntitiesUnnest.run({ tenantId: ctx.tenantId, entityIds: rows.map((r) => r.entityId) }, c);
     const details = rows.map((r) => JSON.stringify({ entity_type: r.entityType, imported: true }));
     await sql.bulk.insertEntityCreatedEvents.run(
       { tenantId: ctx.tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId, entityIds: rows.map((r) => r.entityId), details },

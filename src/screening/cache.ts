@@ -4,6 +4,7 @@
  * not by this code. Freshness (FRESH / STALE / EXPIRED) is computed from the timestamps at read time;
  * the sweep only keeps the stored status column current for reporting and the freshness index.
  */
+import type pg from "pg";
 import { z } from "zod";
 import { many, one } from "../db/rows";
 import { jsonRecord, timeRange, timestamp } from "../db/validate";
@@ -32,6 +33,11 @@ const storeSchema = z
   .refine((r) => r.acquiredAt <= r.freshUntil, { message: "must not be before acquiredAt", path: ["freshUntil"] })
   .refine((r) => r.freshUntil <= r.staleUntil, { message: "must not be before freshUntil", path: ["staleUntil"] });
 
+/** Provider data is stored and read only for an entity the tenant uses (and has not deleted). */
+async function usedByTenant(c: pg.ClientBase, tenantId: string, entityId: string) {
+  await one(sql.entities.liveLinks, { tenantId, entityIds: [entityId] }, c, "entity not found");
+}
+
 /** AAD binding a raw response ciphertext to its entity and check type. */
 export const rawResponseAad = (entityId: string, checkType: string) => `screening.cached_data_sources.raw_response:${entityId}:${checkType}`;
 
@@ -45,6 +51,7 @@ export const storeProviderResponse = operation({
   reveals: "nothing",
   audit: "change",
   async run(p, { c, ctx, db }) {
+    await usedByTenant(c, ctx.tenantId, p.entityId);
     const row = await one(
       sql.cache.insertCacheEntry,
       {
@@ -75,7 +82,8 @@ export const lookupCache = operation({
   context: "tenant",
   reveals: "personal",
   audit: "access",
-  async run(p, { c, db }) {
+  async run(p, { c, ctx, db }) {
+    await usedByTenant(c, ctx.tenantId, p.entityId);
     const k = keyring(db.config);
     return (await many(sql.cache.cacheForCheck, p, c)).map((r) => ({
       ...r,

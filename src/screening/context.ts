@@ -2,7 +2,8 @@
  * The screening domain's context and how its operations run (seed 002, tasks 1.3 and 1.7).
  *
  * A call takes an immutable context (tenant, actor, correlation id) and runs in that tenant's transaction
- * as `app` (withTenant), so RLS applies. Every audit event it writes carries the actor and correlation id.
+ * as `app` (withTenant), so RLS applies; a tenant that is unknown or deactivated is refused (ForbiddenError)
+ * in the message that opens the transaction, and nothing is written, not even a failure record. Every audit event it writes carries the actor and correlation id.
  * A failed call leaves an `error` event (written in a separate transaction; the failed one rolled back);
  * a read of personal data leaves a `data_accessed` event in the same transaction as the read.
  *
@@ -68,7 +69,8 @@ export function recordEvent(
 /** Tenant operations: the tenant's transaction; `error` events on failure, `data_accessed` events for reads of personal data. */
 export const operation = defineDomain<RequestContext>({
   name: "screening",
-  transaction: (db, ctx, fn, opts) => db.tenant(ctx.tenantId, fn, opts),
+  // The tenant must exist and be active: checked in the message that opens the transaction (no extra round trip).
+  transaction: (db, ctx, fn, opts) => db.tenant(ctx.tenantId, fn, { ...opts, check: "screening.require_live_tenant()" }),
   recordFailure: (c, db, ctx, details) => recordEvent(c, db, ctx, "error", { details }),
   recordAccess: (c, db, ctx, operation, rec) => recordEvent(c, db, ctx, "data_accessed", { entityId: rec.subject, details: { operation, ...rec.details } }),
 });

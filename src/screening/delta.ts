@@ -42,7 +42,8 @@ export function computeDelta(
   const prevConn = new Set(prev.connections.map(connKey));
   const nextConn = new Set(next.connections.map(connKey));
   const riskChanged = canonical(prev.risk_score) !== canonical(next.risk_score);
-  const score = (r: Record<string, unknown>) => (typeof r.score === "number" ? r.score : null);
+  // Seed 001 writes the overall risk as {"overall": 0.1}; this service's callers have used {"score": 55}: read either.
+  const score = (r: Record<string, unknown>) => (typeof r.overall === "number" ? r.overall : typeof r.score === "number" ? r.score : null);
   const a = score(prev.risk_score);
   const b = score(next.risk_score);
   return {

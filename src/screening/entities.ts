@@ -6,8 +6,8 @@
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { blindIndex } from "../db/crypto";
-import { maybeOne, one } from "../db/rows";
-import { blindIndexKey, keyring, operation, recordEvent } from "./context";
+import { many, maybeOne, one } from "../db/rows";
+import { blindIndexKey, keyring, operation, platformOperation, recordEvent } from "./context";
 import type { entity_type, IEntityByIdResult } from "./queries/entities.queries";
 import { sql } from "./sql";
 
@@ -61,7 +61,7 @@ export function normaliseIdentifiers(ids: Partial<Record<IdentifierKind, string>
 
 const entityId = z.object({ entityId: z.uuid() });
 
-/** Create an entity with encrypted, blind-indexed identifiers; a known identifier is a ConflictError. */
+/** Create an entity with encrypted, blind-indexed identifiers, used by the caller's tenant; a known identifier is a ConflictError. */
 export const createEntity = operation({
   name: "screening.entity.create",
   input: entityInput,
@@ -73,11 +73,11 @@ export const createEntity = operation({
   async run(p, { c, ctx, db }) {
     const normalised = normaliseIdentifiers(p.identifiers);
     const { entity_id: entityId } = await one(sql.entities.newEntityId, undefined, c);
-    const row = await one(
-      sql.entities.insertEntity,
+    await sql.entities.insertEntity.run(
       { entityId, entityType: p.entityType, canonicalIdentifiers: keyring(db.config).encrypt(JSON.stringify(normalised), identifiersAad(entityId)) },
       c,
     );
+    await sql.entities.linkEntity.run({ tenantId: ctx.tenantId, entityId }, c);
     const kinds = Object.keys(normalised) as IdentifierKind[];
     if (kinds.length) {
       const key = blindIndexKey(db.config);
@@ -87,27 +87,35 @@ export const createEntity = operation({
       );
     }
     await recordEvent(c, db, ctx, "entity_created", { entityId, details: { entity_type: p.entityType, identifier_kinds: kinds } });
-    return decode(db, row);
+    return decode(db, await one(sql.entities.entityById, { tenantId: ctx.tenantId, entityId, includeDeleted: false }, c));
   },
 });
 
-/** Find the (not deleted) entity holding this identifier, without the plaintext ever reaching SQL. */
+/**
+ * Find the entity holding this identifier, without the plaintext ever reaching SQL. Identity is shared:
+ * resolving an identifier the tenant holds is how it starts screening an entity another tenant created, so
+ * the entity is linked to the caller's tenant. An entity the tenant soft-deleted is found only with
+ * includeDeleted (restore it with restoreEntity).
+ */
 export const findEntityByIdentifier = operation({
   name: "screening.entity.find_by_identifier",
-  input: z.object({ kind: z.enum(IDENTIFIER_KINDS), value: identifierValue }),
+  input: z.object({ kind: z.enum(IDENTIFIER_KINDS), value: identifierValue, includeDeleted: z.boolean().default(false) }),
   kind: "read",
   context: "tenant",
   reveals: "personal",
   audit: "access",
-  async run(p, { c, db }) {
+  async run(p, { c, ctx, db }) {
     const bi = blindIndex(blindIndexKey(db.config), p.kind, normaliseIdentifier(p.kind, p.value));
-    const row = await maybeOne(sql.entities.entityByIdentifier, { kind: p.kind, blindIndex: bi }, c);
+    const found = await maybeOne(sql.entities.entityIdByIdentifier, { kind: p.kind, blindIndex: bi }, c);
+    if (!found) return null;
+    await sql.entities.linkEntity.run({ tenantId: ctx.tenantId, entityId: found.entity_id }, c);
+    const row = await maybeOne(sql.entities.entityById, { tenantId: ctx.tenantId, entityId: found.entity_id, includeDeleted: p.includeDeleted }, c);
     return row ? decode(db, row) : null;
   },
   accessed: (p, e) => (e ? { subject: e.entity_id, details: { via: "identifier", kind: p.kind } } : null),
 });
 
-/** An entity with its decrypted identifiers (a deleted one only with includeDeleted). */
+/** An entity the caller's tenant uses, with its decrypted identifiers (one it soft-deleted only with includeDeleted). */
 export const getEntity = operation({
   name: "screening.entity.get",
   input: entityId.extend({ includeDeleted: z.boolean().default(false) }),
@@ -115,13 +123,14 @@ export const getEntity = operation({
   context: "tenant",
   reveals: "personal",
   audit: "access",
-  async run(p, { c, db }) {
-    return decode(db, await one(sql.entities.entityById, p, c, "entity not found"));
-  },
+  run: async (p, { c, ctx, db }) => decode(db, await one(sql.entities.entityById, { tenantId: ctx.tenantId, ...p }, c, "entity not found")),
   accessed: (p) => ({ subject: p.entityId }),
 });
 
-/** The normal delete: marks the entity deleted; its data stays until erased. Returns when. */
+/**
+ * The normal delete: the caller's tenant stops using the entity. It disappears from the tenant's reads, graph
+ * and new links; its identifiers stay (shared identity); restoreEntity brings it back. Returns when.
+ */
 export const softDeleteEntity = operation({
   name: "screening.entity.delete",
   input: entityId,
@@ -131,23 +140,47 @@ export const softDeleteEntity = operation({
   reveals: "nothing",
   audit: "change",
   async run(p, { c, ctx, db }) {
-    const row = await one(sql.entities.softDeleteEntity, p, c, "entity not found or already deleted");
+    const row = await one(sql.entities.softDeleteEntity, { tenantId: ctx.tenantId, ...p }, c, "entity not found or already deleted");
     await recordEvent(c, db, ctx, "entity_deleted", { entityId: p.entityId });
     return row.deleted_at;
   },
 });
 
-/** Hard erase (right to erasure): the entity and everything hanging off it, by ON DELETE CASCADE. */
-export const eraseEntity = operation({
-  name: "screening.entity.erase",
+/** Undo the tenant's soft delete of an entity. */
+export const restoreEntity = operation({
+  name: "screening.entity.restore",
   input: entityId,
   kind: "write",
   affects: "tenant",
   context: "tenant",
   reveals: "nothing",
   audit: "change",
-  async run(p, { c, ctx, db }) {
-    await one(sql.entities.eraseEntity, p, c, "entity not found");
-    await recordEvent(c, db, ctx, "entity_erased", { entityId: p.entityId });
+  async run(p, { c, ctx, db }): Promise<void> {
+    await one(sql.entities.restoreEntity, { tenantId: ctx.tenantId, ...p }, c, "entity not found or not deleted");
+    await recordEvent(c, db, ctx, "entity_updated", { entityId: p.entityId, details: { restored: true } });
+  },
+});
+
+/** What an erasure removed, per tenant whose data it touched (each also got an entity_erased event). */
+export interface ErasureReport {
+  tenants: { tenant_id: string; profiles: number; relations: number; cached: number }[];
+}
+
+/**
+ * Right to erasure, a platform operation (owner connection, never `app`): the entity and everything hanging
+ * off it, in every tenant (ON DELETE CASCADE), after an `entity_erased` event in each affected tenant's trail.
+ */
+export const eraseEntity = platformOperation({
+  name: "screening.entity.erase",
+  input: entityId,
+  kind: "write",
+  affects: "platform",
+  context: "platform",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<ErasureReport> {
+    await one(sql.entities.lockEntityForErasure, p, c, "entity not found");
+    const rows = await many(sql.entities.eraseEntity, { entityId: p.entityId, actorId: ctx.actorId, correlationId: ctx.correlationId }, c);
+    return { tenants: rows.map((r) => ({ tenant_id: r.tenant_id, profiles: Number(r.profiles), relations: Number(r.relations), cached: Number(r.cached) })) };
   },
 });

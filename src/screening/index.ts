@@ -9,11 +9,13 @@ export {
   type Entity,
   type EntityType,
   eraseEntity,
+  type ErasureReport,
   findEntityByIdentifier,
   getEntity,
   IDENTIFIER_KINDS,
   type IdentifierKind,
   normaliseIdentifier,
+  restoreEntity,
   softDeleteEntity,
 } from "./entities";
 export { createProfileVersion, latestProfile, type Profile, profileHistory, profileVersion } from "./profiles";

@@ -1,7 +1,9 @@
 /**
- * Versioned profiles. A new version is made under a row lock on its entity (SELECT ... FOR NO KEY
- * UPDATE), so concurrent writers for one entity queue and get versions 1, 2, 3, ... with no gap and no
- * error; the UNIQUE (entity_id, version) index backs that up. The delta against the previous version is
+ * Versioned profiles, each the property of the tenant whose screening made it (tenant_id, forced RLS).
+ * Versions are gap-free per (entity, tenant): a new version is made under a row lock on the tenant's link to
+ * the entity (SELECT ... FOR NO KEY UPDATE), so one tenant's concurrent writers queue and get 1, 2, 3, ...
+ * with no gap and no error; the UNIQUE (tenant_id, entity_id, version) index backs that up. Per tenant, not
+ * per entity: a shared sequence would tell one customer how often others screened the same person. The delta against the previous version is
  * computed in the same transaction.
  */
 import { z } from "zod";
@@ -51,8 +53,8 @@ export const createProfileVersion = operation({
   reveals: "personal",
   audit: "change",
   async run(p, { c, ctx, db }) {
-    await one(sql.entities.lockEntity, { entityId: p.entityId }, c, "entity not found or deleted");
-    const prevRow = await maybeOne(sql.profiles.latestProfile, { entityId: p.entityId }, c);
+    await one(sql.entities.lockEntity, { tenantId: ctx.tenantId, entityId: p.entityId }, c, "entity not found or deleted");
+    const prevRow = await maybeOne(sql.profiles.latestProfile, { tenantId: ctx.tenantId, entityId: p.entityId }, c);
     const prev = prevRow && asProfile(prevRow);
     const version = prev ? prev.version + 1 : 1;
     const delta = prev
@@ -64,6 +66,7 @@ export const createProfileVersion = operation({
     const row = await one(
       sql.profiles.insertProfile,
       {
+        tenantId: ctx.tenantId,
         entityId: p.entityId,
         version,
         previousVersion: prev?.version,
@@ -93,8 +96,8 @@ export const latestProfile = operation({
   context: "tenant",
   reveals: "personal",
   audit: "access",
-  async run(p, { c }) {
-    const row = await maybeOne(sql.profiles.latestProfile, p, c);
+  async run(p, { c, ctx }) {
+    const row = await maybeOne(sql.profiles.latestProfile, { tenantId: ctx.tenantId, ...p }, c);
     return row && asProfile(row);
   },
   accessed: (p) => ({ subject: p.entityId }),
@@ -108,8 +111,8 @@ export const profileVersion = operation({
   context: "tenant",
   reveals: "personal",
   audit: "access",
-  async run(p, { c }) {
-    return asProfile(await one(sql.profiles.profileByVersion, p, c, `profile version ${p.version} not found`));
+  async run(p, { c, ctx }) {
+    return asProfile(await one(sql.profiles.profileByVersion, { tenantId: ctx.tenantId, ...p }, c, `profile version ${p.version} not found`));
   },
   accessed: (p) => ({ subject: p.entityId, details: { version: p.version } }),
 });
@@ -122,6 +125,6 @@ export const profileHistory = operation({
   context: "tenant",
   reveals: "personal",
   audit: "access",
-  run: (p, { c }) => many(sql.profiles.profileHistory, p, c),
+  run: (p, { c, ctx }) => many(sql.profiles.profileHistory, { tenantId: ctx.tenantId, ...p }, c),
   accessed: (p) => ({ subject: p.entityId }),
 });

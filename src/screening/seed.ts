@@ -19,16 +19,23 @@ export const explainSeed: ExplainSeed = {
     await db.query(`
     INSERT INTO screening.entity_identifiers (identifier_kind, blind_index, entity_id)
       SELECT 'ssn', sha256(entity_id::text::bytea), entity_id FROM screening.entities`);
+    // Each entity is used by one tenant (row number mod 50), which owns its profiles and relations.
     await db.query(`
-    INSERT INTO screening.entity_profiles (entity_id, version, previous_version, trigger_type, findings, risk_score, connections, data_sources_used)
-      SELECT entity_id, v, nullif(v - 1, 0), 'screening', '[]', '{"score": 10}', '[]', '[]'
-        FROM screening.entities, generate_series(1, 2) v`);
+    INSERT INTO screening.tenant_entities (tenant_id, entity_id)
+      SELECT t.tenant_id, e.entity_id
+        FROM (SELECT entity_id, row_number() OVER (ORDER BY entity_id) r FROM screening.entities) e
+        JOIN (SELECT tenant_id, row_number() OVER (ORDER BY tenant_id) - 1 r FROM screening.tenants) t ON t.r = e.r % 50`);
+    await db.query(`
+    INSERT INTO screening.entity_profiles (tenant_id, entity_id, version, previous_version, trigger_type, findings, risk_score, connections, data_sources_used)
+      SELECT l.tenant_id, l.entity_id, v, nullif(v - 1, 0), 'screening', '[]', '{"score": 10}', '[]', '[]'
+        FROM screening.tenant_entities l, generate_series(1, 2) v`);
     await db.query(
       `
-    INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score)
-      SELECT a.entity_id, b.entity_id, 'employer', 0.5
+    INSERT INTO screening.entity_relations (tenant_id, from_entity_id, to_entity_id, relation_type, confidence_score)
+      SELECT l.tenant_id, a.entity_id, b.entity_id, 'employer', 0.5
         FROM (SELECT entity_id, row_number() OVER (ORDER BY entity_id) r FROM screening.entities) a
-        JOIN (SELECT entity_id, row_number() OVER (ORDER BY entity_id) r FROM screening.entities) b ON b.r = a.r % $1::int + 1`,
+        JOIN (SELECT entity_id, row_number() OVER (ORDER BY entity_id) r FROM screening.entities) b ON b.r = a.r % $1::int + 1
+        JOIN screening.tenant_entities l ON l.entity_id = a.entity_id`,
       [n],
     );
     await db.query(`
@@ -48,8 +55,8 @@ export const explainSeed: ExplainSeed = {
              generate_series(1, 2)`);
   },
   async params(_db, one) {
-    const entityId = await one("SELECT entity_id FROM screening.entities ORDER BY entity_id OFFSET 7 LIMIT 1");
     const tenantId = await one("SELECT tenant_id FROM screening.tenants ORDER BY tenant_id LIMIT 1");
+    const entityId = await one("SELECT entity_id FROM screening.tenant_entities WHERE tenant_id = $1 ORDER BY entity_id OFFSET 7 LIMIT 1", [tenantId]);
     const profileId = await one("SELECT profile_id FROM screening.entity_profiles LIMIT 1");
     const cacheId = await one("SELECT cache_id FROM screening.cached_data_sources LIMIT 1");
     const now = new Date();

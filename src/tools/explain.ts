@@ -115,7 +115,7 @@ export async function explainAll(db: pg.Pool, opts: { threshold?: number } = {})
   const threshold = opts.threshold ?? 5_000;
   const params = await representativeParams(db);
   const sizes = new Map(
-    (await db.query<{ t: string; n: number }>("SELECT c.relname AS t, c.reltuples::bigint::int AS n FROM pg_class c WHERE c.relkind IN ('r', 'p')")).rows.map(
+    (await db.query<{ t: string; n: number }>("SELECT n.nspname || '.' || c.relname AS t, c.reltuples::bigint::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')")).rows.map(
       (r) => [r.t, r.n],
     ),
   );
@@ -145,7 +145,8 @@ export async function explainAll(db: pg.Pool, opts: { threshold?: number } = {})
         actualMs: null,
         violations: [],
       };
-      const explain = `EXPLAIN (${isRead ? "ANALYZE, " : ""}FORMAT JSON) ${captured.text}`;
+      // VERBOSE: scan nodes then name their schema (screening.entities and workspace.entities differ in size).
+        const explain = `EXPLAIN (${isRead ? "ANALYZE, " : ""}VERBOSE, FORMAT JSON) ${captured.text}`;
       const run = async (asApp: boolean) => {
         const c = await db.connect();
         try {
@@ -169,10 +170,10 @@ export async function explainAll(db: pg.Pool, opts: { threshold?: number } = {})
           if (
             n["Node Type"] === "Seq Scan" &&
             n["Relation Name"] &&
-            (sizes.get(n["Relation Name"]) ?? 0) > threshold &&
+            (sizes.get(`${n.Schema}.${n["Relation Name"]}`) ?? 0) > threshold &&
             !SEQ_SCAN_ANNOTATION.test(captured?.text ?? "")
           ) {
-            line.violations.push(`Seq Scan on ${n["Relation Name"]} (${sizes.get(n["Relation Name"])} rows)`);
+            line.violations.push(`Seq Scan on ${n.Schema}.${n["Relation Name"]} (${sizes.get(`${n.Schema}.${n["Relation Name"]}`)} rows)`);
           }
         });
       } catch (e) {

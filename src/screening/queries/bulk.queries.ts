@@ -96,6 +96,34 @@ const insertIdentifiersUnnestIR: any = {"usedParamSet":{"identifierKinds":true,"
 export const insertIdentifiersUnnest = new PreparedQuery<IInsertIdentifiersUnnestParams,IInsertIdentifiersUnnestResult>(insertIdentifiersUnnestIR);
 
 
+/** 'LinkEntitiesUnnest' parameters type */
+export interface ILinkEntitiesUnnestParams {
+  entityIds: stringArray;
+  tenantId: string;
+}
+
+/** 'LinkEntitiesUnnest' return type */
+export type ILinkEntitiesUnnestResult = void;
+
+/** 'LinkEntitiesUnnest' query type */
+export interface ILinkEntitiesUnnestQuery {
+  params: ILinkEntitiesUnnestParams;
+  result: ILinkEntitiesUnnestResult;
+}
+
+const linkEntitiesUnnestIR: any = {"usedParamSet":{"tenantId":true,"entityIds":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":124,"b":133}]},{"name":"entityIds","required":true,"transform":{"type":"scalar"},"locs":[{"a":150,"b":160}]}],"statement":"-- The loading tenant uses every entity of a bulk load.\nINSERT INTO screening.tenant_entities (tenant_id, entity_id)\nSELECT :tenantId!, e FROM unnest(:entityIds!::uuid[]) AS e"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- The loading tenant uses every entity of a bulk load.
+ * INSERT INTO screening.tenant_entities (tenant_id, entity_id)
+ * SELECT :tenantId!, e FROM unnest(:entityIds!::uuid[]) AS e
+ * ```
+ */
+export const linkEntitiesUnnest = new PreparedQuery<ILinkEntitiesUnnestParams,ILinkEntitiesUnnestResult>(linkEntitiesUnnestIR);
+
+
 /** 'InsertEntityCreatedEvents' parameters type */
 export interface IInsertEntityCreatedEventsParams {
   actorId?: string | null | void;

@@ -6,6 +6,8 @@ export type entity_type = 'address' | 'individual' | 'organization';
 
 export type NumberOrString = number | string;
 
+export type stringArray = (string)[];
+
 /** 'InsertEntity' parameters type */
 export interface IInsertEntityParams {
   canonicalIdentifiers: Buffer;
@@ -14,16 +16,7 @@ export interface IInsertEntityParams {
 }
 
 /** 'InsertEntity' return type */
-export interface IInsertEntityResult {
-  /** AES-256-GCM ciphertext (key id inside) of the JSON object of identifiers (ssn, ein, ...). Never plaintext. */
-  canonical_identifiers: Buffer;
-  created_at: Date;
-  /** Soft delete: set by the normal delete; NULL while active. */
-  deleted_at: Date | null;
-  entity_id: string;
-  entity_type: entity_type;
-  updated_at: Date;
-}
+export type IInsertEntityResult = void;
 
 /** 'InsertEntity' query type */
 export interface IInsertEntityQuery {
@@ -31,17 +24,75 @@ export interface IInsertEntityQuery {
   result: IInsertEntityResult;
 }
 
-const insertEntityIR: any = {"usedParamSet":{"entityId":true,"entityType":true,"canonicalIdentifiers":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":87,"b":96}]},{"name":"entityType","required":true,"transform":{"type":"scalar"},"locs":[{"a":99,"b":110}]},{"name":"canonicalIdentifiers","required":true,"transform":{"type":"scalar"},"locs":[{"a":113,"b":134}]}],"statement":"INSERT INTO screening.entities (entity_id, entity_type, canonical_identifiers)\nVALUES (:entityId!, :entityType!, :canonicalIdentifiers!)\nRETURNING *"};
+const insertEntityIR: any = {"usedParamSet":{"entityId":true,"entityType":true,"canonicalIdentifiers":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":182,"b":191}]},{"name":"entityType","required":true,"transform":{"type":"scalar"},"locs":[{"a":194,"b":205}]},{"name":"canonicalIdentifiers","required":true,"transform":{"type":"scalar"},"locs":[{"a":208,"b":229}]}],"statement":"-- No RETURNING: `app` sees an entity only once its tenant is linked to it (LinkEntity, next).\nINSERT INTO screening.entities (entity_id, entity_type, canonical_identifiers)\nVALUES (:entityId!, :entityType!, :canonicalIdentifiers!)"};
 
 /**
  * Query generated from SQL:
  * ```
+ * -- No RETURNING: `app` sees an entity only once its tenant is linked to it (LinkEntity, next).
  * INSERT INTO screening.entities (entity_id, entity_type, canonical_identifiers)
  * VALUES (:entityId!, :entityType!, :canonicalIdentifiers!)
- * RETURNING *
  * ```
  */
 export const insertEntity = new PreparedQuery<IInsertEntityParams,IInsertEntityResult>(insertEntityIR);
+
+
+/** 'LinkEntity' parameters type */
+export interface ILinkEntityParams {
+  entityId: string;
+  tenantId: string;
+}
+
+/** 'LinkEntity' return type */
+export type ILinkEntityResult = void;
+
+/** 'LinkEntity' query type */
+export interface ILinkEntityQuery {
+  params: ILinkEntityParams;
+  result: ILinkEntityResult;
+}
+
+const linkEntityIR: any = {"usedParamSet":{"tenantId":true,"entityId":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":191,"b":200}]},{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":203,"b":212}]}],"statement":"-- The tenant uses this entity (created it, or resolved it by an identifier it holds); a soft-deleted link stays deleted.\nINSERT INTO screening.tenant_entities (tenant_id, entity_id) VALUES (:tenantId!, :entityId!)\nON CONFLICT (tenant_id, entity_id) DO NOTHING"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- The tenant uses this entity (created it, or resolved it by an identifier it holds); a soft-deleted link stays deleted.
+ * INSERT INTO screening.tenant_entities (tenant_id, entity_id) VALUES (:tenantId!, :entityId!)
+ * ON CONFLICT (tenant_id, entity_id) DO NOTHING
+ * ```
+ */
+export const linkEntity = new PreparedQuery<ILinkEntityParams,ILinkEntityResult>(linkEntityIR);
+
+
+/** 'LiveLinks' parameters type */
+export interface ILiveLinksParams {
+  entityIds: stringArray;
+  tenantId: string;
+}
+
+/** 'LiveLinks' return type */
+export interface ILiveLinksResult {
+  entity_id: string;
+}
+
+/** 'LiveLinks' query type */
+export interface ILiveLinksQuery {
+  params: ILiveLinksParams;
+  result: ILiveLinksResult;
+}
+
+const liveLinksIR: any = {"usedParamSet":{"tenantId":true,"entityIds":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":131,"b":140}]},{"name":"entityIds","required":true,"transform":{"type":"scalar"},"locs":[{"a":163,"b":173}]}],"statement":"-- Which of these entities the tenant uses and has not deleted.\nSELECT entity_id FROM screening.tenant_entities\n WHERE tenant_id = :tenantId! AND entity_id = ANY (:entityIds!::uuid[]) AND deleted_at IS NULL"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Which of these entities the tenant uses and has not deleted.
+ * SELECT entity_id FROM screening.tenant_entities
+ *  WHERE tenant_id = :tenantId! AND entity_id = ANY (:entityIds!::uuid[]) AND deleted_at IS NULL
+ * ```
+ */
+export const liveLinks = new PreparedQuery<ILiveLinksParams,ILiveLinksResult>(liveLinksIR);
 
 
 /** 'NewEntityId' parameters type */
@@ -103,6 +154,7 @@ export const insertIdentifiers = new PreparedQuery<IInsertIdentifiersParams,IIns
 export interface IEntityByIdParams {
   entityId: string;
   includeDeleted: boolean;
+  tenantId: string;
 }
 
 /** 'EntityById' return type */
@@ -110,7 +162,7 @@ export interface IEntityByIdResult {
   /** AES-256-GCM ciphertext (key id inside) of the JSON object of identifiers (ssn, ein, ...). Never plaintext. */
   canonical_identifiers: Buffer;
   created_at: Date;
-  /** Soft delete: set by the normal delete; NULL while active. */
+  /** Soft delete by this tenant: it stopped using the entity (hidden from its reads, graph and new links); restore clears it. */
   deleted_at: Date | null;
   entity_id: string;
   entity_type: entity_type;
@@ -123,57 +175,54 @@ export interface IEntityByIdQuery {
   result: IEntityByIdResult;
 }
 
-const entityByIdIR: any = {"usedParamSet":{"entityId":true,"includeDeleted":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":51,"b":60}]},{"name":"includeDeleted","required":true,"transform":{"type":"scalar"},"locs":[{"a":89,"b":104}]}],"statement":"SELECT * FROM screening.entities WHERE entity_id = :entityId! AND (deleted_at IS NULL OR :includeDeleted!::boolean)"};
+const entityByIdIR: any = {"usedParamSet":{"tenantId":true,"entityId":true,"includeDeleted":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":312,"b":321}]},{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":344,"b":353}]},{"name":"includeDeleted","required":true,"transform":{"type":"scalar"},"locs":[{"a":384,"b":399}]}],"statement":"-- The entity as this tenant sees it: only through its link; deleted_at is the tenant's soft delete.\nSELECT e.entity_id, e.entity_type, e.canonical_identifiers, l.deleted_at, e.created_at, e.updated_at\n  FROM screening.entities e\n  JOIN screening.tenant_entities l ON l.entity_id = e.entity_id AND l.tenant_id = :tenantId!\n WHERE e.entity_id = :entityId! AND (l.deleted_at IS NULL OR :includeDeleted!::boolean)"};
 
 /**
  * Query generated from SQL:
  * ```
- * SELECT * FROM screening.entities WHERE entity_id = :entityId! AND (deleted_at IS NULL OR :includeDeleted!::boolean)
+ * -- The entity as this tenant sees it: only through its link; deleted_at is the tenant's soft delete.
+ * SELECT e.entity_id, e.entity_type, e.canonical_identifiers, l.deleted_at, e.created_at, e.updated_at
+ *   FROM screening.entities e
+ *   JOIN screening.tenant_entities l ON l.entity_id = e.entity_id AND l.tenant_id = :tenantId!
+ *  WHERE e.entity_id = :entityId! AND (l.deleted_at IS NULL OR :includeDeleted!::boolean)
  * ```
  */
 export const entityById = new PreparedQuery<IEntityByIdParams,IEntityByIdResult>(entityByIdIR);
 
 
-/** 'EntityByIdentifier' parameters type */
-export interface IEntityByIdentifierParams {
+/** 'EntityIdByIdentifier' parameters type */
+export interface IEntityIdByIdentifierParams {
   blindIndex: Buffer;
   kind: string;
 }
 
-/** 'EntityByIdentifier' return type */
-export interface IEntityByIdentifierResult {
-  /** AES-256-GCM ciphertext (key id inside) of the JSON object of identifiers (ssn, ein, ...). Never plaintext. */
-  canonical_identifiers: Buffer;
-  created_at: Date;
-  /** Soft delete: set by the normal delete; NULL while active. */
-  deleted_at: Date | null;
+/** 'EntityIdByIdentifier' return type */
+export interface IEntityIdByIdentifierResult {
   entity_id: string;
-  entity_type: entity_type;
-  updated_at: Date;
 }
 
-/** 'EntityByIdentifier' query type */
-export interface IEntityByIdentifierQuery {
-  params: IEntityByIdentifierParams;
-  result: IEntityByIdentifierResult;
+/** 'EntityIdByIdentifier' query type */
+export interface IEntityIdByIdentifierQuery {
+  params: IEntityIdByIdentifierParams;
+  result: IEntityIdByIdentifierResult;
 }
 
-const entityByIdentifierIR: any = {"usedParamSet":{"kind":true,"blindIndex":true},"params":[{"name":"kind","required":true,"transform":{"type":"scalar"},"locs":[{"a":131,"b":136}]},{"name":"blindIndex","required":true,"transform":{"type":"scalar"},"locs":[{"a":158,"b":169}]}],"statement":"SELECT e.* FROM screening.entity_identifiers i\n  JOIN screening.entities e ON e.entity_id = i.entity_id\n WHERE i.identifier_kind = :kind! AND i.blind_index = :blindIndex! AND e.deleted_at IS NULL"};
+const entityIdByIdentifierIR: any = {"usedParamSet":{"kind":true,"blindIndex":true},"params":[{"name":"kind","required":true,"transform":{"type":"scalar"},"locs":[{"a":165,"b":170}]},{"name":"blindIndex","required":true,"transform":{"type":"scalar"},"locs":[{"a":190,"b":201}]}],"statement":"-- Shared identity: which entity holds this identifier (blind index), whoever created it.\nSELECT entity_id FROM screening.entity_identifiers WHERE identifier_kind = :kind! AND blind_index = :blindIndex!"};
 
 /**
  * Query generated from SQL:
  * ```
- * SELECT e.* FROM screening.entity_identifiers i
- *   JOIN screening.entities e ON e.entity_id = i.entity_id
- *  WHERE i.identifier_kind = :kind! AND i.blind_index = :blindIndex! AND e.deleted_at IS NULL
+ * -- Shared identity: which entity holds this identifier (blind index), whoever created it.
+ * SELECT entity_id FROM screening.entity_identifiers WHERE identifier_kind = :kind! AND blind_index = :blindIndex!
  * ```
  */
-export const entityByIdentifier = new PreparedQuery<IEntityByIdentifierParams,IEntityByIdentifierResult>(entityByIdentifierIR);
+export const entityIdByIdentifier = new PreparedQuery<IEntityIdByIdentifierParams,IEntityIdByIdentifierResult>(entityIdByIdentifierIR);
 
 
 /** 'LockEntity' parameters type */
 export interface ILockEntityParams {
   entityId: string;
+  tenantId: string;
 }
 
 /** 'LockEntity' return type */
@@ -187,13 +236,14 @@ export interface ILockEntityQuery {
   result: ILockEntityResult;
 }
 
-const lockEntityIR: any = {"usedParamSet":{"entityId":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":128,"b":137}]}],"statement":"-- Serialises writers of one entity (profile versioning) on its row.\nSELECT entity_id FROM screening.entities WHERE entity_id = :entityId! AND deleted_at IS NULL FOR NO KEY UPDATE"};
+const lockEntityIR: any = {"usedParamSet":{"tenantId":true,"entityId":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":165,"b":174}]},{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":192,"b":201}]}],"statement":"-- Serialises one tenant's writers of one entity (its profile versions) on the tenant's link row.\nSELECT entity_id FROM screening.tenant_entities\n WHERE tenant_id = :tenantId! AND entity_id = :entityId! AND deleted_at IS NULL FOR NO KEY UPDATE"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- Serialises writers of one entity (profile versioning) on its row.
- * SELECT entity_id FROM screening.entities WHERE entity_id = :entityId! AND deleted_at IS NULL FOR NO KEY UPDATE
+ * -- Serialises one tenant's writers of one entity (its profile versions) on the tenant's link row.
+ * SELECT entity_id FROM screening.tenant_entities
+ *  WHERE tenant_id = :tenantId! AND entity_id = :entityId! AND deleted_at IS NULL FOR NO KEY UPDATE
  * ```
  */
 export const lockEntity = new PreparedQuery<ILockEntityParams,ILockEntityResult>(lockEntityIR);
@@ -202,11 +252,12 @@ export const lockEntity = new PreparedQuery<ILockEntityParams,ILockEntityResult>
 /** 'SoftDeleteEntity' parameters type */
 export interface ISoftDeleteEntityParams {
   entityId: string;
+  tenantId: string;
 }
 
 /** 'SoftDeleteEntity' return type */
 export interface ISoftDeleteEntityResult {
-  /** Soft delete: set by the normal delete; NULL while active. */
+  /** Soft delete by this tenant: it stopped using the entity (hidden from its reads, graph and new links); restore clears it. */
   deleted_at: Date;
   entity_id: string;
 }
@@ -217,25 +268,91 @@ export interface ISoftDeleteEntityQuery {
   result: ISoftDeleteEntityResult;
 }
 
-const softDeleteEntityIR: any = {"usedParamSet":{"entityId":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":67,"b":76}]}],"statement":"UPDATE screening.entities SET deleted_at = now() WHERE entity_id = :entityId! AND deleted_at IS NULL RETURNING entity_id, deleted_at AS \"deleted_at!\""};
+const softDeleteEntityIR: any = {"usedParamSet":{"tenantId":true,"entityId":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":149,"b":158}]},{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":176,"b":185}]}],"statement":"-- The tenant stops using the entity; identifiers stay (shared identity).\nUPDATE screening.tenant_entities SET deleted_at = now()\n WHERE tenant_id = :tenantId! AND entity_id = :entityId! AND deleted_at IS NULL\nRETURNING entity_id, deleted_at AS \"deleted_at!\""};
 
 /**
  * Query generated from SQL:
  * ```
- * UPDATE screening.entities SET deleted_at = now() WHERE entity_id = :entityId! AND deleted_at IS NULL RETURNING entity_id, deleted_at AS "deleted_at!"
+ * -- The tenant stops using the entity; identifiers stay (shared identity).
+ * UPDATE screening.tenant_entities SET deleted_at = now()
+ *  WHERE tenant_id = :tenantId! AND entity_id = :entityId! AND deleted_at IS NULL
+ * RETURNING entity_id, deleted_at AS "deleted_at!"
  * ```
  */
 export const softDeleteEntity = new PreparedQuery<ISoftDeleteEntityParams,ISoftDeleteEntityResult>(softDeleteEntityIR);
 
 
+/** 'RestoreEntity' parameters type */
+export interface IRestoreEntityParams {
+  entityId: string;
+  tenantId: string;
+}
+
+/** 'RestoreEntity' return type */
+export interface IRestoreEntityResult {
+  entity_id: string;
+}
+
+/** 'RestoreEntity' query type */
+export interface IRestoreEntityQuery {
+  params: IRestoreEntityParams;
+  result: IRestoreEntityResult;
+}
+
+const restoreEntityIR: any = {"usedParamSet":{"tenantId":true,"entityId":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":74,"b":83}]},{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":101,"b":110}]}],"statement":"UPDATE screening.tenant_entities SET deleted_at = NULL\n WHERE tenant_id = :tenantId! AND entity_id = :entityId! AND deleted_at IS NOT NULL\nRETURNING entity_id"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * UPDATE screening.tenant_entities SET deleted_at = NULL
+ *  WHERE tenant_id = :tenantId! AND entity_id = :entityId! AND deleted_at IS NOT NULL
+ * RETURNING entity_id
+ * ```
+ */
+export const restoreEntity = new PreparedQuery<IRestoreEntityParams,IRestoreEntityResult>(restoreEntityIR);
+
+
+/** 'LockEntityForErasure' parameters type */
+export interface ILockEntityForErasureParams {
+  entityId: string;
+}
+
+/** 'LockEntityForErasure' return type */
+export interface ILockEntityForErasureResult {
+  entity_id: string;
+}
+
+/** 'LockEntityForErasure' query type */
+export interface ILockEntityForErasureQuery {
+  params: ILockEntityForErasureParams;
+  result: ILockEntityForErasureResult;
+}
+
+const lockEntityForErasureIR: any = {"usedParamSet":{"entityId":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":150,"b":159}]}],"statement":"-- Platform only: the entity exists, and no one else changes it until the erasure commits.\nSELECT entity_id FROM screening.entities WHERE entity_id = :entityId! FOR UPDATE"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Platform only: the entity exists, and no one else changes it until the erasure commits.
+ * SELECT entity_id FROM screening.entities WHERE entity_id = :entityId! FOR UPDATE
+ * ```
+ */
+export const lockEntityForErasure = new PreparedQuery<ILockEntityForErasureParams,ILockEntityForErasureResult>(lockEntityForErasureIR);
+
+
 /** 'EraseEntity' parameters type */
 export interface IEraseEntityParams {
+  actorId?: string | null | void;
+  correlationId: string;
   entityId: string;
 }
 
 /** 'EraseEntity' return type */
 export interface IEraseEntityResult {
-  entity_id: string;
+  cached: string;
+  profiles: string;
+  relations: string;
+  tenant_id: string;
 }
 
 /** 'EraseEntity' query type */
@@ -244,13 +361,15 @@ export interface IEraseEntityQuery {
   result: IEraseEntityResult;
 }
 
-const eraseEntityIR: any = {"usedParamSet":{"entityId":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":145,"b":154}]}],"statement":"-- Hard erase: profiles, relations, cached data and identifiers go with it (ON DELETE CASCADE).\nDELETE FROM screening.entities WHERE entity_id = :entityId! RETURNING entity_id"};
+const eraseEntityIR: any = {"usedParamSet":{"entityId":true,"actorId":true,"correlationId":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":345,"b":354}]},{"name":"actorId","required":false,"transform":{"type":"scalar"},"locs":[{"a":357,"b":364}]},{"name":"correlationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":367,"b":381}]}],"statement":"-- Platform only (owner connection): writes entity_erased into each affected tenant's trail, then deletes\n-- the entity; profiles, relations, cached data, identifiers and links go with it (ON DELETE CASCADE).\nSELECT tenant_id AS \"tenant_id!\", profiles AS \"profiles!\", relations AS \"relations!\", cached AS \"cached!\"\n  FROM screening.erase_entity(:entityId!, :actorId, :correlationId!)"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- Hard erase: profiles, relations, cached data and identifiers go with it (ON DELETE CASCADE).
- * DELETE FROM screening.entities WHERE entity_id = :entityId! RETURNING entity_id
+ * -- Platform only (owner connection): writes entity_erased into each affected tenant's trail, then deletes
+ * -- the entity; profiles, relations, cached data, identifiers and links go with it (ON DELETE CASCADE).
+ * SELECT tenant_id AS "tenant_id!", profiles AS "profiles!", relations AS "relations!", cached AS "cached!"
+ *   FROM screening.erase_entity(:entityId!, :actorId, :correlationId!)
  * ```
  */
 export const eraseEntity = new PreparedQuery<IEraseEntityParams,IEraseEntityResult>(eraseEntityIR);

@@ -9,6 +9,7 @@ export type NumberOrString = number | string;
 /** 'LatestProfile' parameters type */
 export interface ILatestProfileParams {
   entityId: string;
+  tenantId: string;
 }
 
 /** 'LatestProfile' return type */
@@ -28,6 +29,8 @@ export interface ILatestProfileResult {
   risk_score: Json;
   /** Data sources that were past fresh_until when used. */
   stale_data_used: Json;
+  /** The tenant whose screening produced this version; versions are gap-free per (entity, tenant). */
+  tenant_id: string;
   /** The screening or monitoring run that produced this version. */
   trigger_id: string | null;
   trigger_type: string;
@@ -42,12 +45,12 @@ export interface ILatestProfileQuery {
   result: ILatestProfileResult;
 }
 
-const latestProfileIR: any = {"usedParamSet":{"entityId":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":58,"b":67}]}],"statement":"SELECT * FROM screening.entity_profiles WHERE entity_id = :entityId! ORDER BY version DESC LIMIT 1"};
+const latestProfileIR: any = {"usedParamSet":{"tenantId":true,"entityId":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":58,"b":67}]},{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":85,"b":94}]}],"statement":"SELECT * FROM screening.entity_profiles WHERE tenant_id = :tenantId! AND entity_id = :entityId! ORDER BY version DESC LIMIT 1"};
 
 /**
  * Query generated from SQL:
  * ```
- * SELECT * FROM screening.entity_profiles WHERE entity_id = :entityId! ORDER BY version DESC LIMIT 1
+ * SELECT * FROM screening.entity_profiles WHERE tenant_id = :tenantId! AND entity_id = :entityId! ORDER BY version DESC LIMIT 1
  * ```
  */
 export const latestProfile = new PreparedQuery<ILatestProfileParams,ILatestProfileResult>(latestProfileIR);
@@ -56,6 +59,7 @@ export const latestProfile = new PreparedQuery<ILatestProfileParams,ILatestProfi
 /** 'ProfileByVersion' parameters type */
 export interface IProfileByVersionParams {
   entityId: string;
+  tenantId: string;
   version: number;
 }
 
@@ -76,6 +80,8 @@ export interface IProfileByVersionResult {
   risk_score: Json;
   /** Data sources that were past fresh_until when used. */
   stale_data_used: Json;
+  /** The tenant whose screening produced this version; versions are gap-free per (entity, tenant). */
+  tenant_id: string;
   /** The screening or monitoring run that produced this version. */
   trigger_id: string | null;
   trigger_type: string;
@@ -90,12 +96,12 @@ export interface IProfileByVersionQuery {
   result: IProfileByVersionResult;
 }
 
-const profileByVersionIR: any = {"usedParamSet":{"entityId":true,"version":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":58,"b":67}]},{"name":"version","required":true,"transform":{"type":"scalar"},"locs":[{"a":83,"b":91}]}],"statement":"SELECT * FROM screening.entity_profiles WHERE entity_id = :entityId! AND version = :version!"};
+const profileByVersionIR: any = {"usedParamSet":{"tenantId":true,"entityId":true,"version":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":58,"b":67}]},{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":85,"b":94}]},{"name":"version","required":true,"transform":{"type":"scalar"},"locs":[{"a":110,"b":118}]}],"statement":"SELECT * FROM screening.entity_profiles WHERE tenant_id = :tenantId! AND entity_id = :entityId! AND version = :version!"};
 
 /**
  * Query generated from SQL:
  * ```
- * SELECT * FROM screening.entity_profiles WHERE entity_id = :entityId! AND version = :version!
+ * SELECT * FROM screening.entity_profiles WHERE tenant_id = :tenantId! AND entity_id = :entityId! AND version = :version!
  * ```
  */
 export const profileByVersion = new PreparedQuery<IProfileByVersionParams,IProfileByVersionResult>(profileByVersionIR);
@@ -105,6 +111,7 @@ export const profileByVersion = new PreparedQuery<IProfileByVersionParams,IProfi
 export interface IProfileHistoryParams {
   entityId: string;
   limit: NumberOrString;
+  tenantId: string;
 }
 
 /** 'ProfileHistory' return type */
@@ -128,13 +135,13 @@ export interface IProfileHistoryQuery {
   result: IProfileHistoryResult;
 }
 
-const profileHistoryIR: any = {"usedParamSet":{"entityId":true,"limit":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":153,"b":162}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":192,"b":198}]}],"statement":"SELECT profile_id, version, trigger_type, trigger_id, risk_score, connection_count, delta, created_at\n  FROM screening.entity_profiles WHERE entity_id = :entityId! ORDER BY version DESC LIMIT :limit!"};
+const profileHistoryIR: any = {"usedParamSet":{"tenantId":true,"entityId":true,"limit":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":153,"b":162}]},{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":180,"b":189}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":219,"b":225}]}],"statement":"SELECT profile_id, version, trigger_type, trigger_id, risk_score, connection_count, delta, created_at\n  FROM screening.entity_profiles WHERE tenant_id = :tenantId! AND entity_id = :entityId! ORDER BY version DESC LIMIT :limit!"};
 
 /**
  * Query generated from SQL:
  * ```
  * SELECT profile_id, version, trigger_type, trigger_id, risk_score, connection_count, delta, created_at
- *   FROM screening.entity_profiles WHERE entity_id = :entityId! ORDER BY version DESC LIMIT :limit!
+ *   FROM screening.entity_profiles WHERE tenant_id = :tenantId! AND entity_id = :entityId! ORDER BY version DESC LIMIT :limit!
  * ```
  */
 export const profileHistory = new PreparedQuery<IProfileHistoryParams,IProfileHistoryResult>(profileHistoryIR);
@@ -152,6 +159,7 @@ export interface IInsertProfileParams {
   previousVersion?: number | null | void;
   riskScore: Json;
   staleDataUsed: Json;
+  tenantId: string;
   triggerId?: string | null | void;
   triggerType: string;
   version: number;
@@ -174,6 +182,8 @@ export interface IInsertProfileResult {
   risk_score: Json;
   /** Data sources that were past fresh_until when used. */
   stale_data_used: Json;
+  /** The tenant whose screening produced this version; versions are gap-free per (entity, tenant). */
+  tenant_id: string;
   /** The screening or monitoring run that produced this version. */
   trigger_id: string | null;
   trigger_type: string;
@@ -188,16 +198,16 @@ export interface IInsertProfileQuery {
   result: IInsertProfileResult;
 }
 
-const insertProfileIR: any = {"usedParamSet":{"entityId":true,"version":true,"previousVersion":true,"triggerType":true,"triggerId":true,"findings":true,"riskScore":true,"connections":true,"connectionCount":true,"dataSourcesUsed":true,"staleDataUsed":true,"delta":true,"evolutionSignals":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":233,"b":242}]},{"name":"version","required":true,"transform":{"type":"scalar"},"locs":[{"a":245,"b":253}]},{"name":"previousVersion","required":false,"transform":{"type":"scalar"},"locs":[{"a":256,"b":271}]},{"name":"triggerType","required":true,"transform":{"type":"scalar"},"locs":[{"a":274,"b":286}]},{"name":"triggerId","required":false,"transform":{"type":"scalar"},"locs":[{"a":289,"b":298}]},{"name":"findings","required":true,"transform":{"type":"scalar"},"locs":[{"a":301,"b":310}]},{"name":"riskScore","required":true,"transform":{"type":"scalar"},"locs":[{"a":313,"b":323}]},{"name":"connections","required":true,"transform":{"type":"scalar"},"locs":[{"a":326,"b":338}]},{"name":"connectionCount","required":true,"transform":{"type":"scalar"},"locs":[{"a":341,"b":357}]},{"name":"dataSourcesUsed","required":true,"transform":{"type":"scalar"},"locs":[{"a":363,"b":379}]},{"name":"staleDataUsed","required":true,"transform":{"type":"scalar"},"locs":[{"a":382,"b":396}]},{"name":"delta","required":false,"transform":{"type":"scalar"},"locs":[{"a":399,"b":404}]},{"name":"evolutionSignals","required":true,"transform":{"type":"scalar"},"locs":[{"a":407,"b":424}]}],"statement":"INSERT INTO screening.entity_profiles\n  (entity_id, version, previous_version, trigger_type, trigger_id, findings, risk_score, connections, connection_count,\n   data_sources_used, stale_data_used, delta, evolution_signals)\nVALUES\n  (:entityId!, :version!, :previousVersion, :triggerType!, :triggerId, :findings!, :riskScore!, :connections!, :connectionCount!,\n   :dataSourcesUsed!, :staleDataUsed!, :delta, :evolutionSignals!)\nRETURNING *"};
+const insertProfileIR: any = {"usedParamSet":{"tenantId":true,"entityId":true,"version":true,"previousVersion":true,"triggerType":true,"triggerId":true,"findings":true,"riskScore":true,"connections":true,"connectionCount":true,"dataSourcesUsed":true,"staleDataUsed":true,"delta":true,"evolutionSignals":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":244,"b":253}]},{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":256,"b":265}]},{"name":"version","required":true,"transform":{"type":"scalar"},"locs":[{"a":268,"b":276}]},{"name":"previousVersion","required":false,"transform":{"type":"scalar"},"locs":[{"a":279,"b":294}]},{"name":"triggerType","required":true,"transform":{"type":"scalar"},"locs":[{"a":297,"b":309}]},{"name":"triggerId","required":false,"transform":{"type":"scalar"},"locs":[{"a":312,"b":321}]},{"name":"findings","required":true,"transform":{"type":"scalar"},"locs":[{"a":324,"b":333}]},{"name":"riskScore","required":true,"transform":{"type":"scalar"},"locs":[{"a":336,"b":346}]},{"name":"connections","required":true,"transform":{"type":"scalar"},"locs":[{"a":349,"b":361}]},{"name":"connectionCount","required":true,"transform":{"type":"scalar"},"locs":[{"a":364,"b":380}]},{"name":"dataSourcesUsed","required":true,"transform":{"type":"scalar"},"locs":[{"a":386,"b":402}]},{"name":"staleDataUsed","required":true,"transform":{"type":"scalar"},"locs":[{"a":405,"b":419}]},{"name":"delta","required":false,"transform":{"type":"scalar"},"locs":[{"a":422,"b":427}]},{"name":"evolutionSignals","required":true,"transform":{"type":"scalar"},"locs":[{"a":430,"b":447}]}],"statement":"INSERT INTO screening.entity_profiles\n  (tenant_id, entity_id, version, previous_version, trigger_type, trigger_id, findings, risk_score, connections, connection_count,\n   data_sources_used, stale_data_used, delta, evolution_signals)\nVALUES\n  (:tenantId!, :entityId!, :version!, :previousVersion, :triggerType!, :triggerId, :findings!, :riskScore!, :connections!, :connectionCount!,\n   :dataSourcesUsed!, :staleDataUsed!, :delta, :evolutionSignals!)\nRETURNING *"};
 
 /**
  * Query generated from SQL:
  * ```
  * INSERT INTO screening.entity_profiles
- *   (entity_id, version, previous_version, trigger_type, trigger_id, findings, risk_score, connections, connection_count,
+ *   (tenant_id, entity_id, version, previous_version, trigger_type, trigger_id, findings, risk_score, connections, connection_count,
  *    data_sources_used, stale_data_used, delta, evolution_signals)
  * VALUES
- *   (:entityId!, :version!, :previousVersion, :triggerType!, :triggerId, :findings!, :riskScore!, :connections!, :connectionCount!,
+ *   (:tenantId!, :entityId!, :version!, :previousVersion, :triggerType!, :triggerId, :findings!, :riskScore!, :connections!, :connectionCount!,
  *    :dataSourcesUsed!, :staleDataUsed!, :delta, :evolutionSignals!)
  * RETURNING *
  * ```

@@ -8,6 +8,7 @@ export interface IInsertRelationParams {
   discoveredInScreening?: string | null | void;
   fromEntityId: string;
   relationType: string;
+  tenantId: string;
   toEntityId: string;
 }
 
@@ -21,6 +22,8 @@ export interface IInsertRelationResult {
   from_entity_id: string;
   relation_id: string;
   relation_type: string;
+  /** The tenant that discovered this relation; only it sees the relation. */
+  tenant_id: string;
   to_entity_id: string;
   updated_at: Date;
 }
@@ -31,13 +34,13 @@ export interface IInsertRelationQuery {
   result: IInsertRelationResult;
 }
 
-const insertRelationIR: any = {"usedParamSet":{"fromEntityId":true,"toEntityId":true,"relationType":true,"confidenceScore":true,"discoveredInScreening":true},"params":[{"name":"fromEntityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":136,"b":149}]},{"name":"toEntityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":152,"b":163}]},{"name":"relationType","required":true,"transform":{"type":"scalar"},"locs":[{"a":166,"b":179}]},{"name":"confidenceScore","required":true,"transform":{"type":"scalar"},"locs":[{"a":182,"b":198}]},{"name":"discoveredInScreening","required":false,"transform":{"type":"scalar"},"locs":[{"a":201,"b":222}]}],"statement":"INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score, discovered_in_screening)\nVALUES (:fromEntityId!, :toEntityId!, :relationType!, :confidenceScore!, :discoveredInScreening)\nRETURNING *"};
+const insertRelationIR: any = {"usedParamSet":{"tenantId":true,"fromEntityId":true,"toEntityId":true,"relationType":true,"confidenceScore":true,"discoveredInScreening":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":147,"b":156}]},{"name":"fromEntityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":159,"b":172}]},{"name":"toEntityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":175,"b":186}]},{"name":"relationType","required":true,"transform":{"type":"scalar"},"locs":[{"a":189,"b":202}]},{"name":"confidenceScore","required":true,"transform":{"type":"scalar"},"locs":[{"a":205,"b":221}]},{"name":"discoveredInScreening","required":false,"transform":{"type":"scalar"},"locs":[{"a":224,"b":245}]}],"statement":"INSERT INTO screening.entity_relations (tenant_id, from_entity_id, to_entity_id, relation_type, confidence_score, discovered_in_screening)\nVALUES (:tenantId!, :fromEntityId!, :toEntityId!, :relationType!, :confidenceScore!, :discoveredInScreening)\nRETURNING *"};
 
 /**
  * Query generated from SQL:
  * ```
- * INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score, discovered_in_screening)
- * VALUES (:fromEntityId!, :toEntityId!, :relationType!, :confidenceScore!, :discoveredInScreening)
+ * INSERT INTO screening.entity_relations (tenant_id, from_entity_id, to_entity_id, relation_type, confidence_score, discovered_in_screening)
+ * VALUES (:tenantId!, :fromEntityId!, :toEntityId!, :relationType!, :confidenceScore!, :discoveredInScreening)
  * RETURNING *
  * ```
  */
@@ -47,6 +50,7 @@ export const insertRelation = new PreparedQuery<IInsertRelationParams,IInsertRel
 /** 'Neighbours' parameters type */
 export interface INeighboursParams {
   entityId: string;
+  tenantId: string;
 }
 
 /** 'Neighbours' return type */
@@ -65,17 +69,19 @@ export interface INeighboursQuery {
   result: INeighboursResult;
 }
 
-const neighboursIR: any = {"usedParamSet":{"entityId":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":136,"b":145},{"a":237,"b":246},{"a":326,"b":335},{"a":357,"b":366}]}],"statement":"-- Direct relations in either direction.\nSELECT r.relation_id, r.relation_type, r.confidence_score,\n       CASE WHEN r.from_entity_id = :entityId! THEN r.to_entity_id ELSE r.from_entity_id END AS \"entity_id!\",\n       (r.from_entity_id = :entityId!) AS \"outgoing!\"\n  FROM screening.entity_relations r\n WHERE r.from_entity_id = :entityId! OR r.to_entity_id = :entityId!\n ORDER BY r.confidence_score DESC, r.relation_id"};
+const neighboursIR: any = {"usedParamSet":{"entityId":true,"tenantId":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":95,"b":104},{"a":196,"b":205},{"a":315,"b":324},{"a":346,"b":355},{"a":550,"b":559}]},{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":280,"b":289},{"a":449,"b":458}]}],"statement":"SELECT r.relation_id, r.relation_type, r.confidence_score,\n       CASE WHEN r.from_entity_id = :entityId! THEN r.to_entity_id ELSE r.from_entity_id END AS \"entity_id!\",\n       (r.from_entity_id = :entityId!) AS \"outgoing!\"\n  FROM screening.entity_relations r\n WHERE r.tenant_id = :tenantId! AND (r.from_entity_id = :entityId! OR r.to_entity_id = :entityId!)\n   AND EXISTS (SELECT FROM screening.tenant_entities l\n                WHERE l.tenant_id = :tenantId! AND l.deleted_at IS NULL\n                  AND l.entity_id = CASE WHEN r.from_entity_id = :entityId! THEN r.to_entity_id ELSE r.from_entity_id END)\n ORDER BY r.confidence_score DESC, r.relation_id"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- Direct relations in either direction.
  * SELECT r.relation_id, r.relation_type, r.confidence_score,
  *        CASE WHEN r.from_entity_id = :entityId! THEN r.to_entity_id ELSE r.from_entity_id END AS "entity_id!",
  *        (r.from_entity_id = :entityId!) AS "outgoing!"
  *   FROM screening.entity_relations r
- *  WHERE r.from_entity_id = :entityId! OR r.to_entity_id = :entityId!
+ *  WHERE r.tenant_id = :tenantId! AND (r.from_entity_id = :entityId! OR r.to_entity_id = :entityId!)
+ *    AND EXISTS (SELECT FROM screening.tenant_entities l
+ *                 WHERE l.tenant_id = :tenantId! AND l.deleted_at IS NULL
+ *                   AND l.entity_id = CASE WHEN r.from_entity_id = :entityId! THEN r.to_entity_id ELSE r.from_entity_id END)
  *  ORDER BY r.confidence_score DESC, r.relation_id
  * ```
  */
@@ -86,6 +92,7 @@ export const neighbours = new PreparedQuery<INeighboursParams,INeighboursResult>
 export interface IConnectionsParams {
   entityId: string;
   maxDepth: number;
+  tenantId: string;
 }
 
 /** 'Connections' return type */
@@ -101,24 +108,25 @@ export interface IConnectionsQuery {
   result: IConnectionsResult;
 }
 
-const connectionsIR: any = {"usedParamSet":{"entityId":true,"maxDepth":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":261,"b":270},{"a":311,"b":320}]},{"name":"maxDepth","required":true,"transform":{"type":"scalar"},"locs":[{"a":776,"b":785}]}],"statement":"-- Every entity reachable within maxDepth hops (either direction), with its shortest distance and the\n-- product of confidences along that path. Cycles are cut by carrying the visited path.\nWITH RECURSIVE walk (entity_id, depth, confidence, path) AS (\n  SELECT :entityId!::uuid, 0, 1.0::double precision, ARRAY[:entityId!::uuid]\n  UNION ALL\n  SELECT nxt.entity_id, w.depth + 1, w.confidence * nxt.confidence_score, w.path || nxt.entity_id\n    FROM walk w\n    CROSS JOIN LATERAL (\n      SELECT r.to_entity_id AS entity_id, r.confidence_score FROM screening.entity_relations r WHERE r.from_entity_id = w.entity_id\n      UNION ALL\n      SELECT r.from_entity_id, r.confidence_score FROM screening.entity_relations r WHERE r.to_entity_id = w.entity_id\n    ) nxt\n   WHERE w.depth < :maxDepth!::integer AND NOT nxt.entity_id = ANY (w.path)\n)\nSELECT entity_id AS \"entity_id!\", min(depth) AS \"depth!\", max(confidence) AS \"confidence!\"\n  FROM walk\n WHERE depth > 0\n GROUP BY entity_id\n ORDER BY 2, 3 DESC, 1"};
+const connectionsIR: any = {"usedParamSet":{"entityId":true,"tenantId":true,"maxDepth":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":71,"b":80},{"a":121,"b":130}]},{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":412,"b":421},{"a":585,"b":594},{"a":792,"b":801}]},{"name":"maxDepth","required":true,"transform":{"type":"scalar"},"locs":[{"a":658,"b":667}]}],"statement":"WITH RECURSIVE walk (entity_id, depth, confidence, path) AS (\n  SELECT :entityId!::uuid, 0, 1.0::double precision, ARRAY[:entityId!::uuid]\n  UNION ALL\n  SELECT nxt.entity_id, w.depth + 1, w.confidence * nxt.confidence_score, w.path || nxt.entity_id\n    FROM walk w\n    CROSS JOIN LATERAL (\n      SELECT r.to_entity_id AS entity_id, r.confidence_score FROM screening.entity_relations r\n       WHERE r.tenant_id = :tenantId! AND r.from_entity_id = w.entity_id\n      UNION ALL\n      SELECT r.from_entity_id, r.confidence_score FROM screening.entity_relations r\n       WHERE r.tenant_id = :tenantId! AND r.to_entity_id = w.entity_id\n    ) nxt\n   WHERE w.depth < :maxDepth!::integer AND NOT nxt.entity_id = ANY (w.path)\n     AND EXISTS (SELECT FROM screening.tenant_entities l WHERE l.tenant_id = :tenantId! AND l.entity_id = nxt.entity_id AND l.deleted_at IS NULL)\n)\nSELECT entity_id AS \"entity_id!\", min(depth) AS \"depth!\", max(confidence) AS \"confidence!\"\n  FROM walk\n WHERE depth > 0\n GROUP BY entity_id\n ORDER BY 2, 3 DESC, 1"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- Every entity reachable within maxDepth hops (either direction), with its shortest distance and the
- * -- product of confidences along that path. Cycles are cut by carrying the visited path.
  * WITH RECURSIVE walk (entity_id, depth, confidence, path) AS (
  *   SELECT :entityId!::uuid, 0, 1.0::double precision, ARRAY[:entityId!::uuid]
  *   UNION ALL
  *   SELECT nxt.entity_id, w.depth + 1, w.confidence * nxt.confidence_score, w.path || nxt.entity_id
  *     FROM walk w
  *     CROSS JOIN LATERAL (
- *       SELECT r.to_entity_id AS entity_id, r.confidence_score FROM screening.entity_relations r WHERE r.from_entity_id = w.entity_id
+ *       SELECT r.to_entity_id AS entity_id, r.confidence_score FROM screening.entity_relations r
+ *        WHERE r.tenant_id = :tenantId! AND r.from_entity_id = w.entity_id
  *       UNION ALL
- *       SELECT r.from_entity_id, r.confidence_score FROM screening.entity_relations r WHERE r.to_entity_id = w.entity_id
+ *       SELECT r.from_entity_id, r.confidence_score FROM screening.entity_relations r
+ *        WHERE r.tenant_id = :tenantId! AND r.to_entity_id = w.entity_id
  *     ) nxt
  *    WHERE w.depth < :maxDepth!::integer AND NOT nxt.entity_id = ANY (w.path)
+ *      AND EXISTS (SELECT FROM screening.tenant_entities l WHERE l.tenant_id = :tenantId! AND l.entity_id = nxt.entity_id AND l.deleted_at IS NULL)
  * )
  * SELECT entity_id AS "entity_id!", min(depth) AS "depth!", max(confidence) AS "confidence!"
  *   FROM walk
