@@ -2,7 +2,7 @@
  * The query builders people already use, defined over the same tables for the comparison (devDependencies
  * of the bench only): Kysely and Drizzle, both on a plain pg.Pool.
  */
-import { and, eq, isNull } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { customType, pgSchema, timestamp, uuid } from "drizzle-orm/pg-core";
 import { type Generated, Kysely, PostgresDialect } from "kysely";
@@ -13,7 +13,6 @@ interface KyselySchema {
     entity_id: string;
     entity_type: "individual" | "organization" | "address";
     canonical_identifiers: Buffer;
-    deleted_at: Date | null;
     created_at: Generated<Date>;
     updated_at: Generated<Date>;
   };
@@ -26,7 +25,6 @@ export const entities = screening.table("entities", {
   entityId: uuid("entity_id").primaryKey(),
   entityType: entityType("entity_type").notNull(),
   canonicalIdentifiers: bytea("canonical_identifiers").notNull(),
-  deletedAt: timestamp("deleted_at", { withTimezone: true }),
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
@@ -38,12 +36,12 @@ export function builders(pool: pg.Pool) {
   const orm = drizzle({ client: pool });
   return {
     kyselyLookup: (id: string) =>
-      kysely.selectFrom("screening.entities").selectAll().where("entity_id", "=", id).where("deleted_at", "is", null).executeTakeFirst(),
+      kysely.selectFrom("screening.entities").selectAll().where("entity_id", "=", id).executeTakeFirst(),
     drizzleLookup: (id: string) =>
       orm
         .select()
         .from(entities)
-        .where(and(eq(entities.entityId, id), isNull(entities.deletedAt))),
+        .where(eq(entities.entityId, id)),
     kyselyInsert: (rows: EntityInsert[]) =>
       kysely
         .insertInto("screening.entities")

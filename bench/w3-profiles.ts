@@ -20,8 +20,8 @@ export async function profilesWorkload(b: BenchContext): Promise<ResultRow[]> {
   const findings = (v: number) => Array.from({ length: 5 }, (_, i) => ({ id: `f${(v + i) % 7}`, severity: i % 3, source: "bureau" }));
 
   // Hand-written plain pg doing the same statements (same SQL text as the generated queries).
-  const lockSql = (await sqlOf(lockEntity, { entityId: "x" })).text;
-  const latestSql = (await sqlOf(latestProfile, { entityId: "x" })).text;
+  const lockSql = (await sqlOf(lockEntity, { tenantId: "x", entityId: "x" })).text;
+  const latestSql = (await sqlOf(latestProfile, { tenantId: "x", entityId: "x" })).text;
   const insertSql = (await sqlOf(insertProfile, {} as never)).text;
   const auditSql = (await sqlOf(insertAuditEvent, {} as never)).text;
   const plainAppend = async (entityId: string, v: number) => {
@@ -29,10 +29,11 @@ export async function profilesWorkload(b: BenchContext): Promise<ResultRow[]> {
     try {
       await c.query("BEGIN");
       await c.query("SELECT set_config('role', 'app', true), set_config('app.tenant_id', $1, true)", [b.ctx.tenantId]);
-      await c.query(lockSql, [entityId]);
-      const prev = (await c.query(latestSql, [entityId])).rows[0];
+      await c.query(lockSql, [b.ctx.tenantId, entityId]);
+      const prev = (await c.query(latestSql, [b.ctx.tenantId, entityId])).rows[0];
       const version = prev ? prev.version + 1 : 1;
       await c.query(insertSql, [
+        b.ctx.tenantId,
         entityId,
         version,
         prev ? prev.version : null,
@@ -61,7 +62,7 @@ export async function profilesWorkload(b: BenchContext): Promise<ResultRow[]> {
     try {
       await c.query("BEGIN READ ONLY");
       await c.query("SELECT set_config('role', 'app', true), set_config('app.tenant_id', $1, true)", [b.ctx.tenantId]);
-      const r = (await c.query(latestSql, [entityId])).rows[0];
+      const r = (await c.query(latestSql, [b.ctx.tenantId, entityId])).rows[0];
       await c.query("COMMIT");
       return r;
     } finally {

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { recordAuditEvent } from "../src/screening";
 import { insertAuditEvent } from "../src/screening/queries/audit.queries";
-import { entityById } from "../src/screening/queries/entities.queries";
+import { entityRow } from "../src/screening/queries/entities.queries";
 import type { BenchContext } from "./context";
 import { progressLine, ratio, type ResultRow, summarise } from "./harness";
 import { seedEntities, sqlOf } from "./w1-lookup";
@@ -30,7 +30,7 @@ export async function concurrencyWorkload(b: BenchContext): Promise<ResultRow[]>
   const levels = embedded ? [1] : b.quick ? [50] : [200, 1000];
   p.update("seeding entities");
   const ids = await seedEntities(b, b.quick ? 200 : 10_000);
-  const { text } = await sqlOf(entityById, { entityId: ids[0] as string, includeDeleted: false });
+  const { text } = await sqlOf(entityRow, { entityId: ids[0] as string });
   const auditSql = (await sqlOf(insertAuditEvent, {} as never)).text;
   const pick = () => ids[Math.floor(Math.random() * ids.length)] as string;
 
@@ -39,11 +39,11 @@ export async function concurrencyWorkload(b: BenchContext): Promise<ResultRow[]>
     write: () => Promise<unknown>;
   }
   const ours: Ops = {
-    read: () => entityById.run({ entityId: pick(), includeDeleted: false }, b.db.pool),
+    read: () => entityRow.run({ entityId: pick() }, b.db.pool),
     write: () => recordAuditEvent(b.db, b.ctx, { eventType: "data_accessed", entityId: pick(), details: { via: "bench" } }),
   };
   const plain: Ops = {
-    read: () => b.plain.query(text, [pick(), false]),
+    read: () => b.plain.query(text, [pick()]),
     write: async () => {
       const c = await b.plain.connect();
       try {

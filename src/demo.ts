@@ -195,13 +195,18 @@ async function screeningWalkthrough(db: ReturnType<typeof dbFor>) {
     cost: 0,
     currency: "USD",
   });
-  for (const [name, c] of [
-    [acme.slug, ctx],
-    [globex.slug, ctxB],
-  ] as const) {
+  const seen = async (name: string, c: screening.RequestContext) => {
     const rows = await screening.lookupCache(db, c, { entityId: person.entity_id, checkType: "criminal_record" });
     say(`${name} sees: ${rows.map((r) => `${r.provider_id} (${r.data_origin}, ${r.freshness})`).join(", ")}`);
-  }
+  };
+  await seen(acme.slug, ctx);
+  await screening
+    .getEntity(db, ctxB, { entityId: person.entity_id })
+    .catch((e: AppError) => say(`${globex.slug} asking for ${acme.slug}'s entity by id -> ${e.name}: ${e.message}`));
+  const resolved = await screening.findEntityByIdentifier(db, ctxB, { kind: "ssn", value: ssn });
+  say(`${globex.slug} resolves the same SSN it holds -> the shared entity: ${resolved?.entity_id === person.entity_id}`);
+  await seen(globex.slug, ctxB);
+  say(`${globex.slug} sees ${(await screening.profileHistory(db, ctxB, { entityId: person.entity_id })).length} profile versions (${acme.slug}'s are its own)`);
 
   say("\n== screening: audit events for this request ==");
   const day = 86_400_000;

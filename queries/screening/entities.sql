@@ -32,6 +32,11 @@ SELECT e.entity_id, e.entity_type, e.canonical_identifiers, l.deleted_at, e.crea
   JOIN screening.tenant_entities l ON l.entity_id = e.entity_id AND l.tenant_id = :tenantId!
  WHERE e.entity_id = :entityId! AND (l.deleted_at IS NULL OR :includeDeleted!::boolean);
 
+/* @name EntityRow */
+-- One entity row by primary key, as stored (the owner sees every row; `app` only its tenant's). `make bench`
+-- compares this lookup across clients.
+SELECT * FROM screening.entities WHERE entity_id = :entityId!;
+
 /* @name EntityIdByIdentifier */
 -- Shared identity: which entity holds this identifier (blind index), whoever created it.
 SELECT entity_id FROM screening.entity_identifiers WHERE identifier_kind = :kind! AND blind_index = :blindIndex!;

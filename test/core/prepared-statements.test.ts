@@ -54,11 +54,12 @@ describe("DB_PREPARED_STATEMENTS", () => {
   it("on: a generated query runs as a named statement, prepared once per connection", async () => {
     const db = poolWith({ DB_POOL_MAX: "1", DB_PREPARED_STATEMENTS: "true" });
     const id = crypto.randomUUID();
+    const tenantId = crypto.randomUUID();
     const text = "SELECT $1::int + 4242 AS v";
     for (let i = 0; i < 5; i++) expect((await db.pool.query(text, [i])).rows[0].v).toBe(4242 + i);
     expect(await preparedFor(db, text)).toHaveLength(1);
     // A pgtyped query: same path (client.query(text, values)).
-    await db.transaction((c) => entityById.run({ entityId: id, includeDeleted: false }, c));
+    await db.transaction((c) => entityById.run({ tenantId, entityId: id, includeDeleted: false }, c));
     const client = await db.pool.connect();
     try {
       expect(client).toBeInstanceOf(PreparingClient);

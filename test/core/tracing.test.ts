@@ -56,7 +56,16 @@ describe("tracing", () => {
     expect(root.attributes).toMatchObject({ "app.operation": "screening.entity.create", "app.operation.kind": "write", "app.domain": "screening" });
     expect(root.status.code).toBe(SpanStatusCode.OK);
     const children = spans.filter((s) => parentId(s) === root.spanContext().spanId);
-    expect(children.map((s) => s.name)).toEqual(["screening.entities.newEntityId", "screening.entities.insertEntity", "screening.audit.insertAuditEvent"]);
+    // The entity row, the caller's tenant's link to it (issue 14), its blind indexes, the audit event, and the
+    // entity read back through the link.
+    expect(children.map((s) => s.name)).toEqual([
+      "screening.entities.newEntityId",
+      "screening.entities.insertEntity",
+      "screening.entities.linkEntity",
+      "screening.entities.insertIdentifiers",
+      "screening.audit.insertAuditEvent",
+      "screening.entities.entityById",
+    ]);
     for (const c of children) expect(c.attributes).toMatchObject({ "db.system.name": "postgresql", "db.query.name": c.name });
     console.log(`[tracing] ${root.name}\n${children.map((c) => `  └ ${c.name} (${c.attributes["db.response.returned_rows"]} row)`).join("\n")}`);
 

@@ -217,8 +217,9 @@ const SPECS: Spec[] = [
   },
   {
     op: s.findEntityByIdentifier,
-    valid: () => ({ kind: "ssn", value: "123456789" }),
-    fields: { kind: { k: "enum", values: s.IDENTIFIER_KINDS }, value: { k: "text", min: 1, max: 200 } },
+    valid: () => ({ kind: "ssn", value: "123456789", includeDeleted: true }),
+    fields: { kind: { k: "enum", values: s.IDENTIFIER_KINDS }, value: { k: "text", min: 1, max: 200 }, includeDeleted: { k: "bool" } },
+    optional: ["includeDeleted"],
   },
   {
     op: s.getEntity,
@@ -254,6 +255,7 @@ const SPECS: Spec[] = [
   },
   { op: s.softDeleteEntity, valid: () => ({ entityId: crypto.randomUUID() }), fields: { entityId: uuid } },
   { op: s.eraseEntity, valid: () => ({ entityId: crypto.randomUUID() }), fields: { entityId: uuid } },
+  { op: s.restoreEntity, valid: () => ({ entityId: crypto.randomUUID() }), fields: { entityId: uuid } },
   {
     op: s.linkEntities,
     valid: () => ({

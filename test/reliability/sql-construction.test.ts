@@ -26,9 +26,9 @@ const REVIEWED: Record<string, string> = {
   "src/tools/explain.ts: ${captured.text}": "SQL text pgtyped generated from our own queries/*.sql (values stay bind parameters)",
   'src/tools/explain.ts: ${isRead ? "ANALYZE, " : ""}': "choice between two literals",
   "src/db/tx.ts: ${opts.isolation.toUpperCase()}": "a value of the Isolation union type (three literals)",
-  "src/db/tx.ts: ${begin}": "the BEGIN statement built above from literals and the Isolation union",
   'src/db/tx.ts: ${entries.map(([k, v]) => `set_config(${lit(k)}, ${lit(v)}, true)`).join(", ")}':
     "transaction-local settings sent with BEGIN: names are constants, values the role name and zod-validated UUIDs, each written by pg's escapeLiteral",
+  "src/db/tx.ts: ${check}": "TxOptions.check, refused unless it matches CHECK_CALL (schema.function() of letters, digits and _): a constant of the calling domain",
   'src/tools/migrate.ts: ${name.replace(/_/g, " ")}': "text of a new migration file (not executed), name validated as snake_case",
 };
 

@@ -190,6 +190,40 @@ const entityByIdIR: any = {"usedParamSet":{"tenantId":true,"entityId":true,"incl
 export const entityById = new PreparedQuery<IEntityByIdParams,IEntityByIdResult>(entityByIdIR);
 
 
+/** 'EntityRow' parameters type */
+export interface IEntityRowParams {
+  entityId: string;
+}
+
+/** 'EntityRow' return type */
+export interface IEntityRowResult {
+  /** AES-256-GCM ciphertext (key id inside) of the JSON object of identifiers (ssn, ein, ...). Never plaintext. */
+  canonical_identifiers: Buffer;
+  created_at: Date;
+  entity_id: string;
+  entity_type: entity_type;
+  updated_at: Date;
+}
+
+/** 'EntityRow' query type */
+export interface IEntityRowQuery {
+  params: IEntityRowParams;
+  result: IEntityRowResult;
+}
+
+const entityRowIR: any = {"usedParamSet":{"entityId":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":201,"b":210}]}],"statement":"-- One entity row by primary key, as stored (the owner sees every row; `app` only its tenant's). `make bench`\n-- compares this lookup across clients.\nSELECT * FROM screening.entities WHERE entity_id = :entityId!"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- One entity row by primary key, as stored (the owner sees every row; `app` only its tenant's). `make bench`
+ * -- compares this lookup across clients.
+ * SELECT * FROM screening.entities WHERE entity_id = :entityId!
+ * ```
+ */
+export const entityRow = new PreparedQuery<IEntityRowParams,IEntityRowResult>(entityRowIR);
+
+
 /** 'EntityIdByIdentifier' parameters type */
 export interface IEntityIdByIdentifierParams {
   blindIndex: Buffer;
