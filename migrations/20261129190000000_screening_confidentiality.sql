@@ -19,6 +19,9 @@
 --     TN001 and runs in the message that sets the tenant context (no extra round trip).
 --   * Default deny: with no tenant set, `app` sees no row of any screening table (tenants and entities
 --     included). The platform (the owner connection) keeps seeing everything that is not FORCEd.
+--   * Shared paid_external cache rows are read by any live tenant (the seed's reuse of paid data; the service
+--     returns them only for entities the tenant uses) but deleted by none: `app` deletes only its own
+--     customer_provided rows (RESTRICTIVE policy own_rows_delete).
 --   * Erasure is a platform operation: `app` loses DELETE on entities (and UPDATE of deleted_at);
 --     screening.erase_entity() writes `entity_erased` into the trail of every tenant whose data goes.
 -- Backfill (data-preserving): links, profiles and relations get their tenant from the audit trail
@@ -197,6 +200,9 @@ CREATE POLICY live_tenant ON screening.entity_relations AS RESTRICTIVE TO app US
 CREATE POLICY live_tenant ON screening.cached_data_sources AS RESTRICTIVE TO app USING ((SELECT screening.current_tenant()) IS NOT NULL) WITH CHECK ((SELECT screening.current_tenant()) IS NOT NULL);
 CREATE POLICY live_tenant ON screening.audit_events AS RESTRICTIVE TO app USING ((SELECT screening.current_tenant()) IS NOT NULL) WITH CHECK ((SELECT screening.current_tenant()) IS NOT NULL);
 
+-- The shared paid_external cache rows: a tenant may not delete them (only its own customer_provided rows).
+CREATE POLICY own_rows_delete ON screening.cached_data_sources AS RESTRICTIVE FOR DELETE TO app USING (customer_id = (SELECT screening.current_tenant()));
+
 -- Erasure (platform) ------------------------------------------------------------------------------------------
 CREATE FUNCTION screening.erase_entity(p_entity_id uuid, p_actor_id uuid, p_correlation_id uuid)
   RETURNS TABLE (tenant_id uuid, profiles bigint, relations bigint, cached bigint)
@@ -243,6 +249,7 @@ SET LOCAL statement_timeout = '600s';
 DROP FUNCTION screening.erase_entity(uuid, uuid, uuid);
 DROP POLICY live_tenant ON screening.audit_events;
 DROP POLICY live_tenant ON screening.cached_data_sources;
+DROP POLICY own_rows_delete ON screening.cached_data_sources;
 DROP POLICY live_tenant ON screening.entity_relations;
 DROP POLICY live_tenant ON screening.entity_profiles;
 DROP POLICY live_tenant ON screening.tenant_entities;

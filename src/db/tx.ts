@@ -52,7 +52,8 @@ type LocalSettings = Record<string, string>;
  */
 function beginText(client: pg.ClientBase, begin: string, settings: LocalSettings, check?: string): string {
   const entries = Object.entries(settings);
-  if (check !== undefined && !CHECK_CALL.test(check)) throw new Error(`transaction check must be a schema-qualified function call without arguments, got ${check}`);
+  if (check !== undefined && !CHECK_CALL.test(check))
+    throw new Error(`transaction check must be a schema-qualified function call without arguments, got ${check}`);
   const lit = (v: string) => client.escapeLiteral(v);
   const setAll = entries.length ? `; SELECT ${entries.map(([k, v]) => `set_config(${lit(k)}, ${lit(v)}, true)`).join(", ")}` : "";
   return `${begin}${setAll}${check ? `; SELECT ${check}` : ""}`;

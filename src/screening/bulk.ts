@@ -41,7 +41,8 @@ export const ENTITIES_COPY = copyTable<EntityRow>(
   },
   {
     fallback: (rows, c) =>
-      sql.bulk.insertEntitiesUnnest.run(
+      many(
+        sql.bulk.insertEntitiesUnnest,
         { entityIds: rows.map((r) => r.entityId), entityTypes: rows.map((r) => r.entityType), canonicalIdentifiers: rows.map((r) => r.canonicalIdentifiers) },
         c,
       ),
@@ -58,7 +59,8 @@ export const IDENTIFIERS_COPY = copyTable<IdentifierRow>(
   },
   {
     fallback: (rows, c) =>
-      sql.bulk.insertIdentifiersUnnest.run(
+      many(
+        sql.bulk.insertIdentifiersUnnest,
         { identifierKinds: rows.map((r) => r.identifierKind), blindIndexes: rows.map((r) => r.blindIndex), entityIds: rows.map((r) => r.entityId) },
         c,
       ),
@@ -90,9 +92,10 @@ export const bulkCreateEntities = operation({
       details.push(JSON.stringify({ entity_type: e.entityType, identifier_kinds: kinds, bulk: true }));
     });
     await copyRows(c, ENTITIES_COPY, entities, { via: "insert" });
-    await sql.bulk.linkEntitiesUnnest.run({ tenantId: ctx.tenantId, entityIds: ids }, c);
+    await many(sql.bulk.linkEntitiesUnnest, { tenantId: ctx.tenantId, entityIds: ids }, c);
     if (indexes.length) await copyRows(c, IDENTIFIERS_COPY, indexes, { via: "insert" });
-    await sql.bulk.insertEntityCreatedEvents.run(
+    await many(
+      sql.bulk.insertEntityCreatedEvents,
       { tenantId: ctx.tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId, entityIds: ids, details },
       c,
     );
@@ -126,9 +129,10 @@ export const importEntityRows = operation({
       }
     });
     const n = await copyRows(c, ENTITIES_COPY, rows, { via: "insert" });
-    await sql.bulk.linkEntitiesUnnest.run({ tenantId: ctx.tenantId, entityIds: rows.map((r) => r.entityId) }, c);
+    await many(sql.bulk.linkEntitiesUnnest, { tenantId: ctx.tenantId, entityIds: rows.map((r) => r.entityId) }, c);
     const details = rows.map((r) => JSON.stringify({ entity_type: r.entityType, imported: true }));
-    await sql.bulk.insertEntityCreatedEvents.run(
+    await many(
+      sql.bulk.insertEntityCreatedEvents,
       { tenantId: ctx.tenantId, actorId: ctx.actorId, correlationId: ctx.correlationId, entityIds: rows.map((r) => r.entityId), details },
       c,
     );

@@ -73,15 +73,17 @@ export const createEntity = operation({
   async run(p, { c, ctx, db }) {
     const normalised = normaliseIdentifiers(p.identifiers);
     const { entity_id: entityId } = await one(sql.entities.newEntityId, undefined, c);
-    await sql.entities.insertEntity.run(
+    await many(
+      sql.entities.insertEntity,
       { entityId, entityType: p.entityType, canonicalIdentifiers: keyring(db.config).encrypt(JSON.stringify(normalised), identifiersAad(entityId)) },
       c,
     );
-    await sql.entities.linkEntity.run({ tenantId: ctx.tenantId, entityId }, c);
+    await many(sql.entities.linkEntity, { tenantId: ctx.tenantId, entityId }, c);
     const kinds = Object.keys(normalised) as IdentifierKind[];
     if (kinds.length) {
       const key = blindIndexKey(db.config);
-      await sql.entities.insertIdentifiers.run(
+      await many(
+        sql.entities.insertIdentifiers,
         { rows: kinds.map((k) => ({ identifierKind: k, blindIndex: blindIndex(key, k, normalised[k] as string), entityId })) },
         c,
       );
@@ -108,7 +110,7 @@ export const findEntityByIdentifier = operation({
     const bi = blindIndex(blindIndexKey(db.config), p.kind, normaliseIdentifier(p.kind, p.value));
     const found = await maybeOne(sql.entities.entityIdByIdentifier, { kind: p.kind, blindIndex: bi }, c);
     if (!found) return null;
-    await sql.entities.linkEntity.run({ tenantId: ctx.tenantId, entityId: found.entity_id }, c);
+    await many(sql.entities.linkEntity, { tenantId: ctx.tenantId, entityId: found.entity_id }, c);
     const row = await maybeOne(sql.entities.entityById, { tenantId: ctx.tenantId, entityId: found.entity_id, includeDeleted: p.includeDeleted }, c);
     return row ? decode(db, row) : null;
   },

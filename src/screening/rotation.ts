@@ -37,7 +37,8 @@ export const reencryptToActiveKey = batchOperation({
       const n = await db.transaction(async (c) => {
         const rows = await many(sql.entities.entitiesNotUnderKey, { activeKeyId: k.activeKeyId, limit: batchSize }, c);
         for (const r of rows) {
-          await sql.entities.setEntityCiphertext.run(
+          await many(
+            sql.entities.setEntityCiphertext,
             { entityId: r.entity_id, ciphertext: k.reencrypt(r.canonical_identifiers, identifiersAad(r.entity_id)) },
             c,
           );
@@ -54,7 +55,8 @@ export const reencryptToActiveKey = batchOperation({
           await setLocalTenant(c, tenant_id);
           const rows = await many(sql.cache.cacheNotUnderKey, { activeKeyId: k.activeKeyId, limit: batchSize }, c);
           for (const r of rows) {
-            await sql.cache.setCacheCiphertext.run(
+            await many(
+              sql.cache.setCacheCiphertext,
               { cacheId: r.cache_id, ciphertext: k.reencrypt(r.raw_response, rawResponseAad(r.entity_id, r.check_type)) },
               c,
             );

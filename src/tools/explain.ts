@@ -115,9 +115,11 @@ export async function explainAll(db: pg.Pool, opts: { threshold?: number } = {})
   const threshold = opts.threshold ?? 5_000;
   const params = await representativeParams(db);
   const sizes = new Map(
-    (await db.query<{ t: string; n: number }>("SELECT n.nspname || '.' || c.relname AS t, c.reltuples::bigint::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')")).rows.map(
-      (r) => [r.t, r.n],
-    ),
+    (
+      await db.query<{ t: string; n: number }>(
+        "SELECT n.nspname || '.' || c.relname AS t, c.reltuples::bigint::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')",
+      )
+    ).rows.map((r) => [r.t, r.n]),
   );
   const out: PlanLine[] = [];
   for (const file of generatedModules()) {
@@ -146,7 +148,7 @@ export async function explainAll(db: pg.Pool, opts: { threshold?: number } = {})
         violations: [],
       };
       // VERBOSE: scan nodes then name their schema (screening.entities and workspace.entities differ in size).
-        const explain = `EXPLAIN (${isRead ? "ANALYZE, " : ""}VERBOSE, FORMAT JSON) ${captured.text}`;
+      const explain = `EXPLAIN (${isRead ? "ANALYZE, " : ""}VERBOSE, FORMAT JSON) ${captured.text}`;
       const run = async (asApp: boolean) => {
         const c = await db.connect();
         try {

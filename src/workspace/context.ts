@@ -14,6 +14,7 @@ import type pg from "pg";
 import { z } from "zod";
 import { ForbiddenError } from "../db/errors";
 import { defineDomain, type PlatformContext } from "../db/operation";
+import { many } from "../db/rows";
 import { parseInput } from "../db/validate";
 import { sql } from "./sql";
 
@@ -52,7 +53,8 @@ const json = (v: Record<string, unknown> | null | undefined) => (v == null ? nul
 
 /** Append an audit row inside the caller's (tenant) transaction. Never put secrets or tokens in it. */
 export async function recordAudit(c: pg.ClientBase, ctx: WorkspaceContext, e: AuditEntry, failure?: string) {
-  await sql.audit.insertAuditLog.run(
+  await many(
+    sql.audit.insertAuditLog,
     {
       organizationId: ctx.organizationId,
       userId: ctx.userId,

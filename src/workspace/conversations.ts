@@ -46,7 +46,8 @@ export const createConversation = operation({
     const me = actingUser(ctx);
     const conv = await one(sql.conversations.insertConversation, { organizationId: ctx.organizationId, ...p, createdBy: me }, c);
     const others = [...new Set(p.participantIds)].filter((id) => id !== me);
-    await sql.conversations.addParticipants.run(
+    await many(
+      sql.conversations.addParticipants,
       {
         participants: [
           { conversationId: conv.id, userId: me, role: "owner" },

@@ -173,7 +173,7 @@ export const recordMemoriesUsed = operation({
       { uses: p.memories.map((m) => ({ messageId: p.messageId, memoryId: m.memoryId, relevanceScore: m.relevanceScore ?? null })) },
       c,
     );
-    await sql.memories.touchMemories.run({ ids: p.memories.map((m) => m.memoryId) }, c);
+    await many(sql.memories.touchMemories, { ids: p.memories.map((m) => m.memoryId) }, c);
     return rows;
   },
 });

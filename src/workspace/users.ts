@@ -8,7 +8,7 @@
  */
 import crypto from "node:crypto";
 import { z } from "zod";
-import { maybeOne, one } from "../db/rows";
+import { many, maybeOne, one } from "../db/rows";
 import { setLocalTenant } from "../db/tx";
 import { jsonRecord } from "../db/validate";
 import { actingUser, operation, platformOperation, recordAudit, word, workspaceContext } from "./context";
@@ -220,7 +220,7 @@ export const createSession = operation({
       },
       c,
     );
-    await sql.organizations.touchLogin.run({ id: userId }, c);
+    await many(sql.organizations.touchLogin, { id: userId }, c);
     await recordAudit(c, ctx, { action: "session.created", resourceType: "session", resourceId: s.id });
     return { session_id: s.id, expires_at: s.expires_at, token, refresh_token: refreshToken };
   },

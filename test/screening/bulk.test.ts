@@ -5,7 +5,7 @@
  */
 import crypto from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ConflictError, ValidationError } from "../../src/db/errors";
+import { ConflictError, NotFoundError, ValidationError } from "../../src/db/errors";
 import { platformContext } from "../../src/db/operation";
 import { keyring } from "../../src/screening/context";
 import { bulkCreateEntities, importEntityRows } from "../../src/screening/bulk";
@@ -15,7 +15,9 @@ import { useTestDb } from "../support/db";
 
 const t = useTestDb();
 let A: RequestContext;
+let B: RequestContext;
 const ctx = () => requestContext({ tenantId: A.tenantId, actorId: crypto.randomUUID(), correlationId: crypto.randomUUID() });
+const other = () => requestContext({ tenantId: B.tenantId, actorId: crypto.randomUUID(), correlationId: crypto.randomUUID() });
 const ssn = (i: number) => String(200_000_000 + i).padStart(9, "0");
 const count = async (sql: string, params: unknown[] = []) => Number((await t.db.pool.query(sql, params)).rows[0].n);
 const totals = async () => ({
@@ -32,6 +34,8 @@ const auditFor = (c: RequestContext, type: string) =>
 beforeAll(async () => {
   const tenant = await createTenant(t.db, platformContext(), { slug: "bulk-co", name: "Bulk Co" });
   A = requestContext({ tenantId: tenant.tenant_id, actorId: null, correlationId: crypto.randomUUID() });
+  const second = await createTenant(t.db, platformContext(), { slug: "other-co", name: "Other Co" });
+  B = requestContext({ tenantId: second.tenant_id, actorId: null, correlationId: crypto.randomUUID() });
 });
 
 describe("bulkCreateEntities", () => {
@@ -52,6 +56,11 @@ describe("bulkCreateEntities", () => {
     expect((await findEntityByIdentifier(t.db, c, { kind: "ssn", value: ssn(1999) }))?.entity_id).toBe(ids[1999]);
     expect(await auditFor(c, "entity_created")).toBe(2000);
     expect(await auditFor(c, "data_accessed")).toBe(3); // the three reads above
+    // Linked to the loading tenant only: another tenant does not see them until it resolves an identifier it holds.
+    expect(await count("SELECT count(*) AS n FROM screening.tenant_entities WHERE tenant_id = $1 AND entity_id = ANY ($2::uuid[])", [A.tenantId, ids])).toBe(
+      2000,
+    );
+    await expect(getEntity(t.db, other(), { entityId: ids[7] as string })).rejects.toBeInstanceOf(NotFoundError);
     // No plaintext identifier is stored.
     expect(await count("SELECT count(*) AS n FROM screening.entities WHERE position($1::bytea IN canonical_identifiers) > 0", [Buffer.from(ssn(7))])).toBe(0);
   });
@@ -111,6 +120,13 @@ describe("importEntityRows (stored form, no cryptography on the way in)", () => 
     const last = rows[1499] as (typeof rows)[number];
     expect((await getEntity(t.db, c, { entityId: last.entityId })).identifiers).toEqual({ address_key: last.entityId });
     expect(await auditFor(c, "entity_created")).toBe(1500);
+    expect(
+      await count("SELECT count(*) AS n FROM screening.tenant_entities WHERE tenant_id = $1 AND entity_id = ANY ($2::uuid[])", [
+        A.tenantId,
+        rows.map((r) => r.entityId),
+      ]),
+    ).toBe(1500);
+    await expect(getEntity(t.db, other(), { entityId: last.entityId })).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it("rejects a row that is not a ciphertext, or a repeated id, writing nothing", async () => {

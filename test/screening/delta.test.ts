@@ -35,6 +35,16 @@ describe("computeDelta", () => {
     });
   });
 
+  it('reads the risk score in seed 001\'s shape ({"overall": 0.1}) as well as {"score": n}', () => {
+    const v = (risk_score: Record<string, unknown>) => ({ findings: [], risk_score, connections: [] });
+    const seed = computeDelta(v({ overall: 0.1 }), v({ overall: 0.4 }));
+    expect(seed.risk_score).toMatchObject({ previous: { overall: 0.1 }, current: { overall: 0.4 } });
+    expect(seed.risk_score?.change).toBeCloseTo(0.3, 10);
+    expect(computeDelta(v({ score: 40 }), v({ score: 65 })).risk_score?.change).toBe(25);
+    // A shape with no number to compare: the change is unknown, not zero.
+    expect(computeDelta(v({ band: "low" }), v({ band: "high" })).risk_score?.change).toBeNull();
+  });
+
   it("is empty between identical versions", () => {
     const v = { findings: [{ id: "a" }], risk_score: { score: 1 }, connections: [] };
     expect(computeDelta(v, structuredClone(v))).toEqual({

@@ -39,6 +39,8 @@ describe("key rotation", () => {
   it("moves entity identifiers and every tenant's cache rows to the active key; data still reads back", async () => {
     const kid = (b: Buffer) => b.subarray(2, 2 + (b[1] as number)).toString("ascii");
     const e = await createEntity(oldDb, A, { entityType: "individual", identifiers: { ssn: "123456789" } });
+    // B starts screening the same person by resolving the SSN it holds (it then uses the shared entity).
+    expect((await findEntityByIdentifier(oldDb, B, { kind: "ssn", value: "123456789" }))?.entity_id).toBe(e.entity_id);
     await storeProviderResponse(oldDb, B, {
       entityId: e.entity_id,
       providerId: "hr",

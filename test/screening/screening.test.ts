@@ -20,6 +20,7 @@ import {
   profileVersion,
   type RequestContext,
   requestContext,
+  restoreEntity,
   softDeleteEntity,
   storeProviderResponse,
   sweepFreshness,
@@ -96,7 +97,7 @@ describe("entities", () => {
     }
   });
 
-  it("soft delete hides the entity; erase removes it with profiles, relations, cache rows and identifiers", async () => {
+  it("soft delete hides the entity from the tenant until restored; the platform's erase removes it with profiles, relations, cache rows, identifiers and links", async () => {
     const s = ssn();
     const e = await createEntity(t.db, A, { entityType: "individual", identifiers: { ssn: s } });
     const other = await createEntity(t.db, A, { entityType: "organization" });
@@ -109,20 +110,45 @@ describe("entities", () => {
       discoveredInScreening: p.profile_id,
     });
     await storeProviderResponse(t.db, A, paid(e.entity_id));
+    await storeProviderResponse(t.db, A, paid(e.entity_id, { dataOrigin: "customer_provided", providerId: "acme-hr", cost: 0 }));
 
-    await softDeleteEntity(t.db, A, { entityId: e.entity_id });
+    // Soft delete: the tenant stops using the entity (per tenant; its identifiers stay, they are shared identity).
+    const deletedAt = await softDeleteEntity(t.db, A, { entityId: e.entity_id });
+    expect(deletedAt).toBeInstanceOf(Date);
     expect(await findEntityByIdentifier(t.db, A, { kind: "ssn", value: s })).toBeNull();
+    expect((await findEntityByIdentifier(t.db, A, { kind: "ssn", value: s, includeDeleted: true }))?.deleted_at).toEqual(deletedAt);
     await expect(getEntity(t.db, A, { entityId: e.entity_id })).rejects.toBeInstanceOf(NotFoundError);
-    expect((await getEntity(t.db, A, { entityId: e.entity_id, includeDeleted: true })).deleted_at).toBeInstanceOf(Date);
+    expect((await getEntity(t.db, A, { entityId: e.entity_id, includeDeleted: true })).deleted_at).toEqual(deletedAt);
+    await expect(softDeleteEntity(t.db, A, { entityId: e.entity_id })).rejects.toBeInstanceOf(NotFoundError); // already deleted
+    // Re-creating it is still a conflict (the identifier is taken); restoring is the way back.
+    expect(await createEntity(t.db, A, { entityType: "individual", identifiers: { ssn: s } }).catch((x) => x)).toBeInstanceOf(ConflictError);
+    expect(await count("SELECT count(*) AS n FROM screening.entity_identifiers WHERE entity_id = $1", [e.entity_id])).toBe(1);
 
-    await eraseEntity(t.db, A, { entityId: e.entity_id });
-    for (const table of ["entities", "entity_profiles", "cached_data_sources", "entity_identifiers"]) {
+    await restoreEntity(t.db, A, { entityId: e.entity_id });
+    expect((await getEntity(t.db, A, { entityId: e.entity_id })).deleted_at).toBeNull();
+    expect((await findEntityByIdentifier(t.db, A, { kind: "ssn", value: s }))?.entity_id).toBe(e.entity_id);
+    await expect(restoreEntity(t.db, A, { entityId: e.entity_id })).rejects.toBeInstanceOf(NotFoundError); // not deleted
+    expect((await latestProfile(t.db, A, { entityId: e.entity_id }))?.profile_id).toBe(p.profile_id); // nothing was lost
+
+    // A tenant cannot erase (no DELETE for app on entities); the platform can.
+    expect(await t.db.tenant(A.tenantId, (c) => c.query("DELETE FROM screening.entities WHERE entity_id = $1", [e.entity_id])).catch((x) => x)).toBeInstanceOf(
+      ForbiddenError,
+    );
+    const report = await eraseEntity(t.db, platformContext({ actorId: crypto.randomUUID() }), { entityId: e.entity_id });
+    expect(report).toEqual({ tenants: [{ tenant_id: A.tenantId, profiles: 1, relations: 1, cached: 1 }] });
+    for (const table of ["entities", "entity_profiles", "cached_data_sources", "entity_identifiers", "tenant_entities"]) {
       expect(await count(`SELECT count(*) AS n FROM screening.${table} WHERE entity_id = $1`, [e.entity_id]), table).toBe(0);
     }
-    expect(await count("SELECT count(*) AS n FROM screening.entity_relations WHERE from_entity_id = $1", [e.entity_id])).toBe(0);
-    // The audit trail keeps its record of the erasure.
-    const events = await listAuditEvents(t.db, A, today());
-    expect(events.filter((ev) => ev.entity_id === e.entity_id).map((ev) => ev.event_type)).toContain("entity_erased");
+    expect(await count("SELECT count(*) AS n FROM screening.entity_relations WHERE $1 IN (from_entity_id, to_entity_id)", [e.entity_id])).toBe(0);
+    expect((await getEntity(t.db, A, { entityId: other.entity_id })).entity_id).toBe(other.entity_id); // the other end stays
+    await expect(eraseEntity(t.db, P, { entityId: e.entity_id })).rejects.toBeInstanceOf(NotFoundError);
+    // The audit trail keeps its record of the soft delete, the restore and the erasure.
+    const events = (await listAuditEvents(t.db, A, today())).filter((ev) => ev.entity_id === e.entity_id);
+    expect(events.filter((ev) => ev.event_type === "entity_deleted")).toHaveLength(1);
+    expect(events.filter((ev) => ev.event_type === "entity_updated").map((ev) => ev.details)).toEqual([{ restored: true }]);
+    expect(events.filter((ev) => ev.event_type === "entity_erased").map((ev) => ev.details)).toEqual([
+      { by: "platform", profiles: 1, relations: 1, customer_cache_rows: 1 },
+    ]);
   });
 });
 
@@ -184,8 +210,11 @@ describe("profiles", () => {
     );
     const err = await t.db
       .transaction((c) =>
-        c.query(`INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used)
-                 VALUES (gen_random_uuid(), 1, 'manual', '[]', '{}', '[]', '[]')`),
+        c.query(
+          `INSERT INTO screening.entity_profiles (tenant_id, entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used)
+           VALUES ($1, gen_random_uuid(), 1, 'manual', '[]', '{}', '[]', '[]')`,
+          [A.tenantId],
+        ),
       )
       .catch((e) => e);
     expect(err).toBeInstanceOf(NotFoundError);
@@ -199,9 +228,9 @@ describe("profiles", () => {
       t.db
         .transaction((c) =>
           c.query(
-            `INSERT INTO screening.entity_profiles (profile_id, entity_id, version, previous_version, trigger_type, findings, risk_score, connections, data_sources_used)
-             VALUES ($1, $2, $3, $4, 'manual', '[]', '{}', '[]', '[]')`,
-            [id, e.entity_id, version, prev],
+            `INSERT INTO screening.entity_profiles (profile_id, tenant_id, entity_id, version, previous_version, trigger_type, findings, risk_score, connections, data_sources_used)
+             VALUES ($1, $2, $3, $4, $5, 'manual', '[]', '{}', '[]', '[]')`,
+            [id, A.tenantId, e.entity_id, version, prev],
           ),
         )
         .catch((x) => x);
@@ -215,19 +244,19 @@ describe("CHECK constraints name themselves", () => {
   it.each([
     [
       "entity_relations_confidence_range",
-      "INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score) SELECT a, b, 'employer', 1.5 FROM ids",
+      "INSERT INTO screening.entity_relations (tenant_id, from_entity_id, to_entity_id, relation_type, confidence_score) SELECT t, a, b, 'employer', 1.5 FROM ids",
     ],
     [
       "entity_relations_no_self",
-      "INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score) SELECT a, a, 'employer', 0.5 FROM ids",
+      "INSERT INTO screening.entity_relations (tenant_id, from_entity_id, to_entity_id, relation_type, confidence_score) SELECT t, a, a, 'employer', 0.5 FROM ids",
     ],
     [
       "entity_profiles_connection_count_check",
-      "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used, connection_count) SELECT a, 1, 'manual', '[]', '{}', '[]', '[]', -1 FROM ids",
+      "INSERT INTO screening.entity_profiles (tenant_id, entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used, connection_count) SELECT t, a, 1, 'manual', '[]', '{}', '[]', '[]', -1 FROM ids",
     ],
     [
       "entity_profiles_trigger_type_check",
-      "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT a, 1, 'whim', '[]', '{}', '[]', '[]' FROM ids",
+      "INSERT INTO screening.entity_profiles (tenant_id, entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT t, a, 1, 'whim', '[]', '{}', '[]', '[]' FROM ids",
     ],
     [
       "cached_data_sources_origin_customer",
@@ -257,15 +286,15 @@ describe("CHECK constraints name themselves", () => {
     ],
     [
       "entity_relations_type_format",
-      "INSERT INTO screening.entity_relations (from_entity_id, to_entity_id, relation_type, confidence_score) SELECT a, b, 'Best Friend', 0.5 FROM ids",
+      "INSERT INTO screening.entity_relations (tenant_id, from_entity_id, to_entity_id, relation_type, confidence_score) SELECT t, a, b, 'Best Friend', 0.5 FROM ids",
     ],
     [
       "entity_profiles_findings_array",
-      "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT a, 1, 'manual', '{}', '{}', '[]', '[]' FROM ids",
+      "INSERT INTO screening.entity_profiles (tenant_id, entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT t, a, 1, 'manual', '{}', '{}', '[]', '[]' FROM ids",
     ],
     [
       "entity_profiles_risk_score_object",
-      "INSERT INTO screening.entity_profiles (entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT a, 1, 'manual', '[]', '5', '[]', '[]' FROM ids",
+      "INSERT INTO screening.entity_profiles (tenant_id, entity_id, version, trigger_type, findings, risk_score, connections, data_sources_used) SELECT t, a, 1, 'manual', '[]', '5', '[]', '[]' FROM ids",
     ],
     [
       "cached_data_sources_origin_check",
@@ -287,7 +316,9 @@ describe("CHECK constraints name themselves", () => {
     ["audit_events_details_object", "INSERT INTO screening.audit_events (tenant_id, event_type, correlation_id, details) SELECT a, 'error', b, '[]' FROM ids"],
   ])("%s", async (constraint, sql) => {
     const [a, b] = await Promise.all([createEntity(t.db, A, { entityType: "individual" }), createEntity(t.db, A, { entityType: "individual" })]);
-    const err = await t.db.transaction((c) => c.query(`WITH ids AS (SELECT $1::uuid AS a, $2::uuid AS b) ${sql}`, [a.entity_id, b.entity_id])).catch((e) => e);
+    const err = await t.db
+      .transaction((c) => c.query(`WITH ids AS (SELECT $1::uuid AS a, $2::uuid AS b, $3::uuid AS t) ${sql}`, [a.entity_id, b.entity_id, A.tenantId]))
+      .catch((e) => e);
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.constraint).toBe(constraint);
   });
@@ -297,9 +328,9 @@ describe("CHECK constraints name themselves", () => {
     const err = await t.db
       .transaction((c) =>
         c.query(
-          `INSERT INTO screening.entity_profiles (entity_id, version, previous_version, trigger_type, findings, risk_score, connections, data_sources_used)
-           VALUES ($1, 0, -1, 'manual', '[]', '{}', '[]', '[]')`,
-          [e.entity_id],
+          `INSERT INTO screening.entity_profiles (tenant_id, entity_id, version, previous_version, trigger_type, findings, risk_score, connections, data_sources_used)
+           VALUES ($1, $2, 0, -1, 'manual', '[]', '{}', '[]', '[]')`,
+          [A.tenantId, e.entity_id],
         ),
       )
       .catch((x) => x);
@@ -330,7 +361,8 @@ describe("relations", () => {
 
 describe("provider cache and tenant isolation", () => {
   it("shares paid data across tenants, keeps customer-provided data private, computes freshness at read time", async () => {
-    const e = await createEntity(t.db, A, { entityType: "individual" });
+    const s = ssn();
+    const e = await createEntity(t.db, A, { entityType: "individual", identifiers: { ssn: s } });
     await storeProviderResponse(t.db, A, paid(e.entity_id));
     await storeProviderResponse(
       t.db,
@@ -349,6 +381,9 @@ describe("provider cache and tenant isolation", () => {
     );
 
     const forA = await lookupCache(t.db, A, { entityId: e.entity_id, checkType: "criminal_record" });
+    // B reads cached data only for an entity it uses: it starts screening this one by resolving the SSN it holds.
+    await expect(lookupCache(t.db, B, { entityId: e.entity_id, checkType: "criminal_record" })).rejects.toBeInstanceOf(NotFoundError);
+    expect((await findEntityByIdentifier(t.db, B, { kind: "ssn", value: s }))?.entity_id).toBe(e.entity_id);
     const forB = await lookupCache(t.db, B, { entityId: e.entity_id, checkType: "criminal_record" });
     expect(forA.map((r) => r.provider_id).sort()).toEqual(["acme-bureau", "acme-hr", "old-bureau"]);
     expect(forB.map((r) => r.provider_id).sort()).toEqual(["acme-bureau", "old-bureau"]);
@@ -443,9 +478,22 @@ describe("indexes are used (EXPLAIN)", () => {
         return JSON.stringify((await c.query(`EXPLAIN (FORMAT JSON) ${sql}`, params)).rows[0]["QUERY PLAN"]);
       });
     const id = crypto.randomUUID();
-    expect(await plan("SELECT * FROM screening.entity_profiles WHERE entity_id = $1 AND version = $2", [id, 1])).toContain(
-      '"Index Name":"idx_profile_version"',
-    );
+    // As the service asks for it (ProfileByVersion): one tenant's version of an entity's profile. The entity has a
+    // long history in two tenants (so the plain entity_id index, which the erasure cascade uses, is not as good).
+    const e = await createEntity(t.db, A, { entityType: "individual" });
+    await t.db.transaction(async (c) => {
+      for (const tenant of [A.tenantId, B.tenantId]) {
+        await c.query(
+          `INSERT INTO screening.entity_profiles (tenant_id, entity_id, version, previous_version, trigger_type, findings, risk_score, connections, data_sources_used)
+           SELECT $1, $2, v, nullif(v - 1, 0), 'monitoring', '[]', '{}', '[]', '[]' FROM generate_series(1, 200) v`,
+          [tenant, e.entity_id],
+        );
+      }
+    });
+    await t.db.pool.query("ANALYZE screening.entity_profiles");
+    expect(
+      await plan("SELECT * FROM screening.entity_profiles WHERE tenant_id = $1 AND entity_id = $2 AND version = $3", [A.tenantId, e.entity_id, 100]),
+    ).toContain('"Index Name":"idx_profile_version"');
     expect(await plan("SELECT * FROM screening.cached_data_sources WHERE entity_id = $1 AND check_type = $2", [id, "credit"])).toContain(
       '"Index Name":"idx_cache_entity_check"',
     );
@@ -461,7 +509,10 @@ describeServer(`races (server engine; ${SERVER_ONLY_REASON})`, () => {
       ),
     );
     expect(results.filter((r) => r.status === "rejected")).toEqual([]);
-    const { rows } = await t.db.pool.query("SELECT version FROM screening.entity_profiles WHERE entity_id = $1 ORDER BY version", [e.entity_id]);
+    const { rows } = await t.db.pool.query("SELECT version FROM screening.entity_profiles WHERE tenant_id = $1 AND entity_id = $2 ORDER BY version", [
+      A.tenantId,
+      e.entity_id,
+    ]);
     expect(rows.map((r) => r.version)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
   });
 
