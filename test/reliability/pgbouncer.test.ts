@@ -37,7 +37,10 @@ describeServer(`PgBouncer, transaction mode (server engine; ${SERVER_ONLY_REASON
     const db = viaBouncer as Db;
     const tenants = await Promise.all([0, 1, 2, 3].map((i) => screening.createTenant(t.db, platformContext(), { slug: `bouncer-${i}`, name: `T${i}` })));
     const ctxs = tenants.map((x) => screening.requestContext({ tenantId: x.tenant_id, actorId: null, correlationId: crypto.randomUUID() }));
-    const entity = await screening.createEntity(t.db, ctxs[0] as screening.RequestContext, { entityType: "individual" });
+    const passport = `PB${crypto.randomBytes(4).toString("hex")}`;
+    const entity = await screening.createEntity(t.db, ctxs[0] as screening.RequestContext, { entityType: "individual", identifiers: { passport } });
+    // The other tenants start screening the shared entity by resolving an identifier they hold.
+    for (const ctx of ctxs.slice(1)) await screening.findEntityByIdentifier(t.db, ctx, { kind: "passport", value: passport });
     const window = { acquiredAt: new Date(Date.now() - 1000), freshUntil: new Date(Date.now() + 60_000), staleUntil: new Date(Date.now() + 120_000) };
     for (const [i, ctx] of ctxs.entries()) {
       await screening.storeProviderResponse(t.db, ctx, {

@@ -155,6 +155,8 @@ const stats = {
   rowsCompared: 0,
   erasures: 0,
   sharedEntities: 0,
+  /** Per operation name: [succeeded, failed as the model predicted, refused to a caller that is not live]. */
+  outcomes: {} as Record<string, [number, number, number]>,
   sqlReads: 0,
   writesZeroRows: 0,
   writesRejected: 0,
@@ -207,6 +209,7 @@ async function call<T>(
 ): Promise<{ ctx: s.RequestContext; value: T } | null> {
   const ctx = ctxFor(tenant);
   const label = `${operation} as ${live.has(tenant) ? "" : "non-live "}${tenant}`;
+  const tally = (stats.outcomes[operation] ??= [0, 0, 0]);
   const got = await fn(ctx).then(
     (value) => ({ value }),
     (error: unknown) => ({ error }),
@@ -216,15 +219,18 @@ async function call<T>(
     expect(err, label).toBeInstanceOf(ForbiddenError);
     expect((err as Error).message, label).toMatch(/unknown or deactivated/);
     stats.refusedCalls++;
+    tally[2]++;
     return null;
   }
   if (expected === "ok") {
     if ("error" in got) throw got.error;
+    tally[0]++;
     return { ctx, value: got.value };
   }
   expect("error" in got ? got.error : new Error(`accepted: ${JSON.stringify(got.value)}`), label).toBeInstanceOf(ERROR_OF[expected]);
   if (live.has(tenant)) eventsOf(tenant).push({ type: "error", correlationId: ctx.correlationId, entityId: null, failure: { operation, code: expected } });
   stats.failedCalls++;
+  tally[1]++;
   return null;
 }
 
@@ -254,8 +260,9 @@ const jsonObject = fc.dictionary(
  */
 const who = fc.nat({ max: 99 });
 /**
- * An entity of the run's pool (the setup entities not erased before the run, then the run's own): 0..59 one
- * the caller has a link to (deleted or not), if any, modulo their count; otherwise any, modulo the pool's size.
+ * An entity of the run's pool (the setup entities not erased before the run, then the run's own): 0..69 one
+ * the caller has a link to, if any, modulo their count (for delete: a live link, for restore: a deleted one,
+ * for the target of a relation: another than its source); otherwise any, modulo the pool's size.
  */
 const entity = fc.nat({ max: 99 });
 const checkType = fc.constantFrom(...CHECK_TYPES);
@@ -290,7 +297,7 @@ const opArb = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant("delete" as const), who, entity }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("restore" as const), who, entity }) },
   {
-    weight: 5,
+    weight: 6,
     arbitrary: fc.record({
       k: fc.constant("profile" as const),
       who,
@@ -302,7 +309,7 @@ const opArb = fc.oneof(
     }),
   },
   {
-    weight: 4,
+    weight: 5,
     arbitrary: fc.record({ k: fc.constant("link" as const), who, from: entity, to: entity, type: fc.constantFrom(...RELATION_TYPES), confidence }),
   },
   {
@@ -333,7 +340,7 @@ const opArb = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("bad" as const), who, kind: fc.constantFrom("negative-cost", "missing-entity", "self-link") }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant("deactivate" as const), who }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("deactivate" as const), who }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("erase" as const), entity }) },
   {
     weight: 3,
@@ -693,10 +700,12 @@ async function erase(entityId: string): Promise<void> {
 async function apply(op: Op, run: Run): Promise<void> {
   const any = (n: number) => run.pool[n % run.pool.length] as string;
   /** See `entity`: mostly an entity the caller has a link to, so that its calls mostly get past "not found". */
-  const pickFor = (tenant: string) => (n: number) => {
-    const used = run.pool.filter((e) => linkOf(tenant, e));
-    return n < 60 && used.length ? (used[n % used.length] as string) : any(n);
-  };
+  const pickFor =
+    (tenant: string, deleted?: boolean, except?: string) =>
+    (n: number): string => {
+      const used = run.pool.filter((e) => e !== except && linkOf(tenant, e) && (deleted === undefined || linkOf(tenant, e)?.deleted === deleted));
+      return n < 70 && used.length ? (used[n % used.length] as string) : any(n);
+    };
   switch (op.k) {
     case "create": {
       const tenant = caller(op.who, run);
@@ -765,7 +774,7 @@ async function apply(op: Op, run: Run): Promise<void> {
     }
     case "delete": {
       const tenant = caller(op.who, run);
-      const entityId = pickFor(tenant)(op.entity);
+      const entityId = pickFor(tenant, false)(op.entity);
       const r = await call(tenant, "screening.entity.delete", liveLink(tenant, entityId) ? "ok" : "not_found", (ctx) =>
         s.softDeleteEntity(t.db, ctx, { entityId }),
       );
@@ -778,7 +787,7 @@ async function apply(op: Op, run: Run): Promise<void> {
     }
     case "restore": {
       const tenant = caller(op.who, run);
-      const entityId = pickFor(tenant)(op.entity);
+      const entityId = pickFor(tenant, true)(op.entity);
       const r = await call(tenant, "screening.entity.restore", linkOf(tenant, entityId)?.deleted ? "ok" : "not_found", (ctx) =>
         s.restoreEntity(t.db, ctx, { entityId }),
       );
@@ -830,7 +839,7 @@ async function apply(op: Op, run: Run): Promise<void> {
     case "link": {
       const tenant = caller(op.who, run);
       const from = pickFor(tenant)(op.from);
-      const to = pickFor(tenant)(op.to);
+      const to = pickFor(tenant, undefined, from)(op.to);
       const expected: Outcome =
         from === to
           ? "validation"
@@ -1154,6 +1163,7 @@ async function checkHandWritten(as: As, victims: string[]): Promise<void> {
       [me],
     );
     await expectZeroRows(c, l("DELETE others' cache rows"), "DELETE FROM screening.cached_data_sources WHERE cache_id = ANY($1::uuid[])", [otherCache]);
+    await expectZeroRows(c, l("DELETE the shared paid rows"), "DELETE FROM screening.cached_data_sources WHERE data_origin = 'paid_external'", []);
     await expectZeroRows(
       c,
       l("DELETE others' customer_provided rows by owner"),
@@ -1255,6 +1265,10 @@ async function checkHandWritten(as: As, victims: string[]): Promise<void> {
       if (isLive) await expectRows(c, what, 1, sql, params);
       else await expectForbidden(c, what, RLS, sql, params);
     }
+    if (isLive) {
+      const ownRows = cache.filter((r) => r.origin === "customer_provided" && r.owner === me).length + (a ? 1 : 0);
+      await expectRows(c, own("DELETE its own cache rows (not the shared ones)"), ownRows, "DELETE FROM screening.cached_data_sources", []);
+    }
     if (!isLive) {
       await expectZeroRows(c, own("soft-delete its own links"), "UPDATE screening.tenant_entities SET deleted_at = now() WHERE tenant_id = $1", [self]);
       await expectZeroRows(c, own("UPDATE its own relations"), "UPDATE screening.entity_relations SET confidence_score = 1 WHERE tenant_id = $1", [self]);
@@ -1319,7 +1333,7 @@ describe("tenant isolation (property-based)", () => {
     // entities, identifiers and tenants are not FORCEd: the platform (owner) works across tenants.
     expect(rows).toEqual([
       { t: "screening.audit_events", forced: true, policies: ["live_tenant", "tenant_isolation"] },
-      { t: "screening.cached_data_sources", forced: true, policies: ["live_tenant", "shared_paid_or_own"] },
+      { t: "screening.cached_data_sources", forced: true, policies: ["live_tenant", "own_rows_delete", "shared_paid_or_own"] },
       { t: "screening.entities", forced: false, policies: ["linked_tenant", "live_tenant"] },
       { t: "screening.entity_identifiers", forced: false, policies: ["live_tenant", "resolve_and_attach"] },
       { t: "screening.entity_profiles", forced: true, policies: ["live_tenant", "tenant_isolation"] },
@@ -1332,12 +1346,22 @@ describe("tenant isolation (property-based)", () => {
       SELECT c.oid::regclass::text AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'screening' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND NOT c.relrowsecurity`);
     expect(unguarded.rows, "screening tables without row-level security").toEqual([]);
-    // The live-tenant policy is RESTRICTIVE (AND-ed with the others) and for `app` on every screening table.
-    const restrictive = await t.db.pool.query<{ t: string; permissive: boolean; roles: string[] }>(`
-      SELECT p.polrelid::regclass::text AS t, p.polpermissive AS permissive, array(SELECT r.rolname::text FROM pg_roles r WHERE r.oid = ANY (p.polroles)) AS roles
+    // The live-tenant policy is RESTRICTIVE (AND-ed with the others) and for `app` on every screening table
+    // but the directory of tenants (whose own_tenant policy goes through the same function); so is the
+    // policy that keeps a tenant from deleting the shared paid cache rows.
+    const restrictive = await t.db.pool.query<{ t: string; p: string; permissive: boolean; cmd: string; roles: string[] }>(`
+      SELECT p.polrelid::regclass::text AS t, p.polname::text AS p, p.polpermissive AS permissive, p.polcmd::text AS cmd,
+             array(SELECT r.rolname::text FROM pg_roles r WHERE r.oid = ANY (p.polroles)) AS roles
         FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = 'screening' AND p.polname = 'live_tenant' ORDER BY 1`);
-    expect(restrictive.rows.map((r) => ({ permissive: r.permissive, roles: r.roles }))).toEqual(rows.filter((r) => r.t !== "screening.tenants").map(() => ({ permissive: false, roles: [APP_ROLE] })));
+       WHERE n.nspname = 'screening' AND NOT p.polpermissive ORDER BY 1, 2`);
+    expect(restrictive.rows).toEqual([
+      ...rows
+        .filter((r) => r.t !== "screening.tenants")
+        .flatMap((r) => [
+          { t: r.t, p: "live_tenant", permissive: false, cmd: "*", roles: [APP_ROLE] },
+          ...(r.t === "screening.cached_data_sources" ? [{ t: r.t, p: "own_rows_delete", permissive: false, cmd: "d", roles: [APP_ROLE] }] : []),
+        ]),
+    ]);
     // Tables of other schemas under row-level security: the workspace domain's (whose policies go through
     // workspace.current_org_id() / current_user_id()) are covered by workspace-isolation.test.ts, which checks
     // its list (TABLES of test/workspace/fixtures.ts) against the catalog; say so in the output for any other.
@@ -1408,6 +1432,12 @@ describe("tenant isolation (property-based)", () => {
         `${stats.serviceReads} service reads comparing ${stats.rowsCompared} rows with the model; ` +
         `${stats.contexts} app contexts (another, a deactivated, an unknown or no tenant): ${stats.sqlReads} hand-written reads equal to the model, ` +
         `${stats.writesZeroRows} writes affecting 0 rows, ${stats.writesRejected} writes/partition reads rejected, ${stats.writesAccepted} own writes accepted; ${Date.now() - started} ms`,
+    );
+    console.log(
+      `[tenant-isolation] service calls per operation (succeeded/failed as predicted/refused to a deactivated or unknown tenant): ${Object.entries(stats.outcomes)
+        .sort(([x], [y]) => byId(x, y))
+        .map(([op, [ok, failed, refused]]) => `${op} ${ok}/${failed}/${refused}`)
+        .join(", ")}`,
     );
     expect(stats.runs).toBe(RUNS);
   });
