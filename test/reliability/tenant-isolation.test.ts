@@ -1280,6 +1280,7 @@ async function checkHandWritten(as: As, victims: string[]): Promise<void> {
 // ---- the tests ----------------------------------------------------------------------------------------------
 
 beforeAll(async () => {
+  if (process.env.ISO_MUTATE) await t.db.pool.query(process.env.ISO_MUTATE);
   setupTenant = await newTenant("iso-setup", "Setup tenant");
   for (let i = 0; i < SETUP_ENTITIES; i++) {
     setupEntities.push((await create(setupTenant, "individual", { passport: freshIdentifier("passport"), national_id: freshIdentifier("national_id") }, "ok", null)) as string);
