@@ -301,7 +301,7 @@ DROP INDEX screening.entity_profiles_entity_id_idx;
 DROP INDEX screening.idx_profile_version;
 -- Versions were per (entity, tenant); the old key is per entity: renumber in creation order.
 UPDATE screening.entity_profiles p SET version = n.v, previous_version = nullif(n.v - 1, 0)
-  FROM (SELECT profile_id, row_number() OVER (PARTITION BY entity_id ORDER BY created_at, profile_id)::int AS v FROM screening.entity_profiles) n
+  FROM (SELECT profile_id, row_number() OVER (PARTITION BY entity_id ORDER BY created_at, version, profile_id)::int AS v FROM screening.entity_profiles) n
  WHERE n.profile_id = p.profile_id AND (p.version, p.previous_version) IS DISTINCT FROM (n.v, nullif(n.v - 1, 0));
 -- squawk-ignore require-concurrent-index-creation
 CREATE UNIQUE INDEX idx_profile_version ON screening.entity_profiles (entity_id, version);
