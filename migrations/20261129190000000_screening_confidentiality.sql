@@ -9,7 +9,9 @@
 --   * screening.tenant_entities (new) records which tenants use an entity: the tenant that created it, and
 --     every tenant that resolved it by an identifier it holds (the way a second customer starts screening a
 --     shared entity). `app` sees an entity row, and the service decrypts its identifiers, only for a tenant
---     with a live link. Soft delete is per tenant: the link's deleted_at (the tenant stops using the entity;
+--     with a link (a soft-deleted link still shows it, for restore). A tenant links itself only to an entity
+--     created in its own transaction, or through screening.resolve_identifier(), which needs the identifier's
+--     blind index: `app` cannot INSERT an arbitrary link. Soft delete is per tenant: the link's deleted_at (the tenant stops using the entity;
 --     identifiers stay, they are shared identity; restore clears it). entities.deleted_at moves there.
 --   * Profile versions are gap-free per (entity, tenant), not per entity: a global sequence would tell one
 --     customer how often others screened the same person, and give each tenant's history gaps.
@@ -81,11 +83,11 @@ CREATE INDEX tenant_entities_entity_id_idx ON screening.tenant_entities (entity_
 
 -- profiles and relations: the owning tenant ------------------------------------------------------------------
 -- The migration holds ACCESS EXCLUSIVE on the screening tables anyway (backfill, policies); the new column is empty.
--- squawk-ignore adding-foreign-key-constraint
+-- squawk-ignore adding-foreign-key-constraint, constraint-missing-not-valid
 ALTER TABLE screening.entity_profiles ADD COLUMN tenant_id uuid REFERENCES screening.tenants (tenant_id) ON DELETE CASCADE;
 COMMENT ON COLUMN screening.entity_profiles.tenant_id IS 'The tenant whose screening produced this version; versions are gap-free per (entity, tenant).';
 -- As above: a new, empty column validated in the same locked window.
--- squawk-ignore adding-foreign-key-constraint
+-- squawk-ignore adding-foreign-key-constraint, constraint-missing-not-valid
 ALTER TABLE screening.entity_relations ADD COLUMN tenant_id uuid REFERENCES screening.tenants (tenant_id) ON DELETE CASCADE;
 COMMENT ON COLUMN screening.entity_relations.tenant_id IS 'The tenant that discovered this relation; only it sees the relation.';
 
@@ -166,10 +168,55 @@ CREATE POLICY tenant_isolation ON screening.tenant_entities
   WITH CHECK (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
 GRANT SELECT, INSERT, UPDATE (deleted_at) ON screening.tenant_entities TO app;
 
+-- app links its tenant only to an entity its own transaction created (createEntity, bulk loads); a shared
+-- entity is linked by resolving an identifier (screening.resolve_identifier, below).
+CREATE FUNCTION screening.created_in_this_transaction(p_entity_id uuid) RETURNS boolean
+  LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, screening
+  AS $$ SELECT EXISTS (SELECT FROM screening.entities e
+                        WHERE e.entity_id = p_entity_id AND e.xmin::text = (txid_current() % 4294967296)::text) $$;
+COMMENT ON FUNCTION screening.created_in_this_transaction(uuid) IS 'True when the entity row was inserted by the current transaction (its xmin is this transaction''s id).';
+REVOKE EXECUTE ON FUNCTION screening.created_in_this_transaction(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION screening.created_in_this_transaction(uuid) TO app;
+CREATE POLICY new_entities_only ON screening.tenant_entities AS RESTRICTIVE FOR INSERT TO app
+  WITH CHECK (screening.created_in_this_transaction(entity_id));
+
+CREATE FUNCTION screening.resolve_identifier(p_kind text, p_blind_index bytea) RETURNS uuid
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, screening
+  AS $$
+DECLARE
+  t uuid := screening.require_live_tenant();
+  e uuid;
+BEGIN
+  SELECT i.entity_id INTO e FROM screening.entity_identifiers i WHERE i.identifier_kind = p_kind AND i.blind_index = p_blind_index;
+  IF e IS NOT NULL THEN
+    INSERT INTO screening.tenant_entities (tenant_id, entity_id) VALUES (t, e) ON CONFLICT (tenant_id, entity_id) DO NOTHING;
+  END IF;
+  RETURN e;
+END $$;
+COMMENT ON FUNCTION screening.resolve_identifier(text, bytea) IS 'The entity holding this blind-indexed identifier, linked to the current (live) tenant: how a tenant starts screening a shared entity. NULL when none.';
+REVOKE EXECUTE ON FUNCTION screening.resolve_identifier(text, bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION screening.resolve_identifier(text, bytea) TO app;
+
 ALTER TABLE screening.entity_profiles ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON screening.entity_profiles
   USING (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
-  WITH CHECK (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+  WITH CHECK (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid
+              AND EXISTS (SELECT FROM screening.tenant_entities l WHERE l.entity_id = entity_profiles.entity_id AND l.deleted_at IS NULL));
+COMMENT ON COLUMN screening.entity_profiles.version IS '1, 2, 3, ... per (tenant, entity), without gaps (UNIQUE with tenant_id and entity_id).';
+
+-- A relation's discovered_in_screening may only name a profile of the same tenant (foreign-key checks bypass
+-- row-level security, so a single-column key would let a tenant probe other tenants' profile ids).
+-- The table is locked for this migration anyway; both constraints are checked against existing rows here.
+-- squawk-ignore constraint-missing-not-valid, disallowed-unique-constraint
+ALTER TABLE screening.entity_profiles ADD CONSTRAINT entity_profiles_tenant_profile_key UNIQUE (tenant_id, profile_id);
+ALTER TABLE screening.entity_relations DROP CONSTRAINT entity_relations_discovered_in_screening_fkey;
+-- squawk-ignore adding-foreign-key-constraint, constraint-missing-not-valid
+ALTER TABLE screening.entity_relations ADD CONSTRAINT entity_relations_discovered_in_screening_fkey
+  FOREIGN KEY (tenant_id, discovered_in_screening) REFERENCES screening.entity_profiles (tenant_id, profile_id) ON DELETE SET NULL (discovered_in_screening);
+-- squawk-ignore require-concurrent-index-deletion
+DROP INDEX screening.idx_relation_discovered;
+-- squawk-ignore require-concurrent-index-creation
+CREATE INDEX idx_relation_discovered ON screening.entity_relations (tenant_id, discovered_in_screening);
 
 ALTER TABLE screening.entity_relations ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON screening.entity_relations
@@ -179,7 +226,8 @@ CREATE POLICY tenant_isolation ON screening.entity_relations
               AND EXISTS (SELECT FROM screening.tenant_entities l WHERE l.entity_id = to_entity_id AND l.deleted_at IS NULL));
 
 -- Entities and identifiers: not FORCEd (the platform rotates keys and erases as the owner); app sees an entity
--- only through a link of its tenant, and attaches identifiers only to such an entity.
+-- and its identifiers only through a link of its tenant, and attaches identifiers only to such an entity
+-- (resolving an identifier to a shared entity goes through screening.resolve_identifier()).
 ALTER TABLE screening.entities ENABLE ROW LEVEL SECURITY;
 CREATE POLICY linked_tenant ON screening.entities TO app
   USING (EXISTS (SELECT FROM screening.tenant_entities l WHERE l.entity_id = entities.entity_id))
@@ -187,8 +235,8 @@ CREATE POLICY linked_tenant ON screening.entities TO app
 REVOKE DELETE, UPDATE ON screening.entities FROM app;
 
 ALTER TABLE screening.entity_identifiers ENABLE ROW LEVEL SECURITY;
-CREATE POLICY resolve_and_attach ON screening.entity_identifiers TO app
-  USING (true)
+CREATE POLICY linked_entities ON screening.entity_identifiers TO app
+  USING (EXISTS (SELECT FROM screening.tenant_entities l WHERE l.entity_id = entity_identifiers.entity_id))
   WITH CHECK (EXISTS (SELECT FROM screening.tenant_entities l WHERE l.entity_id = entity_identifiers.entity_id AND l.deleted_at IS NULL));
 
 -- Live tenants only, for app, on every screening table (AND-ed with the policies above).
@@ -200,8 +248,11 @@ CREATE POLICY live_tenant ON screening.entity_relations AS RESTRICTIVE TO app US
 CREATE POLICY live_tenant ON screening.cached_data_sources AS RESTRICTIVE TO app USING ((SELECT screening.current_tenant()) IS NOT NULL) WITH CHECK ((SELECT screening.current_tenant()) IS NOT NULL);
 CREATE POLICY live_tenant ON screening.audit_events AS RESTRICTIVE TO app USING ((SELECT screening.current_tenant()) IS NOT NULL) WITH CHECK ((SELECT screening.current_tenant()) IS NOT NULL);
 
--- The shared paid_external cache rows: a tenant may not delete them (only its own customer_provided rows).
+-- The shared paid_external cache rows: a tenant may not delete them (only its own customer_provided rows), and
+-- stores provider data only for an entity it uses.
 CREATE POLICY own_rows_delete ON screening.cached_data_sources AS RESTRICTIVE FOR DELETE TO app USING (customer_id = (SELECT screening.current_tenant()));
+CREATE POLICY used_entity ON screening.cached_data_sources AS RESTRICTIVE FOR INSERT TO app
+  WITH CHECK (EXISTS (SELECT FROM screening.tenant_entities l WHERE l.entity_id = cached_data_sources.entity_id AND l.deleted_at IS NULL));
 
 -- Erasure (platform) ------------------------------------------------------------------------------------------
 CREATE FUNCTION screening.erase_entity(p_entity_id uuid, p_actor_id uuid, p_correlation_id uuid)
@@ -250,12 +301,27 @@ DROP FUNCTION screening.erase_entity(uuid, uuid, uuid);
 DROP POLICY live_tenant ON screening.audit_events;
 DROP POLICY live_tenant ON screening.cached_data_sources;
 DROP POLICY own_rows_delete ON screening.cached_data_sources;
+DROP POLICY used_entity ON screening.cached_data_sources;
+DROP FUNCTION screening.resolve_identifier(text, bytea);
+DROP POLICY new_entities_only ON screening.tenant_entities;
+DROP FUNCTION screening.created_in_this_transaction(uuid);
+-- Down section: the single-column key of the first screening migration.
+-- squawk-ignore require-concurrent-index-deletion
+DROP INDEX screening.idx_relation_discovered;
+-- squawk-ignore require-concurrent-index-creation
+CREATE INDEX idx_relation_discovered ON screening.entity_relations (discovered_in_screening);
+ALTER TABLE screening.entity_relations DROP CONSTRAINT entity_relations_discovered_in_screening_fkey;
+-- squawk-ignore adding-foreign-key-constraint, constraint-missing-not-valid
+ALTER TABLE screening.entity_relations ADD CONSTRAINT entity_relations_discovered_in_screening_fkey
+  FOREIGN KEY (discovered_in_screening) REFERENCES screening.entity_profiles (profile_id) ON DELETE SET NULL;
+ALTER TABLE screening.entity_profiles DROP CONSTRAINT entity_profiles_tenant_profile_key;
+COMMENT ON COLUMN screening.entity_profiles.version IS '1, 2, 3, ... per entity, without gaps (UNIQUE with entity_id).';
 DROP POLICY live_tenant ON screening.entity_relations;
 DROP POLICY live_tenant ON screening.entity_profiles;
 DROP POLICY live_tenant ON screening.tenant_entities;
 DROP POLICY live_tenant ON screening.entity_identifiers;
 DROP POLICY live_tenant ON screening.entities;
-DROP POLICY resolve_and_attach ON screening.entity_identifiers;
+DROP POLICY linked_entities ON screening.entity_identifiers;
 ALTER TABLE screening.entity_identifiers DISABLE ROW LEVEL SECURITY;
 GRANT DELETE ON screening.entities TO app;
 GRANT UPDATE (canonical_identifiers) ON screening.entities TO app;

@@ -6,7 +6,7 @@ INSERT INTO screening.entities (entity_id, entity_type, canonical_identifiers)
 VALUES (:entityId!, :entityType!, :canonicalIdentifiers!);
 
 /* @name LinkEntity */
--- The tenant uses this entity (created it, or resolved it by an identifier it holds); a soft-deleted link stays deleted.
+-- The tenant uses the entity its transaction just created (the policy new_entities_only refuses any other).
 INSERT INTO screening.tenant_entities (tenant_id, entity_id) VALUES (:tenantId!, :entityId!)
 ON CONFLICT (tenant_id, entity_id) DO NOTHING;
 
@@ -37,9 +37,10 @@ SELECT e.entity_id, e.entity_type, e.canonical_identifiers, l.deleted_at, e.crea
 -- compares this lookup across clients.
 SELECT * FROM screening.entities WHERE entity_id = :entityId!;
 
-/* @name EntityIdByIdentifier */
--- Shared identity: which entity holds this identifier (blind index), whoever created it.
-SELECT entity_id FROM screening.entity_identifiers WHERE identifier_kind = :kind! AND blind_index = :blindIndex!;
+/* @name ResolveIdentifier */
+-- Shared identity: the entity holding this identifier (blind index), whoever created it, linked to the caller's
+-- tenant by screening.resolve_identifier() (SECURITY DEFINER: `app` cannot insert such a link itself).
+SELECT screening.resolve_identifier(:kind!, :blindIndex!) AS entity_id;
 
 /* @name LockEntity */
 -- Serialises one tenant's writers of one entity (its profile versions) on the tenant's link row.

@@ -108,10 +108,9 @@ export const findEntityByIdentifier = operation({
   audit: "access",
   async run(p, { c, ctx, db }) {
     const bi = blindIndex(blindIndexKey(db.config), p.kind, normaliseIdentifier(p.kind, p.value));
-    const found = await maybeOne(sql.entities.entityIdByIdentifier, { kind: p.kind, blindIndex: bi }, c);
+    const { entity_id: found } = await one(sql.entities.resolveIdentifier, { kind: p.kind, blindIndex: bi }, c);
     if (!found) return null;
-    await many(sql.entities.linkEntity, { tenantId: ctx.tenantId, entityId: found.entity_id }, c);
-    const row = await maybeOne(sql.entities.entityById, { tenantId: ctx.tenantId, entityId: found.entity_id, includeDeleted: p.includeDeleted }, c);
+    const row = await maybeOne(sql.entities.entityById, { tenantId: ctx.tenantId, entityId: found, includeDeleted: p.includeDeleted }, c);
     return row ? decode(db, row) : null;
   },
   accessed: (p, e) => (e ? { subject: e.entity_id, details: { via: "identifier", kind: p.kind } } : null),

@@ -52,12 +52,12 @@ export interface ILinkEntityQuery {
   result: ILinkEntityResult;
 }
 
-const linkEntityIR: any = {"usedParamSet":{"tenantId":true,"entityId":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":191,"b":200}]},{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":203,"b":212}]}],"statement":"-- The tenant uses this entity (created it, or resolved it by an identifier it holds); a soft-deleted link stays deleted.\nINSERT INTO screening.tenant_entities (tenant_id, entity_id) VALUES (:tenantId!, :entityId!)\nON CONFLICT (tenant_id, entity_id) DO NOTHING"};
+const linkEntityIR: any = {"usedParamSet":{"tenantId":true,"entityId":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":178,"b":187}]},{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":190,"b":199}]}],"statement":"-- The tenant uses the entity its transaction just created (the policy new_entities_only refuses any other).\nINSERT INTO screening.tenant_entities (tenant_id, entity_id) VALUES (:tenantId!, :entityId!)\nON CONFLICT (tenant_id, entity_id) DO NOTHING"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- The tenant uses this entity (created it, or resolved it by an identifier it holds); a soft-deleted link stays deleted.
+ * -- The tenant uses the entity its transaction just created (the policy new_entities_only refuses any other).
  * INSERT INTO screening.tenant_entities (tenant_id, entity_id) VALUES (:tenantId!, :entityId!)
  * ON CONFLICT (tenant_id, entity_id) DO NOTHING
  * ```
@@ -224,33 +224,34 @@ const entityRowIR: any = {"usedParamSet":{"entityId":true},"params":[{"name":"en
 export const entityRow = new PreparedQuery<IEntityRowParams,IEntityRowResult>(entityRowIR);
 
 
-/** 'EntityIdByIdentifier' parameters type */
-export interface IEntityIdByIdentifierParams {
+/** 'ResolveIdentifier' parameters type */
+export interface IResolveIdentifierParams {
   blindIndex: Buffer;
   kind: string;
 }
 
-/** 'EntityIdByIdentifier' return type */
-export interface IEntityIdByIdentifierResult {
-  entity_id: string;
+/** 'ResolveIdentifier' return type */
+export interface IResolveIdentifierResult {
+  entity_id: string | null;
 }
 
-/** 'EntityIdByIdentifier' query type */
-export interface IEntityIdByIdentifierQuery {
-  params: IEntityIdByIdentifierParams;
-  result: IEntityIdByIdentifierResult;
+/** 'ResolveIdentifier' query type */
+export interface IResolveIdentifierQuery {
+  params: IResolveIdentifierParams;
+  result: IResolveIdentifierResult;
 }
 
-const entityIdByIdentifierIR: any = {"usedParamSet":{"kind":true,"blindIndex":true},"params":[{"name":"kind","required":true,"transform":{"type":"scalar"},"locs":[{"a":165,"b":170}]},{"name":"blindIndex","required":true,"transform":{"type":"scalar"},"locs":[{"a":190,"b":201}]}],"statement":"-- Shared identity: which entity holds this identifier (blind index), whoever created it.\nSELECT entity_id FROM screening.entity_identifiers WHERE identifier_kind = :kind! AND blind_index = :blindIndex!"};
+const resolveIdentifierIR: any = {"usedParamSet":{"kind":true,"blindIndex":true},"params":[{"name":"kind","required":true,"transform":{"type":"scalar"},"locs":[{"a":253,"b":258}]},{"name":"blindIndex","required":true,"transform":{"type":"scalar"},"locs":[{"a":261,"b":272}]}],"statement":"-- Shared identity: the entity holding this identifier (blind index), whoever created it, linked to the caller's\n-- tenant by screening.resolve_identifier() (SECURITY DEFINER: `app` cannot insert such a link itself).\nSELECT screening.resolve_identifier(:kind!, :blindIndex!) AS entity_id"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- Shared identity: which entity holds this identifier (blind index), whoever created it.
- * SELECT entity_id FROM screening.entity_identifiers WHERE identifier_kind = :kind! AND blind_index = :blindIndex!
+ * -- Shared identity: the entity holding this identifier (blind index), whoever created it, linked to the caller's
+ * -- tenant by screening.resolve_identifier() (SECURITY DEFINER: `app` cannot insert such a link itself).
+ * SELECT screening.resolve_identifier(:kind!, :blindIndex!) AS entity_id
  * ```
  */
-export const entityIdByIdentifier = new PreparedQuery<IEntityIdByIdentifierParams,IEntityIdByIdentifierResult>(entityIdByIdentifierIR);
+export const resolveIdentifier = new PreparedQuery<IResolveIdentifierParams,IResolveIdentifierResult>(resolveIdentifierIR);
 
 
 /** 'LockEntity' parameters type */

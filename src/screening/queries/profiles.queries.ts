@@ -35,7 +35,7 @@ export interface ILatestProfileResult {
   trigger_id: string | null;
   trigger_type: string;
   updated_at: Date;
-  /** 1, 2, 3, ... per entity, without gaps (UNIQUE with entity_id). */
+  /** 1, 2, 3, ... per (tenant, entity), without gaps (UNIQUE with tenant_id and entity_id). */
   version: number;
 }
 
@@ -86,7 +86,7 @@ export interface IProfileByVersionResult {
   trigger_id: string | null;
   trigger_type: string;
   updated_at: Date;
-  /** 1, 2, 3, ... per entity, without gaps (UNIQUE with entity_id). */
+  /** 1, 2, 3, ... per (tenant, entity), without gaps (UNIQUE with tenant_id and entity_id). */
   version: number;
 }
 
@@ -125,7 +125,7 @@ export interface IProfileHistoryResult {
   /** The screening or monitoring run that produced this version. */
   trigger_id: string | null;
   trigger_type: string;
-  /** 1, 2, 3, ... per entity, without gaps (UNIQUE with entity_id). */
+  /** 1, 2, 3, ... per (tenant, entity), without gaps (UNIQUE with tenant_id and entity_id). */
   version: number;
 }
 
@@ -188,7 +188,7 @@ export interface IInsertProfileResult {
   trigger_id: string | null;
   trigger_type: string;
   updated_at: Date;
-  /** 1, 2, 3, ... per entity, without gaps (UNIQUE with entity_id). */
+  /** 1, 2, 3, ... per (tenant, entity), without gaps (UNIQUE with tenant_id and entity_id). */
   version: number;
 }
 
