@@ -35,13 +35,8 @@ export function builders(pool: pg.Pool) {
   const kysely = new Kysely<KyselySchema>({ dialect: new PostgresDialect({ pool }) });
   const orm = drizzle({ client: pool });
   return {
-    kyselyLookup: (id: string) =>
-      kysely.selectFrom("screening.entities").selectAll().where("entity_id", "=", id).executeTakeFirst(),
-    drizzleLookup: (id: string) =>
-      orm
-        .select()
-        .from(entities)
-        .where(eq(entities.entityId, id)),
+    kyselyLookup: (id: string) => kysely.selectFrom("screening.entities").selectAll().where("entity_id", "=", id).executeTakeFirst(),
+    drizzleLookup: (id: string) => orm.select().from(entities).where(eq(entities.entityId, id)),
     kyselyInsert: (rows: EntityInsert[]) =>
       kysely
         .insertInto("screening.entities")

@@ -408,6 +408,132 @@ $$;
 COMMENT ON FUNCTION core.uuidv7_time(id uuid) IS 'The creation time (millisecond precision) encoded in a UUIDv7.';
 
 --
+-- Name: created_in_this_transaction(uuid); Type: FUNCTION; Schema: screening; Owner: -
+--
+
+CREATE FUNCTION screening.created_in_this_transaction(p_entity_id uuid) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'screening'
+    AS $$ SELECT EXISTS (SELECT FROM screening.entities e
+                        WHERE e.entity_id = p_entity_id AND e.xmin::text = (txid_current() % 4294967296)::text) $$;
+
+--
+-- Name: FUNCTION created_in_this_transaction(p_entity_id uuid); Type: COMMENT; Schema: screening; Owner: -
+--
+
+COMMENT ON FUNCTION screening.created_in_this_transaction(p_entity_id uuid) IS 'True when the entity row was inserted by the current transaction (its xmin is this transaction''s id).';
+
+--
+-- Name: current_tenant(); Type: FUNCTION; Schema: screening; Owner: -
+--
+
+CREATE FUNCTION screening.current_tenant() RETURNS uuid
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'screening'
+    AS $$ SELECT t.tenant_id FROM screening.tenants t
+         WHERE t.tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid AND t.is_active $$;
+
+--
+-- Name: FUNCTION current_tenant(); Type: COMMENT; Schema: screening; Owner: -
+--
+
+COMMENT ON FUNCTION screening.current_tenant() IS 'The tenant of app.tenant_id while it exists and is active, else NULL. Every screening policy for app goes through it.';
+
+--
+-- Name: erase_entity(uuid, uuid, uuid); Type: FUNCTION; Schema: screening; Owner: -
+--
+
+CREATE FUNCTION screening.erase_entity(p_entity_id uuid, p_actor_id uuid, p_correlation_id uuid) RETURNS TABLE(tenant_id uuid, profiles bigint, relations bigint, cached bigint)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'screening'
+    AS $$
+DECLARE
+  t uuid;
+  n_profiles bigint;
+  n_relations bigint;
+  n_cached bigint;
+  linked boolean;
+BEGIN
+  IF NOT EXISTS (SELECT FROM screening.entities e WHERE e.entity_id = p_entity_id) THEN
+    RETURN;
+  END IF;
+  -- Tenant-owned rows are under FORCEd RLS even for the owner: count them as each tenant in turn (the
+  -- explicit tenant filters keep the counts right for a superuser, whom RLS does not restrict).
+  FOR t IN SELECT x.tenant_id FROM screening.tenants x ORDER BY x.tenant_id LOOP
+    PERFORM set_config('app.tenant_id', t::text, true);
+    SELECT count(*) INTO n_profiles FROM screening.entity_profiles p WHERE p.tenant_id = t AND p.entity_id = p_entity_id;
+    SELECT count(*) INTO n_relations FROM screening.entity_relations r WHERE r.tenant_id = t AND p_entity_id IN (r.from_entity_id, r.to_entity_id);
+    SELECT count(*) INTO n_cached FROM screening.cached_data_sources c WHERE c.entity_id = p_entity_id AND c.customer_id = t;
+    linked := EXISTS (SELECT FROM screening.tenant_entities l WHERE l.tenant_id = t AND l.entity_id = p_entity_id);
+    IF linked OR n_profiles + n_relations + n_cached > 0 THEN
+      INSERT INTO screening.audit_events (tenant_id, actor_id, event_type, correlation_id, entity_id, details)
+      VALUES (t, p_actor_id, 'entity_erased', p_correlation_id, p_entity_id,
+              jsonb_build_object('by', 'platform', 'profiles', n_profiles, 'relations', n_relations, 'customer_cache_rows', n_cached));
+      tenant_id := t; profiles := n_profiles; relations := n_relations; cached := n_cached;
+      RETURN NEXT;
+    END IF;
+  END LOOP;
+  PERFORM set_config('app.tenant_id', '', true);
+  -- Profiles, relations, cache rows, identifiers and links go with it (ON DELETE CASCADE; referential
+  -- actions bypass row-level security).
+  DELETE FROM screening.entities e WHERE e.entity_id = p_entity_id;
+END $$;
+
+--
+-- Name: FUNCTION erase_entity(p_entity_id uuid, p_actor_id uuid, p_correlation_id uuid); Type: COMMENT; Schema: screening; Owner: -
+--
+
+COMMENT ON FUNCTION screening.erase_entity(p_entity_id uuid, p_actor_id uuid, p_correlation_id uuid) IS 'Right to erasure (platform only): writes entity_erased into each affected tenant''s trail, then deletes the entity and everything hanging off it.';
+
+--
+-- Name: require_live_tenant(); Type: FUNCTION; Schema: screening; Owner: -
+--
+
+CREATE FUNCTION screening.require_live_tenant() RETURNS uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'screening'
+    AS $$
+DECLARE
+  t uuid := screening.current_tenant();
+BEGIN
+  IF t IS NULL THEN
+    RAISE EXCEPTION 'the tenant is unknown or deactivated' USING ERRCODE = 'TN001';
+  END IF;
+  RETURN t;
+END $$;
+
+--
+-- Name: FUNCTION require_live_tenant(); Type: COMMENT; Schema: screening; Owner: -
+--
+
+COMMENT ON FUNCTION screening.require_live_tenant() IS 'Raises TN001 unless app.tenant_id names a live tenant; the service calls it in the message that opens each tenant transaction.';
+
+--
+-- Name: resolve_identifier(text, bytea); Type: FUNCTION; Schema: screening; Owner: -
+--
+
+CREATE FUNCTION screening.resolve_identifier(p_kind text, p_blind_index bytea) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'screening'
+    AS $$
+DECLARE
+  t uuid := screening.require_live_tenant();
+  e uuid;
+BEGIN
+  SELECT i.entity_id INTO e FROM screening.entity_identifiers i WHERE i.identifier_kind = p_kind AND i.blind_index = p_blind_index;
+  IF e IS NOT NULL THEN
+    INSERT INTO screening.tenant_entities (tenant_id, entity_id) VALUES (t, e) ON CONFLICT (tenant_id, entity_id) DO NOTHING;
+  END IF;
+  RETURN e;
+END $$;
+
+--
+-- Name: FUNCTION resolve_identifier(p_kind text, p_blind_index bytea); Type: COMMENT; Schema: screening; Owner: -
+--
+
+COMMENT ON FUNCTION screening.resolve_identifier(p_kind text, p_blind_index bytea) IS 'The entity holding this blind-indexed identifier, linked to the current (live) tenant: how a tenant starts screening a shared entity. NULL when none.';
+
+--
 -- Name: current_org_id(); Type: FUNCTION; Schema: workspace; Owner: -
 --
 
@@ -618,7 +744,6 @@ CREATE TABLE screening.entities (
     entity_id uuid DEFAULT core.uuidv7() NOT NULL,
     entity_type screening.entity_type NOT NULL,
     canonical_identifiers bytea NOT NULL,
-    deleted_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
@@ -634,12 +759,6 @@ COMMENT ON TABLE screening.entities IS 'People, organisations and addresses scre
 --
 
 COMMENT ON COLUMN screening.entities.canonical_identifiers IS 'AES-256-GCM ciphertext (key id inside) of the JSON object of identifiers (ssn, ein, ...). Never plaintext.';
-
---
--- Name: COLUMN entities.deleted_at; Type: COMMENT; Schema: screening; Owner: -
---
-
-COMMENT ON COLUMN screening.entities.deleted_at IS 'Soft delete: set by the normal delete; NULL while active.';
 
 --
 -- Name: entity_identifiers; Type: TABLE; Schema: screening; Owner: -
@@ -687,6 +806,7 @@ CREATE TABLE screening.entity_profiles (
     evolution_signals jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant_id uuid NOT NULL,
     CONSTRAINT entity_profiles_connection_count_check CHECK ((connection_count >= 0)),
     CONSTRAINT entity_profiles_findings_array CHECK ((jsonb_typeof(findings) = 'array'::text)),
     CONSTRAINT entity_profiles_previous_version_check CHECK ((((version = 1) AND (previous_version IS NULL)) OR ((version > 1) AND (previous_version = (version - 1))))),
@@ -694,6 +814,8 @@ CREATE TABLE screening.entity_profiles (
     CONSTRAINT entity_profiles_trigger_type_check CHECK ((trigger_type = ANY (ARRAY['screening'::text, 'monitoring'::text, 'manual'::text]))),
     CONSTRAINT entity_profiles_version_positive CHECK ((version >= 1))
 );
+
+ALTER TABLE ONLY screening.entity_profiles FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: TABLE entity_profiles; Type: COMMENT; Schema: screening; Owner: -
@@ -705,7 +827,7 @@ COMMENT ON TABLE screening.entity_profiles IS 'Versioned snapshot of what is kno
 -- Name: COLUMN entity_profiles.version; Type: COMMENT; Schema: screening; Owner: -
 --
 
-COMMENT ON COLUMN screening.entity_profiles.version IS '1, 2, 3, ... per entity, without gaps (UNIQUE with entity_id).';
+COMMENT ON COLUMN screening.entity_profiles.version IS '1, 2, 3, ... per (tenant, entity), without gaps (UNIQUE with tenant_id and entity_id).';
 
 --
 -- Name: COLUMN entity_profiles.trigger_id; Type: COMMENT; Schema: screening; Owner: -
@@ -732,6 +854,12 @@ COMMENT ON COLUMN screening.entity_profiles.delta IS 'ProfileDelta against the p
 COMMENT ON COLUMN screening.entity_profiles.evolution_signals IS 'Patterns detected across versions.';
 
 --
+-- Name: COLUMN entity_profiles.tenant_id; Type: COMMENT; Schema: screening; Owner: -
+--
+
+COMMENT ON COLUMN screening.entity_profiles.tenant_id IS 'The tenant whose screening produced this version; versions are gap-free per (entity, tenant).';
+
+--
 -- Name: entity_relations; Type: TABLE; Schema: screening; Owner: -
 --
 
@@ -744,10 +872,13 @@ CREATE TABLE screening.entity_relations (
     discovered_in_screening uuid,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tenant_id uuid NOT NULL,
     CONSTRAINT entity_relations_confidence_range CHECK (((confidence_score >= (0)::double precision) AND (confidence_score <= (1)::double precision))),
     CONSTRAINT entity_relations_no_self CHECK ((from_entity_id <> to_entity_id)),
     CONSTRAINT entity_relations_type_format CHECK ((relation_type ~ '^[a-z][a-z_]{0,99}$'::text))
 );
+
+ALTER TABLE ONLY screening.entity_relations FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: TABLE entity_relations; Type: COMMENT; Schema: screening; Owner: -
@@ -766,6 +897,37 @@ COMMENT ON COLUMN screening.entity_relations.confidence_score IS 'How sure the l
 --
 
 COMMENT ON COLUMN screening.entity_relations.discovered_in_screening IS 'The profile version whose screening found the link; NULL once that profile is gone.';
+
+--
+-- Name: COLUMN entity_relations.tenant_id; Type: COMMENT; Schema: screening; Owner: -
+--
+
+COMMENT ON COLUMN screening.entity_relations.tenant_id IS 'The tenant that discovered this relation; only it sees the relation.';
+
+--
+-- Name: tenant_entities; Type: TABLE; Schema: screening; Owner: -
+--
+
+CREATE TABLE screening.tenant_entities (
+    tenant_id uuid NOT NULL,
+    entity_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone
+);
+
+ALTER TABLE ONLY screening.tenant_entities FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE tenant_entities; Type: COMMENT; Schema: screening; Owner: -
+--
+
+COMMENT ON TABLE screening.tenant_entities IS 'Which tenants use a shared entity (created it, or resolved it by an identifier they hold). Only they see the entity and its decrypted identifiers.';
+
+--
+-- Name: COLUMN tenant_entities.deleted_at; Type: COMMENT; Schema: screening; Owner: -
+--
+
+COMMENT ON COLUMN screening.tenant_entities.deleted_at IS 'Soft delete by this tenant: it stopped using the entity (hidden from its reads, graph and new links); restore clears it.';
 
 --
 -- Name: tenants; Type: TABLE; Schema: screening; Owner: -
@@ -2181,11 +2343,18 @@ ALTER TABLE ONLY screening.entity_profiles
     ADD CONSTRAINT entity_profiles_pkey PRIMARY KEY (profile_id);
 
 --
+-- Name: entity_profiles entity_profiles_tenant_profile_key; Type: CONSTRAINT; Schema: screening; Owner: -
+--
+
+ALTER TABLE ONLY screening.entity_profiles
+    ADD CONSTRAINT entity_profiles_tenant_profile_key UNIQUE (tenant_id, profile_id);
+
+--
 -- Name: entity_relations entity_relations_from_to_type_key; Type: CONSTRAINT; Schema: screening; Owner: -
 --
 
 ALTER TABLE ONLY screening.entity_relations
-    ADD CONSTRAINT entity_relations_from_to_type_key UNIQUE (from_entity_id, to_entity_id, relation_type);
+    ADD CONSTRAINT entity_relations_from_to_type_key UNIQUE (tenant_id, from_entity_id, to_entity_id, relation_type);
 
 --
 -- Name: entity_relations entity_relations_pkey; Type: CONSTRAINT; Schema: screening; Owner: -
@@ -2193,6 +2362,13 @@ ALTER TABLE ONLY screening.entity_relations
 
 ALTER TABLE ONLY screening.entity_relations
     ADD CONSTRAINT entity_relations_pkey PRIMARY KEY (relation_id);
+
+--
+-- Name: tenant_entities tenant_entities_pkey; Type: CONSTRAINT; Schema: screening; Owner: -
+--
+
+ALTER TABLE ONLY screening.tenant_entities
+    ADD CONSTRAINT tenant_entities_pkey PRIMARY KEY (tenant_id, entity_id);
 
 --
 -- Name: tenants tenants_pkey; Type: CONSTRAINT; Schema: screening; Owner: -
@@ -2530,6 +2706,12 @@ CREATE INDEX audit_events_default_tenant_id_created_at_idx ON screening.audit_ev
 CREATE INDEX entity_identifiers_entity_id_idx ON screening.entity_identifiers USING btree (entity_id);
 
 --
+-- Name: entity_profiles_entity_id_idx; Type: INDEX; Schema: screening; Owner: -
+--
+
+CREATE INDEX entity_profiles_entity_id_idx ON screening.entity_profiles USING btree (entity_id);
+
+--
 -- Name: idx_cache_customer; Type: INDEX; Schema: screening; Owner: -
 --
 
@@ -2572,6 +2754,12 @@ CREATE INDEX idx_entity_created ON screening.entities USING btree (created_at);
 CREATE INDEX idx_entity_type ON screening.entities USING btree (entity_type);
 
 --
+-- Name: idx_from_entity; Type: INDEX; Schema: screening; Owner: -
+--
+
+CREATE INDEX idx_from_entity ON screening.entity_relations USING btree (from_entity_id);
+
+--
 -- Name: idx_profile_created; Type: INDEX; Schema: screening; Owner: -
 --
 
@@ -2587,13 +2775,13 @@ CREATE INDEX idx_profile_trigger ON screening.entity_profiles USING btree (trigg
 -- Name: idx_profile_version; Type: INDEX; Schema: screening; Owner: -
 --
 
-CREATE UNIQUE INDEX idx_profile_version ON screening.entity_profiles USING btree (entity_id, version);
+CREATE UNIQUE INDEX idx_profile_version ON screening.entity_profiles USING btree (tenant_id, entity_id, version);
 
 --
 -- Name: idx_relation_discovered; Type: INDEX; Schema: screening; Owner: -
 --
 
-CREATE INDEX idx_relation_discovered ON screening.entity_relations USING btree (discovered_in_screening);
+CREATE INDEX idx_relation_discovered ON screening.entity_relations USING btree (tenant_id, discovered_in_screening);
 
 --
 -- Name: idx_relation_type; Type: INDEX; Schema: screening; Owner: -
@@ -2606,6 +2794,12 @@ CREATE INDEX idx_relation_type ON screening.entity_relations USING btree (relati
 --
 
 CREATE INDEX idx_to_entity ON screening.entity_relations USING btree (to_entity_id);
+
+--
+-- Name: tenant_entities_entity_id_idx; Type: INDEX; Schema: screening; Owner: -
+--
+
+CREATE INDEX tenant_entities_entity_id_idx ON screening.tenant_entities USING btree (entity_id);
 
 --
 -- Name: audit_logs_subject_idx; Type: INDEX; Schema: wills; Owner: -
@@ -3458,11 +3652,18 @@ ALTER TABLE ONLY screening.entity_profiles
     ADD CONSTRAINT entity_profiles_entity_id_fkey FOREIGN KEY (entity_id) REFERENCES screening.entities(entity_id) ON DELETE CASCADE;
 
 --
+-- Name: entity_profiles entity_profiles_tenant_id_fkey; Type: FK CONSTRAINT; Schema: screening; Owner: -
+--
+
+ALTER TABLE ONLY screening.entity_profiles
+    ADD CONSTRAINT entity_profiles_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES screening.tenants(tenant_id) ON DELETE CASCADE;
+
+--
 -- Name: entity_relations entity_relations_discovered_in_screening_fkey; Type: FK CONSTRAINT; Schema: screening; Owner: -
 --
 
 ALTER TABLE ONLY screening.entity_relations
-    ADD CONSTRAINT entity_relations_discovered_in_screening_fkey FOREIGN KEY (discovered_in_screening) REFERENCES screening.entity_profiles(profile_id) ON DELETE SET NULL;
+    ADD CONSTRAINT entity_relations_discovered_in_screening_fkey FOREIGN KEY (tenant_id, discovered_in_screening) REFERENCES screening.entity_profiles(tenant_id, profile_id) ON DELETE SET NULL (discovered_in_screening);
 
 --
 -- Name: entity_relations entity_relations_from_entity_id_fkey; Type: FK CONSTRAINT; Schema: screening; Owner: -
@@ -3472,11 +3673,32 @@ ALTER TABLE ONLY screening.entity_relations
     ADD CONSTRAINT entity_relations_from_entity_id_fkey FOREIGN KEY (from_entity_id) REFERENCES screening.entities(entity_id) ON DELETE CASCADE;
 
 --
+-- Name: entity_relations entity_relations_tenant_id_fkey; Type: FK CONSTRAINT; Schema: screening; Owner: -
+--
+
+ALTER TABLE ONLY screening.entity_relations
+    ADD CONSTRAINT entity_relations_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES screening.tenants(tenant_id) ON DELETE CASCADE;
+
+--
 -- Name: entity_relations entity_relations_to_entity_id_fkey; Type: FK CONSTRAINT; Schema: screening; Owner: -
 --
 
 ALTER TABLE ONLY screening.entity_relations
     ADD CONSTRAINT entity_relations_to_entity_id_fkey FOREIGN KEY (to_entity_id) REFERENCES screening.entities(entity_id) ON DELETE CASCADE;
+
+--
+-- Name: tenant_entities tenant_entities_entity_id_fkey; Type: FK CONSTRAINT; Schema: screening; Owner: -
+--
+
+ALTER TABLE ONLY screening.tenant_entities
+    ADD CONSTRAINT tenant_entities_entity_id_fkey FOREIGN KEY (entity_id) REFERENCES screening.entities(entity_id) ON DELETE CASCADE;
+
+--
+-- Name: tenant_entities tenant_entities_tenant_id_fkey; Type: FK CONSTRAINT; Schema: screening; Owner: -
+--
+
+ALTER TABLE ONLY screening.tenant_entities
+    ADD CONSTRAINT tenant_entities_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES screening.tenants(tenant_id) ON DELETE CASCADE;
 
 --
 -- Name: clauses clauses_previous_version_fk; Type: FK CONSTRAINT; Schema: wills; Owner: -
@@ -3750,16 +3972,162 @@ ALTER TABLE screening.audit_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE screening.cached_data_sources ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: entities; Type: ROW SECURITY; Schema: screening; Owner: -
+--
+
+ALTER TABLE screening.entities ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: entity_identifiers; Type: ROW SECURITY; Schema: screening; Owner: -
+--
+
+ALTER TABLE screening.entity_identifiers ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: entity_profiles; Type: ROW SECURITY; Schema: screening; Owner: -
+--
+
+ALTER TABLE screening.entity_profiles ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: entity_relations; Type: ROW SECURITY; Schema: screening; Owner: -
+--
+
+ALTER TABLE screening.entity_relations ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: entity_identifiers linked_entities; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY linked_entities ON screening.entity_identifiers TO app USING ((EXISTS ( SELECT
+   FROM screening.tenant_entities l
+  WHERE (l.entity_id = entity_identifiers.entity_id)))) WITH CHECK ((EXISTS ( SELECT
+   FROM screening.tenant_entities l
+  WHERE ((l.entity_id = entity_identifiers.entity_id) AND (l.deleted_at IS NULL)))));
+
+--
+-- Name: entities linked_tenant; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY linked_tenant ON screening.entities TO app USING ((EXISTS ( SELECT
+   FROM screening.tenant_entities l
+  WHERE (l.entity_id = entities.entity_id)))) WITH CHECK (true);
+
+--
+-- Name: audit_events live_tenant; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY live_tenant ON screening.audit_events AS RESTRICTIVE TO app USING ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL)) WITH CHECK ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL));
+
+--
+-- Name: cached_data_sources live_tenant; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY live_tenant ON screening.cached_data_sources AS RESTRICTIVE TO app USING ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL)) WITH CHECK ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL));
+
+--
+-- Name: entities live_tenant; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY live_tenant ON screening.entities AS RESTRICTIVE TO app USING ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL)) WITH CHECK ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL));
+
+--
+-- Name: entity_identifiers live_tenant; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY live_tenant ON screening.entity_identifiers AS RESTRICTIVE TO app USING ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL)) WITH CHECK ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL));
+
+--
+-- Name: entity_profiles live_tenant; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY live_tenant ON screening.entity_profiles AS RESTRICTIVE TO app USING ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL)) WITH CHECK ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL));
+
+--
+-- Name: entity_relations live_tenant; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY live_tenant ON screening.entity_relations AS RESTRICTIVE TO app USING ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL)) WITH CHECK ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL));
+
+--
+-- Name: tenant_entities live_tenant; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY live_tenant ON screening.tenant_entities AS RESTRICTIVE TO app USING ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL)) WITH CHECK ((( SELECT screening.current_tenant() AS current_tenant) IS NOT NULL));
+
+--
+-- Name: tenant_entities new_entities_only; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY new_entities_only ON screening.tenant_entities AS RESTRICTIVE FOR INSERT TO app WITH CHECK (screening.created_in_this_transaction(entity_id));
+
+--
+-- Name: cached_data_sources own_rows_delete; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY own_rows_delete ON screening.cached_data_sources AS RESTRICTIVE FOR DELETE TO app USING ((customer_id = ( SELECT screening.current_tenant() AS current_tenant)));
+
+--
+-- Name: tenants own_tenant; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY own_tenant ON screening.tenants TO app USING ((tenant_id = ( SELECT screening.current_tenant() AS current_tenant)));
+
+--
 -- Name: cached_data_sources shared_paid_or_own; Type: POLICY; Schema: screening; Owner: -
 --
 
 CREATE POLICY shared_paid_or_own ON screening.cached_data_sources USING (((data_origin = 'paid_external'::text) OR (customer_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid))) WITH CHECK (((data_origin = 'paid_external'::text) OR (customer_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)));
 
 --
+-- Name: tenant_entities; Type: ROW SECURITY; Schema: screening; Owner: -
+--
+
+ALTER TABLE screening.tenant_entities ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: audit_events tenant_isolation; Type: POLICY; Schema: screening; Owner: -
 --
 
 CREATE POLICY tenant_isolation ON screening.audit_events USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
+
+--
+-- Name: entity_profiles tenant_isolation; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON screening.entity_profiles USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK (((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid) AND (EXISTS ( SELECT
+   FROM screening.tenant_entities l
+  WHERE ((l.entity_id = entity_profiles.entity_id) AND (l.deleted_at IS NULL))))));
+
+--
+-- Name: entity_relations tenant_isolation; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON screening.entity_relations USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK (((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid) AND (EXISTS ( SELECT
+   FROM screening.tenant_entities l
+  WHERE ((l.entity_id = entity_relations.from_entity_id) AND (l.deleted_at IS NULL)))) AND (EXISTS ( SELECT
+   FROM screening.tenant_entities l
+  WHERE ((l.entity_id = entity_relations.to_entity_id) AND (l.deleted_at IS NULL))))));
+
+--
+-- Name: tenant_entities tenant_isolation; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON screening.tenant_entities USING ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)) WITH CHECK ((tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid));
+
+--
+-- Name: tenants; Type: ROW SECURITY; Schema: screening; Owner: -
+--
+
+ALTER TABLE screening.tenants ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: cached_data_sources used_entity; Type: POLICY; Schema: screening; Owner: -
+--
+
+CREATE POLICY used_entity ON screening.cached_data_sources AS RESTRICTIVE FOR INSERT TO app WITH CHECK ((EXISTS ( SELECT
+   FROM screening.tenant_entities l
+  WHERE ((l.entity_id = cached_data_sources.entity_id) AND (l.deleted_at IS NULL)))));
 
 --
 -- Name: audit_logs; Type: ROW SECURITY; Schema: workspace; Owner: -
@@ -4156,6 +4524,40 @@ REVOKE ALL ON FUNCTION core.monthly_partitioned_tables() FROM PUBLIC;
 REVOKE ALL ON FUNCTION core.partition_report() FROM PUBLIC;
 
 --
+-- Name: FUNCTION created_in_this_transaction(p_entity_id uuid); Type: ACL; Schema: screening; Owner: -
+--
+
+REVOKE ALL ON FUNCTION screening.created_in_this_transaction(p_entity_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION screening.created_in_this_transaction(p_entity_id uuid) TO app;
+
+--
+-- Name: FUNCTION current_tenant(); Type: ACL; Schema: screening; Owner: -
+--
+
+REVOKE ALL ON FUNCTION screening.current_tenant() FROM PUBLIC;
+GRANT ALL ON FUNCTION screening.current_tenant() TO app;
+
+--
+-- Name: FUNCTION erase_entity(p_entity_id uuid, p_actor_id uuid, p_correlation_id uuid); Type: ACL; Schema: screening; Owner: -
+--
+
+REVOKE ALL ON FUNCTION screening.erase_entity(p_entity_id uuid, p_actor_id uuid, p_correlation_id uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION require_live_tenant(); Type: ACL; Schema: screening; Owner: -
+--
+
+REVOKE ALL ON FUNCTION screening.require_live_tenant() FROM PUBLIC;
+GRANT ALL ON FUNCTION screening.require_live_tenant() TO app;
+
+--
+-- Name: FUNCTION resolve_identifier(p_kind text, p_blind_index bytea); Type: ACL; Schema: screening; Owner: -
+--
+
+REVOKE ALL ON FUNCTION screening.resolve_identifier(p_kind text, p_blind_index bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION screening.resolve_identifier(p_kind text, p_blind_index bytea) TO app;
+
+--
 -- Name: TABLE audit_events; Type: ACL; Schema: screening; Owner: -
 --
 
@@ -4177,19 +4579,7 @@ GRANT UPDATE(freshness_status) ON TABLE screening.cached_data_sources TO app;
 -- Name: TABLE entities; Type: ACL; Schema: screening; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE ON TABLE screening.entities TO app;
-
---
--- Name: COLUMN entities.canonical_identifiers; Type: ACL; Schema: screening; Owner: -
---
-
-GRANT UPDATE(canonical_identifiers) ON TABLE screening.entities TO app;
-
---
--- Name: COLUMN entities.deleted_at; Type: ACL; Schema: screening; Owner: -
---
-
-GRANT UPDATE(deleted_at) ON TABLE screening.entities TO app;
+GRANT SELECT,INSERT ON TABLE screening.entities TO app;
 
 --
 -- Name: TABLE entity_identifiers; Type: ACL; Schema: screening; Owner: -
@@ -4220,6 +4610,18 @@ GRANT UPDATE(confidence_score) ON TABLE screening.entity_relations TO app;
 --
 
 GRANT UPDATE(discovered_in_screening) ON TABLE screening.entity_relations TO app;
+
+--
+-- Name: TABLE tenant_entities; Type: ACL; Schema: screening; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE screening.tenant_entities TO app;
+
+--
+-- Name: COLUMN tenant_entities.deleted_at; Type: ACL; Schema: screening; Owner: -
+--
+
+GRANT UPDATE(deleted_at) ON TABLE screening.tenant_entities TO app;
 
 --
 -- Name: TABLE tenants; Type: ACL; Schema: screening; Owner: -

@@ -28,7 +28,8 @@ const REVIEWED: Record<string, string> = {
   "src/db/tx.ts: ${opts.isolation.toUpperCase()}": "a value of the Isolation union type (three literals)",
   'src/db/tx.ts: ${entries.map(([k, v]) => `set_config(${lit(k)}, ${lit(v)}, true)`).join(", ")}':
     "transaction-local settings sent with BEGIN: names are constants, values the role name and zod-validated UUIDs, each written by pg's escapeLiteral",
-  "src/db/tx.ts: ${check}": "TxOptions.check, refused unless it matches CHECK_CALL (schema.function() of letters, digits and _): a constant of the calling domain",
+  "src/db/tx.ts: ${check}":
+    "TxOptions.check, refused unless it matches CHECK_CALL (schema.function() of letters, digits and _): a constant of the calling domain",
   'src/tools/migrate.ts: ${name.replace(/_/g, " ")}': "text of a new migration file (not executed), name validated as snake_case",
 };
 
