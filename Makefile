@@ -12,7 +12,7 @@ SQUAWK_VERSION := 2.66.0
 SQUAWK := .tools/squawk-$(SQUAWK_VERSION)/node_modules/.bin/squawk
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate migrate-down migration gen db demo doctor explain schema erd test lint format partitions bench clean
+.PHONY: help install migrate migrate-down migration gen db demo doctor explain schema erd test lint format partitions purge-sessions bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ doctor: $(DEPS) ## Check the live database (version, extensions, migrations, par
 
 partitions: $(DEPS) ## Keep monthly partitions 3 months ahead; warn about rows in DEFAULT partitions
 	@$(CLI) partitions $(ahead)
+
+purge-sessions: $(DEPS) ## Delete expired workspace sessions (for a scheduler); audited per organisation
+	@$(CLI) purge-sessions
 
 test: $(DEPS) ## Run the test suite (DATABASE_URL server, else embedded)
 	@node_modules/.bin/vitest run $(args)

@@ -199,6 +199,21 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     });
   },
 
+  /** Delete expired workspace sessions (for a scheduler); each organisation's audit trail records its count. */
+  async "purge-sessions"() {
+    // Imported lazily, like partitions: the domain uses generated query modules.
+    const { purgeExpiredSessions } = await import("./workspace");
+    const { platformContext } = await import("./db/operation");
+    const cfg = loadConfig();
+    const db = dbFor(await openEngine(cfg), cfg);
+    try {
+      const r = await purgeExpiredSessions(db, platformContext());
+      console.log(`${r.purged} expired session(s) purged in ${r.organizations.length} organisation(s)`);
+    } finally {
+      await db.close();
+    }
+  },
+
   /** Keep monthly partitions 3 months ahead on every partitioned table; report rows in DEFAULT partitions. */
   async partitions(args) {
     // Imported lazily: it uses generated query modules, which `gen` must be able to (re)create first.

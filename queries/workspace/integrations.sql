@@ -23,7 +23,14 @@ SELECT * FROM workspace.integrations WHERE id = :id!;
 SELECT * FROM workspace.integrations WHERE user_id = :userId! AND provider = :provider!;
 
 /* @name SetIntegrationStatus */
-UPDATE workspace.integrations SET status = :status! WHERE id = :id! RETURNING *;
+-- Disconnecting wipes both tokens and their expiry in the same statement (CHECK integrations_disconnected_without_tokens).
+UPDATE workspace.integrations
+   SET status = :status!,
+       access_token_encrypted = CASE WHEN :status! = 'disconnected' THEN NULL ELSE access_token_encrypted END,
+       refresh_token_encrypted = CASE WHEN :status! = 'disconnected' THEN NULL ELSE refresh_token_encrypted END,
+       token_expires_at = CASE WHEN :status! = 'disconnected' THEN NULL ELSE token_expires_at END
+ WHERE id = :id!
+RETURNING *;
 
 /* @name MarkSynced */
 UPDATE workspace.integrations SET sync_cursor = :syncCursor, last_sync_at = now() WHERE id = :id! RETURNING *;

@@ -71,3 +71,23 @@ SELECT s.id AS session_id, s.user_id, u.organization_id, s.expires_at
 
 /* @name DeleteSession */
 DELETE FROM workspace.sessions WHERE id = :id! RETURNING id;
+
+/* @name RotateSession */
+-- Owner connection (before any tenant is known): a live session of an active user, found by its refresh
+-- token, gets new token and refresh-token hashes and a new expiry in one statement: the old refresh token
+-- stops working at once.
+UPDATE workspace.sessions s
+   SET token_hash = :tokenHash!, refresh_token_hash = :refreshTokenHash!, expires_at = :expiresAt!
+  FROM workspace.users u
+ WHERE s.refresh_token_hash = :oldRefreshTokenHash! AND s.expires_at > now() AND u.id = s.user_id AND u.is_active
+RETURNING s.id AS session_id, s.user_id, u.organization_id, s.expires_at;
+
+/* @name PurgeExpiredSessions */
+-- Owner connection: every session that expired before :before (default now); returns how many per organisation.
+WITH gone AS (
+  DELETE FROM workspace.sessions s WHERE s.expires_at < coalesce(:before::timestamptz, now()) RETURNING s.user_id
+)
+SELECT u.organization_id, count(*) AS "purged!"
+  FROM gone JOIN workspace.users u ON u.id = gone.user_id
+ GROUP BY u.organization_id
+ ORDER BY 1;

@@ -92,7 +92,11 @@ export const integrationTokens = operation({
   },
 });
 
-/** Set an integration's status (pending, active, expired, error, disconnected). */
+/**
+ * Set an integration's status (pending, active, expired, error, disconnected). Disconnecting wipes both tokens
+ * and their expiry in the same statement (a CHECK holds the line for hand-written SQL); connecting again
+ * stores new ones.
+ */
 export const setIntegrationState = operation({
   name: "workspace.integration.status",
   input: z.object({ id: z.uuid(), status: z.enum(["pending", "active", "expired", "error", "disconnected"]) }),
@@ -103,7 +107,13 @@ export const setIntegrationState = operation({
   audit: "change",
   async run(p, { c, ctx }): Promise<Integration> {
     const row = await one(sql.integrations.setIntegrationStatus, p, c, "integration not found");
-    await recordAudit(c, ctx, { action: "integration.status_changed", resourceType: "integration", resourceId: p.id, newValue: { status: p.status } });
+    const wiped = p.status === "disconnected";
+    await recordAudit(c, ctx, {
+      action: "integration.status_changed",
+      resourceType: "integration",
+      resourceId: p.id,
+      newValue: { status: p.status, ...(wiped ? { tokens_wiped: true } : {}) },
+    });
     return redact(row);
   },
 });

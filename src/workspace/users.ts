@@ -10,7 +10,7 @@ import crypto from "node:crypto";
 import { z } from "zod";
 import { many, maybeOne, one } from "../db/rows";
 import { setLocalTenant } from "../db/tx";
-import { jsonRecord } from "../db/validate";
+import { jsonRecord, timestamp } from "../db/validate";
 import { actingUser, operation, platformOperation, recordAudit, word, workspaceContext } from "./context";
 import type { IGetPreferencesResult, IInsertOrganizationResult, IInsertUserResult } from "./queries/organizations.queries";
 import { sql } from "./sql";
@@ -235,6 +235,87 @@ export const resolveSession = platformOperation({
   reveals: "nothing",
   audit: "none",
   run: (p, { c }) => one(sql.organizations.resolveSession, { tokenHash: sha256(p.token) }, c, "no live session for this token"),
+});
+
+/** A refreshed session: new tokens, shown once; the refresh token presented is spent. */
+export interface RefreshedSession extends NewSession {
+  user_id: string;
+  organization_id: string | null;
+}
+
+/**
+ * Platform operation: trade a live session's refresh token for a new token and refresh token (rotation: the
+ * presented refresh token stops working in the same statement, so a stolen one works at most once, and a
+ * replay of a spent one is a NotFoundError). The session keeps its id; its expiry moves by ttlSeconds.
+ */
+export const refreshSession = platformOperation({
+  name: "workspace.session.refresh",
+  input: z.object({
+    refreshToken: z.string().min(20).max(200),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(90 * 86_400)
+      .default(7 * 86_400),
+  }),
+  kind: "write",
+  affects: "platform",
+  context: "platform",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c }): Promise<RefreshedSession> {
+    const token = newToken();
+    const refreshToken = newToken();
+    const s = await one(
+      sql.organizations.rotateSession,
+      {
+        tokenHash: sha256(token),
+        refreshTokenHash: sha256(refreshToken),
+        expiresAt: new Date(Date.now() + p.ttlSeconds * 1000),
+        oldRefreshTokenHash: sha256(p.refreshToken),
+      },
+      c,
+      "no live session for this refresh token",
+    );
+    if (s.organization_id) {
+      await setLocalTenant(c, s.organization_id);
+      await recordAudit(c, workspaceContext({ organizationId: s.organization_id, userId: s.user_id }), {
+        action: "session.refreshed",
+        resourceType: "session",
+        resourceId: s.session_id,
+      });
+    }
+    return { session_id: s.session_id, expires_at: s.expires_at, token, refresh_token: refreshToken, user_id: s.user_id, organization_id: s.organization_id };
+  },
+});
+
+/**
+ * Platform operation (`make purge-sessions`, for a scheduler): delete every session that expired before
+ * `before` (default now). Each organisation's audit trail gets one `session.purged` row with the count.
+ */
+export const purgeExpiredSessions = platformOperation({
+  name: "workspace.session.purge",
+  input: z.object({ before: timestamp.optional() }),
+  kind: "write",
+  affects: "platform",
+  context: "platform",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<{ purged: number; organizations: { organization_id: string | null; purged: number }[] }> {
+    const rows = await many(sql.organizations.purgeExpiredSessions, p, c);
+    for (const r of rows) {
+      if (!r.organization_id) continue;
+      await setLocalTenant(c, r.organization_id);
+      await recordAudit(c, workspaceContext({ organizationId: r.organization_id, userId: ctx.actorId }), {
+        action: "session.purged",
+        resourceType: "session",
+        metadata: { purged: Number(r.purged) },
+      });
+    }
+    const organizations = rows.map((r) => ({ organization_id: r.organization_id, purged: Number(r.purged) }));
+    return { purged: organizations.reduce((n, o) => n + o.purged, 0), organizations };
+  },
 });
 
 /** Log out: delete one of the acting user's sessions. */

@@ -623,6 +623,13 @@ const WORKSPACE_SPECS: Spec[] = [
     optional: ["ttlSeconds", "withRefreshToken"],
   },
   { op: ws.resolveSession, valid: () => ({ token: "x".repeat(43) }), fields: { token: text(200, 20) } },
+  {
+    op: ws.refreshSession,
+    valid: () => ({ refreshToken: "x".repeat(43), ttlSeconds: 3600 }),
+    fields: { refreshToken: text(200, 20), ttlSeconds: num(60, 90 * 86_400) },
+    optional: ["ttlSeconds"],
+  },
+  { op: ws.purgeExpiredSessions, valid: () => ({ before: new Date() }), fields: { before: date }, optional: ["before"] },
   one(ws.endSession, "sessionId"),
   // memories
   {

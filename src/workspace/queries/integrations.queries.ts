@@ -201,12 +201,19 @@ export interface ISetIntegrationStatusQuery {
   result: ISetIntegrationStatusResult;
 }
 
-const setIntegrationStatusIR: any = {"usedParamSet":{"status":true,"id":true},"params":[{"name":"status","required":true,"transform":{"type":"scalar"},"locs":[{"a":43,"b":50}]},{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":63,"b":66}]}],"statement":"UPDATE workspace.integrations SET status = :status! WHERE id = :id! RETURNING *"};
+const setIntegrationStatusIR: any = {"usedParamSet":{"status":true,"id":true},"params":[{"name":"status","required":true,"transform":{"type":"scalar"},"locs":[{"a":170,"b":177},{"a":222,"b":229},{"a":334,"b":341},{"a":440,"b":447}]},{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":514,"b":517}]}],"statement":"-- Disconnecting wipes both tokens and their expiry in the same statement (CHECK integrations_disconnected_without_tokens).\nUPDATE workspace.integrations\n   SET status = :status!,\n       access_token_encrypted = CASE WHEN :status! = 'disconnected' THEN NULL ELSE access_token_encrypted END,\n       refresh_token_encrypted = CASE WHEN :status! = 'disconnected' THEN NULL ELSE refresh_token_encrypted END,\n       token_expires_at = CASE WHEN :status! = 'disconnected' THEN NULL ELSE token_expires_at END\n WHERE id = :id!\nRETURNING *"};
 
 /**
  * Query generated from SQL:
  * ```
- * UPDATE workspace.integrations SET status = :status! WHERE id = :id! RETURNING *
+ * -- Disconnecting wipes both tokens and their expiry in the same statement (CHECK integrations_disconnected_without_tokens).
+ * UPDATE workspace.integrations
+ *    SET status = :status!,
+ *        access_token_encrypted = CASE WHEN :status! = 'disconnected' THEN NULL ELSE access_token_encrypted END,
+ *        refresh_token_encrypted = CASE WHEN :status! = 'disconnected' THEN NULL ELSE refresh_token_encrypted END,
+ *        token_expires_at = CASE WHEN :status! = 'disconnected' THEN NULL ELSE token_expires_at END
+ *  WHERE id = :id!
+ * RETURNING *
  * ```
  */
 export const setIntegrationStatus = new PreparedQuery<ISetIntegrationStatusParams,ISetIntegrationStatusResult>(setIntegrationStatusIR);

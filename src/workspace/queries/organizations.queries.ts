@@ -512,3 +512,80 @@ const deleteSessionIR: any = {"usedParamSet":{"id":true},"params":[{"name":"id",
 export const deleteSession = new PreparedQuery<IDeleteSessionParams,IDeleteSessionResult>(deleteSessionIR);
 
 
+/** 'RotateSession' parameters type */
+export interface IRotateSessionParams {
+  expiresAt: DateOrString;
+  oldRefreshTokenHash: string;
+  refreshTokenHash: string;
+  tokenHash: string;
+}
+
+/** 'RotateSession' return type */
+export interface IRotateSessionResult {
+  expires_at: Date;
+  /** The user's organisation; SET NULL when it is deleted (the user then belongs to no tenant). */
+  organization_id: string | null;
+  session_id: string;
+  user_id: string;
+}
+
+/** 'RotateSession' query type */
+export interface IRotateSessionQuery {
+  params: IRotateSessionParams;
+  result: IRotateSessionResult;
+}
+
+const rotateSessionIR: any = {"usedParamSet":{"tokenHash":true,"refreshTokenHash":true,"expiresAt":true,"oldRefreshTokenHash":true},"params":[{"name":"tokenHash","required":true,"transform":{"type":"scalar"},"locs":[{"a":286,"b":296}]},{"name":"refreshTokenHash","required":true,"transform":{"type":"scalar"},"locs":[{"a":320,"b":337}]},{"name":"expiresAt","required":true,"transform":{"type":"scalar"},"locs":[{"a":353,"b":363}]},{"name":"oldRefreshTokenHash","required":true,"transform":{"type":"scalar"},"locs":[{"a":420,"b":440}]}],"statement":"-- Owner connection (before any tenant is known): a live session of an active user, found by its refresh\n-- token, gets new token and refresh-token hashes and a new expiry in one statement: the old refresh token\n-- stops working at once.\nUPDATE workspace.sessions s\n   SET token_hash = :tokenHash!, refresh_token_hash = :refreshTokenHash!, expires_at = :expiresAt!\n  FROM workspace.users u\n WHERE s.refresh_token_hash = :oldRefreshTokenHash! AND s.expires_at > now() AND u.id = s.user_id AND u.is_active\nRETURNING s.id AS session_id, s.user_id, u.organization_id, s.expires_at"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Owner connection (before any tenant is known): a live session of an active user, found by its refresh
+ * -- token, gets new token and refresh-token hashes and a new expiry in one statement: the old refresh token
+ * -- stops working at once.
+ * UPDATE workspace.sessions s
+ *    SET token_hash = :tokenHash!, refresh_token_hash = :refreshTokenHash!, expires_at = :expiresAt!
+ *   FROM workspace.users u
+ *  WHERE s.refresh_token_hash = :oldRefreshTokenHash! AND s.expires_at > now() AND u.id = s.user_id AND u.is_active
+ * RETURNING s.id AS session_id, s.user_id, u.organization_id, s.expires_at
+ * ```
+ */
+export const rotateSession = new PreparedQuery<IRotateSessionParams,IRotateSessionResult>(rotateSessionIR);
+
+
+/** 'PurgeExpiredSessions' parameters type */
+export interface IPurgeExpiredSessionsParams {
+  before?: DateOrString | null | void;
+}
+
+/** 'PurgeExpiredSessions' return type */
+export interface IPurgeExpiredSessionsResult {
+  /** The user's organisation; SET NULL when it is deleted (the user then belongs to no tenant). */
+  organization_id: string | null;
+  purged: string;
+}
+
+/** 'PurgeExpiredSessions' query type */
+export interface IPurgeExpiredSessionsQuery {
+  params: IPurgeExpiredSessionsParams;
+  result: IPurgeExpiredSessionsResult;
+}
+
+const purgeExpiredSessionsIR: any = {"usedParamSet":{"before":true},"params":[{"name":"before","required":false,"transform":{"type":"scalar"},"locs":[{"a":193,"b":199}]}],"statement":"-- Owner connection: every session that expired before :before (default now); returns how many per organisation.\nWITH gone AS (\n  DELETE FROM workspace.sessions s WHERE s.expires_at < coalesce(:before::timestamptz, now()) RETURNING s.user_id\n)\nSELECT u.organization_id, count(*) AS \"purged!\"\n  FROM gone JOIN workspace.users u ON u.id = gone.user_id\n GROUP BY u.organization_id\n ORDER BY 1"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Owner connection: every session that expired before :before (default now); returns how many per organisation.
+ * WITH gone AS (
+ *   DELETE FROM workspace.sessions s WHERE s.expires_at < coalesce(:before::timestamptz, now()) RETURNING s.user_id
+ * )
+ * SELECT u.organization_id, count(*) AS "purged!"
+ *   FROM gone JOIN workspace.users u ON u.id = gone.user_id
+ *  GROUP BY u.organization_id
+ *  ORDER BY 1
+ * ```
+ */
+export const purgeExpiredSessions = new PreparedQuery<IPurgeExpiredSessionsParams,IPurgeExpiredSessionsResult>(purgeExpiredSessionsIR);
+
+
