@@ -21,28 +21,73 @@ UPDATE workspace.memories
 RETURNING id, embedding_status, embedding_model, embedding_updated_at;
 
 /* @name SemanticSearch */
--- Top-k live memories of one user by cosine distance (HNSW idx_memories_embedding), optionally only those
--- carrying every tag given. The inner query may come back slightly out of order under
--- hnsw.iterative_scan = relaxed_order, so the outer query sorts the k rows exactly.
-WITH hits AS MATERIALIZED (
+-- The acting user's live memories nearest to :embedding by cosine distance (HNSW idx_memories_embedding),
+-- optionally only those carrying every tag given, honouring the user's memory preferences, and marking
+-- what it returns as accessed, all in this one statement:
+--   prefs   the user's workspace.user_preferences row, or the column defaults when there is none
+--           (auto_include_memories true, max_memories_per_request 5, excluded_memory_types '{}');
+--   hits    the k nearest, never of an excluded memory_type; none at all for an automatic retrieval
+--           (:autoInclude, the assistant attaching memories to a request) when auto_include_memories is
+--           off. LIMIT stays the plain parameter :k so the planner costs the HNSW ordered scan for k rows;
+--           under hnsw.iterative_scan = relaxed_order the scan continues past candidates the filters
+--           reject, and may return them slightly out of order;
+--   top     the hits sorted exactly, capped at least(k, max_memories_per_request);
+--   touched accessed_at = now() for exactly those rows (one UPDATE, not one per row).
+WITH prefs AS MATERIALIZED (
+  SELECT coalesce(p.excluded_memory_types, '{}'::text[]) AS excluded,
+         least(:k!::integer, coalesce(p.max_memories_per_request, 5)) AS cap,
+         coalesce(p.auto_include_memories, true) AS auto_include
+    FROM (VALUES (1)) AS one (x)
+    LEFT JOIN workspace.user_preferences p ON p.user_id = :userId!
+),
+hits AS MATERIALIZED (
   SELECT id, title, content, memory_type, tags, metadata, created_at, embedding <=> :embedding!::vector AS distance
     FROM workspace.memories
    WHERE user_id = :userId! AND deleted_at IS NULL AND embedding IS NOT NULL
      AND (:tags::text[] IS NULL OR tags @> :tags::text[])
+     AND NOT ARRAY[memory_type] <@ (SELECT excluded FROM prefs)
+     AND (NOT :autoInclude!::boolean OR (SELECT auto_include FROM prefs))
    ORDER BY embedding <=> :embedding!::vector
    LIMIT :k!
+),
+top AS MATERIALIZED (
+  SELECT * FROM hits ORDER BY distance, id LIMIT (SELECT cap FROM prefs)
+),
+touched AS (
+  UPDATE workspace.memories m SET accessed_at = now() FROM top WHERE m.id = top.id RETURNING m.id, m.accessed_at
 )
-SELECT id, title, content, memory_type, tags, metadata, created_at, distance AS "distance!" FROM hits ORDER BY distance, id;
+SELECT top.id, top.title, top.content, top.memory_type, top.tags, top.metadata, top.created_at, touched.accessed_at,
+       top.distance AS "distance!"
+  FROM top JOIN touched ON touched.id = top.id
+ ORDER BY top.distance, top.id;
 
 /* @name KeywordSearch */
--- Full-text search over live memories (memories_content_search_idx), best rank first.
-SELECT id, title, content, memory_type, tags, created_at,
-       ts_rank(to_tsvector('english', coalesce(title, '') || ' ' || content), websearch_to_tsquery('english', :query!)) AS "rank!"
-  FROM workspace.memories
- WHERE deleted_at IS NULL AND user_id = :userId!
-   AND to_tsvector('english', coalesce(title, '') || ' ' || content) @@ websearch_to_tsquery('english', :query!)
- ORDER BY 7 DESC, created_at DESC
- LIMIT :limit!;
+-- Full-text search over the acting user's live memories (memories_content_search_idx), best rank first,
+-- honouring the user's memory preferences and marking what it returns as accessed, in this one statement:
+-- prefs as in SemanticSearch (column defaults when the user has no row); excluded memory types never
+-- match; at most least(:limit, max_memories_per_request) rows; accessed_at = now() for exactly those rows.
+WITH prefs AS MATERIALIZED (
+  SELECT coalesce(p.excluded_memory_types, '{}'::text[]) AS excluded,
+         least(:limit!::integer, coalesce(p.max_memories_per_request, 5)) AS cap
+    FROM (VALUES (1)) AS one (x)
+    LEFT JOIN workspace.user_preferences p ON p.user_id = :userId!
+),
+hits AS MATERIALIZED (
+  SELECT id, title, content, memory_type, tags, created_at,
+         ts_rank(to_tsvector('english', coalesce(title, '') || ' ' || content), websearch_to_tsquery('english', :query!)) AS rank
+    FROM workspace.memories
+   WHERE deleted_at IS NULL AND user_id = :userId!
+     AND to_tsvector('english', coalesce(title, '') || ' ' || content) @@ websearch_to_tsquery('english', :query!)
+     AND NOT ARRAY[memory_type] <@ (SELECT excluded FROM prefs)
+   ORDER BY rank DESC, created_at DESC, id
+   LIMIT (SELECT cap FROM prefs)
+),
+touched AS (
+  UPDATE workspace.memories m SET accessed_at = now() FROM hits WHERE m.id = hits.id RETURNING m.id, m.accessed_at
+)
+SELECT hits.id, hits.title, hits.content, hits.memory_type, hits.tags, hits.created_at, touched.accessed_at, hits.rank AS "rank!"
+  FROM hits JOIN touched ON touched.id = hits.id
+ ORDER BY hits.rank DESC, hits.created_at DESC, hits.id;
 
 /* @name SoftDeleteMemory */
 UPDATE workspace.memories SET deleted_at = now() WHERE id = :id! AND deleted_at IS NULL RETURNING id, deleted_at;

@@ -96,10 +96,24 @@ export type SemanticQuery = z.input<typeof semanticSearchMemories.declaration.in
 export type SemanticHit = ISemanticSearchResult;
 
 /**
- * The acting user's k live memories nearest to `embedding` by cosine distance (HNSW index), optionally only
+ * The acting user's live memories nearest to `embedding` by cosine distance (HNSW index), optionally only
  * those carrying every tag given. `hnsw.iterative_scan = relaxed_order` (pgvector >= 0.8) lets the index scan
- * continue past its first candidates when the user and tag filters reject them, so a user with few memories
- * among many still gets k results.
+ * continue past its first candidates when the user, tag and type filters reject them, so a user with few
+ * memories among many still gets k results.
+ *
+ * The user's memory preferences (workspace.user_preferences; its column defaults when the user has no row)
+ * hold for every search: memories of an `excluded_memory_types` type never come back, and at most
+ * `max_memories_per_request` do (k is capped: k 10 with a maximum of 3 returns 3; a maximum of 0 returns none).
+ *
+ * `auto_include_memories` (seed 003, "Memory settings" of user_preferences, default true) says whether the
+ * assistant may attach relevant memories to a request on its own (RAG), as opposed to the user searching
+ * them. The assistant's path passes `autoInclude: true`: with the setting off it gets no memories (and marks
+ * none accessed). An explicit search (`autoInclude: false`, the default) ignores the setting, since turning
+ * off automatic inclusion does not hide one's memories from oneself.
+ *
+ * What it returns is marked accessed (`accessed_at = now()`) in the same statement as the search, so the
+ * operation is a write (of the user's own rows) and runs in a read-write transaction; no audit record, as for
+ * any read of one's own memories.
  */
 export const semanticSearchMemories = operation({
   name: "workspace.memory.search",
@@ -109,14 +123,21 @@ export const semanticSearchMemories = operation({
     tags: z.array(tag).max(20).optional(),
     /** HNSW candidate list size (pgvector hnsw.ef_search): higher = better recall, slower. */
     efSearch: z.number().int().min(1).max(1000).default(40),
+    /** The assistant attaching memories to a request by itself (honours auto_include_memories), not a user's search. */
+    autoInclude: z.boolean().default(false),
   }),
-  kind: "read",
+  kind: "write",
+  affects: "own",
   context: "user",
   reveals: "own",
   audit: "none",
   async run(p, { c, ctx }): Promise<SemanticHit[]> {
     await setHnswSearch(c, p.efSearch);
-    return many(sql.memories.semanticSearch, { userId: actingUser(ctx), embedding: vectorLiteral(p.embedding), k: p.k, tags: p.tags }, c);
+    return many(
+      sql.memories.semanticSearch,
+      { userId: actingUser(ctx), embedding: vectorLiteral(p.embedding), k: p.k, tags: p.tags, autoInclude: p.autoInclude },
+      c,
+    );
   },
 });
 
@@ -125,11 +146,17 @@ export async function setHnswSearch(c: pg.ClientBase, efSearch: number) {
   await c.query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)", [String(efSearch)]);
 }
 
-/** Full-text search (English stemming, web-search syntax) over the acting user's live memories. */
+/**
+ * Full-text search (English stemming, web-search syntax) over the acting user's live memories. Honours the
+ * user's memory preferences like semantic search (excluded types never match; at most
+ * `max_memories_per_request` results, whatever `limit` asks) and marks what it returns accessed in the same
+ * statement. It is always a search the user asked for, so `auto_include_memories` does not apply.
+ */
 export const keywordSearchMemories = operation({
   name: "workspace.memory.keyword_search",
   input: z.object({ query: z.string().trim().min(1).max(1000), limit: z.number().int().min(1).max(200).default(20) }),
-  kind: "read",
+  kind: "write",
+  affects: "own",
   context: "user",
   reveals: "own",
   audit: "none",

@@ -80,6 +80,7 @@ export const explainSeed: ExplainSeed = {
         query: "budget plan",
         embedding: `[${Array.from({ length: 1536 }, (_, i) => (i % 5) / 5).join(",")}]`,
         k: 10,
+        autoInclude: false,
         tags: null,
         ids: [memoryId],
         participants: [{ conversationId, userId: user?.id, role: "member" }],

@@ -664,9 +664,9 @@ const WORKSPACE_SPECS: Spec[] = [
   },
   {
     op: ws.semanticSearchMemories,
-    valid: () => ({ embedding: randomVector(rng(3)), k: 5, tags: ["fixture"], efSearch: 40 }),
-    fields: { embedding, k: num(1, 100), tags: list(text(100, 1), () => "fixture", 20), efSearch: num(1, 1000) },
-    optional: ["k", "tags", "efSearch"],
+    valid: () => ({ embedding: randomVector(rng(3)), k: 5, tags: ["fixture"], efSearch: 40, autoInclude: false }),
+    fields: { embedding, k: num(1, 100), tags: list(text(100, 1), () => "fixture", 20), efSearch: num(1, 1000), autoInclude: bool },
+    optional: ["k", "tags", "efSearch", "autoInclude"],
   },
   { op: ws.keywordSearchMemories, valid: () => ({ query: "fixture", limit: 5 }), fields: { query: text(1000, 1, true), limit: num(1, 200) } },
   one(ws.deleteMemory, "id"),

@@ -192,6 +192,7 @@ describe("CHECK constraints", () => {
     ["tasks_due_time_needs_date", "tasks", "due_time = '09:00', due_date = NULL"],
     ["integrations_provider_check", "integrations", "provider = 'dropbox'"],
     ["integrations_status_check", "integrations", "status = 'broken'"],
+    ["integrations_disconnected_without_tokens", "integrations", "status = 'disconnected', access_token_encrypted = '\\x01'"],
     ["integrations_sync_cursor_length", "integrations", "sync_cursor = repeat('c', 4097)"],
     ["integrations_provider_user_id_length", "integrations", "provider_user_id = repeat('p', 256)"],
     ["integrations_provider_email_length", "integrations", "provider_email = repeat('e', 256)"],

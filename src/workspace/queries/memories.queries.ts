@@ -4,8 +4,6 @@ import { PreparedQuery } from '@pgtyped/runtime';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-export type NumberOrString = number | string;
-
 export type stringArray = (string)[];
 
 /** 'InsertMemory' parameters type */
@@ -161,14 +159,17 @@ export const setEmbedding = new PreparedQuery<ISetEmbeddingParams,ISetEmbeddingR
 
 /** 'SemanticSearch' parameters type */
 export interface ISemanticSearchParams {
+  autoInclude: boolean;
   embedding: string;
-  k: NumberOrString;
+  k: number;
   tags?: stringArray | null | void;
   userId: string;
 }
 
 /** 'SemanticSearch' return type */
 export interface ISemanticSearchResult {
+  /** Last time the memory was returned to the user or used by the assistant. */
+  accessed_at: Date;
   content: string;
   created_at: Date;
   distance: number;
@@ -186,23 +187,50 @@ export interface ISemanticSearchQuery {
   result: ISemanticSearchResult;
 }
 
-const semanticSearchIR: any = {"usedParamSet":{"embedding":true,"userId":true,"tags":true,"k":true},"params":[{"name":"embedding","required":true,"transform":{"type":"scalar"},"locs":[{"a":391,"b":401},{"a":612,"b":622}]},{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":470,"b":477}]},{"name":"tags","required":false,"transform":{"type":"scalar"},"locs":[{"a":538,"b":542},{"a":571,"b":575}]},{"name":"k","required":true,"transform":{"type":"scalar"},"locs":[{"a":641,"b":643}]}],"statement":"-- Top-k live memories of one user by cosine distance (HNSW idx_memories_embedding), optionally only those\n-- carrying every tag given. The inner query may come back slightly out of order under\n-- hnsw.iterative_scan = relaxed_order, so the outer query sorts the k rows exactly.\nWITH hits AS MATERIALIZED (\n  SELECT id, title, content, memory_type, tags, metadata, created_at, embedding <=> :embedding!::vector AS distance\n    FROM workspace.memories\n   WHERE user_id = :userId! AND deleted_at IS NULL AND embedding IS NOT NULL\n     AND (:tags::text[] IS NULL OR tags @> :tags::text[])\n   ORDER BY embedding <=> :embedding!::vector\n   LIMIT :k!\n)\nSELECT id, title, content, memory_type, tags, metadata, created_at, distance AS \"distance!\" FROM hits ORDER BY distance, id"};
+const semanticSearchIR: any = {"usedParamSet":{"k":true,"userId":true,"embedding":true,"tags":true,"autoInclude":true},"params":[{"name":"k","required":true,"transform":{"type":"scalar"},"locs":[{"a":1232,"b":1234},{"a":1958,"b":1960}]},{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":1451,"b":1458},{"a":1649,"b":1656}]},{"name":"embedding","required":true,"transform":{"type":"scalar"},"locs":[{"a":1570,"b":1580},{"a":1929,"b":1939}]},{"name":"tags","required":false,"transform":{"type":"scalar"},"locs":[{"a":1717,"b":1721},{"a":1750,"b":1754}]},{"name":"autoInclude","required":true,"transform":{"type":"scalar"},"locs":[{"a":1843,"b":1855}]}],"statement":"-- The acting user's live memories nearest to :embedding by cosine distance (HNSW idx_memories_embedding),\n-- optionally only those carrying every tag given, honouring the user's memory preferences, and marking\n-- what it returns as accessed, all in this one statement:\n--   prefs   the user's workspace.user_preferences row, or the column defaults when there is none\n--           (auto_include_memories true, max_memories_per_request 5, excluded_memory_types '{}');\n--   hits    the k nearest, never of an excluded memory_type; none at all for an automatic retrieval\n--           (:autoInclude, the assistant attaching memories to a request) when auto_include_memories is\n--           off. LIMIT stays the plain parameter :k so the planner costs the HNSW ordered scan for k rows;\n--           under hnsw.iterative_scan = relaxed_order the scan continues past candidates the filters\n--           reject, and may return them slightly out of order;\n--   top     the hits sorted exactly, capped at least(k, max_memories_per_request);\n--   touched accessed_at = now() for exactly those rows (one UPDATE, not one per row).\nWITH prefs AS MATERIALIZED (\n  SELECT coalesce(p.excluded_memory_types, '{}'::text[]) AS excluded,\n         least(:k!::integer, coalesce(p.max_memories_per_request, 5)) AS cap,\n         coalesce(p.auto_include_memories, true) AS auto_include\n    FROM (VALUES (1)) AS one (x)\n    LEFT JOIN workspace.user_preferences p ON p.user_id = :userId!\n),\nhits AS MATERIALIZED (\n  SELECT id, title, content, memory_type, tags, metadata, created_at, embedding <=> :embedding!::vector AS distance\n    FROM workspace.memories\n   WHERE user_id = :userId! AND deleted_at IS NULL AND embedding IS NOT NULL\n     AND (:tags::text[] IS NULL OR tags @> :tags::text[])\n     AND NOT ARRAY[memory_type] <@ (SELECT excluded FROM prefs)\n     AND (NOT :autoInclude!::boolean OR (SELECT auto_include FROM prefs))\n   ORDER BY embedding <=> :embedding!::vector\n   LIMIT :k!\n),\ntop AS MATERIALIZED (\n  SELECT * FROM hits ORDER BY distance, id LIMIT (SELECT cap FROM prefs)\n),\ntouched AS (\n  UPDATE workspace.memories m SET accessed_at = now() FROM top WHERE m.id = top.id RETURNING m.id, m.accessed_at\n)\nSELECT top.id, top.title, top.content, top.memory_type, top.tags, top.metadata, top.created_at, touched.accessed_at,\n       top.distance AS \"distance!\"\n  FROM top JOIN touched ON touched.id = top.id\n ORDER BY top.distance, top.id"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- Top-k live memories of one user by cosine distance (HNSW idx_memories_embedding), optionally only those
- * -- carrying every tag given. The inner query may come back slightly out of order under
- * -- hnsw.iterative_scan = relaxed_order, so the outer query sorts the k rows exactly.
- * WITH hits AS MATERIALIZED (
+ * -- The acting user's live memories nearest to :embedding by cosine distance (HNSW idx_memories_embedding),
+ * -- optionally only those carrying every tag given, honouring the user's memory preferences, and marking
+ * -- what it returns as accessed, all in this one statement:
+ * --   prefs   the user's workspace.user_preferences row, or the column defaults when there is none
+ * --           (auto_include_memories true, max_memories_per_request 5, excluded_memory_types '{}');
+ * --   hits    the k nearest, never of an excluded memory_type; none at all for an automatic retrieval
+ * --           (:autoInclude, the assistant attaching memories to a request) when auto_include_memories is
+ * --           off. LIMIT stays the plain parameter :k so the planner costs the HNSW ordered scan for k rows;
+ * --           under hnsw.iterative_scan = relaxed_order the scan continues past candidates the filters
+ * --           reject, and may return them slightly out of order;
+ * --   top     the hits sorted exactly, capped at least(k, max_memories_per_request);
+ * --   touched accessed_at = now() for exactly those rows (one UPDATE, not one per row).
+ * WITH prefs AS MATERIALIZED (
+ *   SELECT coalesce(p.excluded_memory_types, '{}'::text[]) AS excluded,
+ *          least(:k!::integer, coalesce(p.max_memories_per_request, 5)) AS cap,
+ *          coalesce(p.auto_include_memories, true) AS auto_include
+ *     FROM (VALUES (1)) AS one (x)
+ *     LEFT JOIN workspace.user_preferences p ON p.user_id = :userId!
+ * ),
+ * hits AS MATERIALIZED (
  *   SELECT id, title, content, memory_type, tags, metadata, created_at, embedding <=> :embedding!::vector AS distance
  *     FROM workspace.memories
  *    WHERE user_id = :userId! AND deleted_at IS NULL AND embedding IS NOT NULL
  *      AND (:tags::text[] IS NULL OR tags @> :tags::text[])
+ *      AND NOT ARRAY[memory_type] <@ (SELECT excluded FROM prefs)
+ *      AND (NOT :autoInclude!::boolean OR (SELECT auto_include FROM prefs))
  *    ORDER BY embedding <=> :embedding!::vector
  *    LIMIT :k!
+ * ),
+ * top AS MATERIALIZED (
+ *   SELECT * FROM hits ORDER BY distance, id LIMIT (SELECT cap FROM prefs)
+ * ),
+ * touched AS (
+ *   UPDATE workspace.memories m SET accessed_at = now() FROM top WHERE m.id = top.id RETURNING m.id, m.accessed_at
  * )
- * SELECT id, title, content, memory_type, tags, metadata, created_at, distance AS "distance!" FROM hits ORDER BY distance, id
+ * SELECT top.id, top.title, top.content, top.memory_type, top.tags, top.metadata, top.created_at, touched.accessed_at,
+ *        top.distance AS "distance!"
+ *   FROM top JOIN touched ON touched.id = top.id
+ *  ORDER BY top.distance, top.id
  * ```
  */
 export const semanticSearch = new PreparedQuery<ISemanticSearchParams,ISemanticSearchResult>(semanticSearchIR);
@@ -210,13 +238,15 @@ export const semanticSearch = new PreparedQuery<ISemanticSearchParams,ISemanticS
 
 /** 'KeywordSearch' parameters type */
 export interface IKeywordSearchParams {
-  limit: NumberOrString;
+  limit: number;
   query: string;
   userId: string;
 }
 
 /** 'KeywordSearch' return type */
 export interface IKeywordSearchResult {
+  /** Last time the memory was returned to the user or used by the assistant. */
+  accessed_at: Date;
   content: string;
   created_at: Date;
   id: string;
@@ -233,19 +263,37 @@ export interface IKeywordSearchQuery {
   result: IKeywordSearchResult;
 }
 
-const keywordSearchIR: any = {"usedParamSet":{"query":true,"userId":true,"limit":true},"params":[{"name":"query","required":true,"transform":{"type":"scalar"},"locs":[{"a":255,"b":261},{"a":455,"b":461}]},{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":342,"b":349}]},{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":505,"b":511}]}],"statement":"-- Full-text search over live memories (memories_content_search_idx), best rank first.\nSELECT id, title, content, memory_type, tags, created_at,\n       ts_rank(to_tsvector('english', coalesce(title, '') || ' ' || content), websearch_to_tsquery('english', :query!)) AS \"rank!\"\n  FROM workspace.memories\n WHERE deleted_at IS NULL AND user_id = :userId!\n   AND to_tsvector('english', coalesce(title, '') || ' ' || content) @@ websearch_to_tsquery('english', :query!)\n ORDER BY 7 DESC, created_at DESC\n LIMIT :limit!"};
+const keywordSearchIR: any = {"usedParamSet":{"limit":true,"userId":true,"query":true},"params":[{"name":"limit","required":true,"transform":{"type":"scalar"},"locs":[{"a":536,"b":542}]},{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":693,"b":700},{"a":988,"b":995}]},{"name":"query","required":true,"transform":{"type":"scalar"},"locs":[{"a":900,"b":906},{"a":1103,"b":1109}]}],"statement":"-- Full-text search over the acting user's live memories (memories_content_search_idx), best rank first,\n-- honouring the user's memory preferences and marking what it returns as accessed, in this one statement:\n-- prefs as in SemanticSearch (column defaults when the user has no row); excluded memory types never\n-- match; at most least(:limit, max_memories_per_request) rows; accessed_at = now() for exactly those rows.\nWITH prefs AS MATERIALIZED (\n  SELECT coalesce(p.excluded_memory_types, '{}'::text[]) AS excluded,\n         least(:limit!::integer, coalesce(p.max_memories_per_request, 5)) AS cap\n    FROM (VALUES (1)) AS one (x)\n    LEFT JOIN workspace.user_preferences p ON p.user_id = :userId!\n),\nhits AS MATERIALIZED (\n  SELECT id, title, content, memory_type, tags, created_at,\n         ts_rank(to_tsvector('english', coalesce(title, '') || ' ' || content), websearch_to_tsquery('english', :query!)) AS rank\n    FROM workspace.memories\n   WHERE deleted_at IS NULL AND user_id = :userId!\n     AND to_tsvector('english', coalesce(title, '') || ' ' || content) @@ websearch_to_tsquery('english', :query!)\n     AND NOT ARRAY[memory_type] <@ (SELECT excluded FROM prefs)\n   ORDER BY rank DESC, created_at DESC, id\n   LIMIT (SELECT cap FROM prefs)\n),\ntouched AS (\n  UPDATE workspace.memories m SET accessed_at = now() FROM hits WHERE m.id = hits.id RETURNING m.id, m.accessed_at\n)\nSELECT hits.id, hits.title, hits.content, hits.memory_type, hits.tags, hits.created_at, touched.accessed_at, hits.rank AS \"rank!\"\n  FROM hits JOIN touched ON touched.id = hits.id\n ORDER BY hits.rank DESC, hits.created_at DESC, hits.id"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- Full-text search over live memories (memories_content_search_idx), best rank first.
- * SELECT id, title, content, memory_type, tags, created_at,
- *        ts_rank(to_tsvector('english', coalesce(title, '') || ' ' || content), websearch_to_tsquery('english', :query!)) AS "rank!"
- *   FROM workspace.memories
- *  WHERE deleted_at IS NULL AND user_id = :userId!
- *    AND to_tsvector('english', coalesce(title, '') || ' ' || content) @@ websearch_to_tsquery('english', :query!)
- *  ORDER BY 7 DESC, created_at DESC
- *  LIMIT :limit!
+ * -- Full-text search over the acting user's live memories (memories_content_search_idx), best rank first,
+ * -- honouring the user's memory preferences and marking what it returns as accessed, in this one statement:
+ * -- prefs as in SemanticSearch (column defaults when the user has no row); excluded memory types never
+ * -- match; at most least(:limit, max_memories_per_request) rows; accessed_at = now() for exactly those rows.
+ * WITH prefs AS MATERIALIZED (
+ *   SELECT coalesce(p.excluded_memory_types, '{}'::text[]) AS excluded,
+ *          least(:limit!::integer, coalesce(p.max_memories_per_request, 5)) AS cap
+ *     FROM (VALUES (1)) AS one (x)
+ *     LEFT JOIN workspace.user_preferences p ON p.user_id = :userId!
+ * ),
+ * hits AS MATERIALIZED (
+ *   SELECT id, title, content, memory_type, tags, created_at,
+ *          ts_rank(to_tsvector('english', coalesce(title, '') || ' ' || content), websearch_to_tsquery('english', :query!)) AS rank
+ *     FROM workspace.memories
+ *    WHERE deleted_at IS NULL AND user_id = :userId!
+ *      AND to_tsvector('english', coalesce(title, '') || ' ' || content) @@ websearch_to_tsquery('english', :query!)
+ *      AND NOT ARRAY[memory_type] <@ (SELECT excluded FROM prefs)
+ *    ORDER BY rank DESC, created_at DESC, id
+ *    LIMIT (SELECT cap FROM prefs)
+ * ),
+ * touched AS (
+ *   UPDATE workspace.memories m SET accessed_at = now() FROM hits WHERE m.id = hits.id RETURNING m.id, m.accessed_at
+ * )
+ * SELECT hits.id, hits.title, hits.content, hits.memory_type, hits.tags, hits.created_at, touched.accessed_at, hits.rank AS "rank!"
+ *   FROM hits JOIN touched ON touched.id = hits.id
+ *  ORDER BY hits.rank DESC, hits.created_at DESC, hits.id
  * ```
  */
 export const keywordSearch = new PreparedQuery<IKeywordSearchParams,IKeywordSearchResult>(keywordSearchIR);
