@@ -73,7 +73,7 @@ describe(`${MIGRATION} on existing data`, () => {
     await asTenant(B, event, [B, "profile_created", E1, '{"version": 2}']);
     await asTenant(B, event, [B, "relation_created", E1, JSON.stringify({ to: E2, type: "employer" })]);
 
-    expect(await migrate(engine.url, { direction: "up" })).toEqual([MIGRATION]);
+    expect(await migrate(engine.url, { direction: "up", count: 1 })).toEqual([MIGRATION]);
 
     const profiles = (
       await pool.query("SELECT p.profile_id, t.slug FROM screening.entity_profiles p JOIN screening.tenants t USING (tenant_id) ORDER BY p.profile_id")
@@ -98,7 +98,7 @@ describe(`${MIGRATION} on existing data`, () => {
   });
 
   it("reverts to the old shape with every row kept: versions renumbered per entity, soft delete back on the entity", async () => {
-    expect(await migrate(engine.url, { direction: "down" })).toEqual([MIGRATION]);
+    expect(await migrate(engine.url, { direction: "down", count: 1 })).toEqual([MIGRATION]);
     const versions = (
       await pool.query("SELECT profile_id, version, previous_version FROM screening.entity_profiles WHERE entity_id = $1 ORDER BY version", [E1])
     ).rows;
@@ -109,6 +109,6 @@ describe(`${MIGRATION} on existing data`, () => {
     expect((await pool.query("SELECT count(*)::int AS n FROM screening.entity_profiles")).rows[0].n).toBe(3);
     const deleted = (await pool.query("SELECT entity_id FROM screening.entities WHERE deleted_at IS NOT NULL")).rows.map((r) => r.entity_id);
     expect(deleted).toEqual([E3]);
-    expect(await migrate(engine.url, { direction: "up" })).toEqual([MIGRATION]);
+    expect(await migrate(engine.url, { direction: "up", count: 1 })).toEqual([MIGRATION]);
   });
 });
