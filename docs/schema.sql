@@ -1744,6 +1744,7 @@ CREATE TABLE workspace.integrations (
     connected_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT integrations_disconnected_without_tokens CHECK (((status <> 'disconnected'::text) OR ((access_token_encrypted IS NULL) AND (refresh_token_encrypted IS NULL) AND (token_expires_at IS NULL)))),
     CONSTRAINT integrations_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT integrations_provider_check CHECK ((provider = ANY (ARRAY['google'::text, 'microsoft'::text, 'slack'::text, 'notion'::text]))),
     CONSTRAINT integrations_provider_email_length CHECK ((char_length(provider_email) <= 255)),
@@ -2078,7 +2079,7 @@ COMMENT ON COLUMN workspace.sessions.token_hash IS 'Hex SHA-256 of the session t
 -- Name: COLUMN sessions.refresh_token_hash; Type: COMMENT; Schema: workspace; Owner: -
 --
 
-COMMENT ON COLUMN workspace.sessions.refresh_token_hash IS 'Hex SHA-256 of the refresh token, if one was issued.';
+COMMENT ON COLUMN workspace.sessions.refresh_token_hash IS 'Hex SHA-256 of the refresh token, if one was issued. A refresh replaces it (and token_hash): each refresh token works once.';
 
 --
 -- Name: tasks; Type: TABLE; Schema: workspace; Owner: -
@@ -3256,6 +3257,12 @@ CREATE INDEX idx_roles_org ON workspace.roles USING btree (organization_id);
 --
 
 CREATE INDEX idx_sessions_expires ON workspace.sessions USING btree (expires_at);
+
+--
+-- Name: idx_sessions_refresh_token; Type: INDEX; Schema: workspace; Owner: -
+--
+
+CREATE UNIQUE INDEX idx_sessions_refresh_token ON workspace.sessions USING btree (refresh_token_hash) WHERE (refresh_token_hash IS NOT NULL);
 
 --
 -- Name: idx_sessions_token; Type: INDEX; Schema: workspace; Owner: -
