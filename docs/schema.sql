@@ -1206,6 +1206,31 @@ COMMENT ON COLUMN wills.consent_records.channel IS 'How consent was given: web, 
 COMMENT ON COLUMN wills.consent_records.withdrawn_at IS 'When the subject withdrew this consent; NULL while active.';
 
 --
+-- Name: privacy_policy_versions; Type: TABLE; Schema: wills; Owner: -
+--
+
+CREATE TABLE wills.privacy_policy_versions (
+    version text NOT NULL,
+    effective_from timestamp with time zone NOT NULL,
+    summary text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT privacy_policy_versions_summary_length CHECK ((char_length(summary) <= 10000)),
+    CONSTRAINT privacy_policy_versions_version_format CHECK ((version ~ '^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$'::text))
+);
+
+--
+-- Name: TABLE privacy_policy_versions; Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON TABLE wills.privacy_policy_versions IS 'Published privacy-policy versions; the current one has the latest effective_from not in the future. Consent counts only under it.';
+
+--
+-- Name: COLUMN privacy_policy_versions.effective_from; Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON COLUMN wills.privacy_policy_versions.effective_from IS 'From when this version governs processing (consent granted under earlier versions stops counting then).';
+
+--
 -- Name: audit_logs; Type: TABLE; Schema: workspace; Owner: -
 --
 
@@ -2428,6 +2453,13 @@ ALTER TABLE ONLY wills.consent_records
     ADD CONSTRAINT consent_records_pkey PRIMARY KEY (id);
 
 --
+-- Name: privacy_policy_versions privacy_policy_versions_pkey; Type: CONSTRAINT; Schema: wills; Owner: -
+--
+
+ALTER TABLE ONLY wills.privacy_policy_versions
+    ADD CONSTRAINT privacy_policy_versions_pkey PRIMARY KEY (version);
+
+--
 -- Name: audit_logs audit_logs_pkey; Type: CONSTRAINT; Schema: workspace; Owner: -
 --
 
@@ -2873,6 +2905,12 @@ COMMENT ON INDEX wills.consent_records_one_active_per_policy IS 'At most one act
 --
 
 CREATE INDEX consent_records_subject_granted_idx ON wills.consent_records USING btree (data_subject_id, granted_at DESC);
+
+--
+-- Name: privacy_policy_versions_effective_idx; Type: INDEX; Schema: wills; Owner: -
+--
+
+CREATE INDEX privacy_policy_versions_effective_idx ON wills.privacy_policy_versions USING btree (effective_from DESC, version DESC);
 
 --
 -- Name: idx_audit_action; Type: INDEX; Schema: workspace; Owner: -
@@ -4665,6 +4703,12 @@ GRANT SELECT,INSERT ON TABLE wills.consent_records TO app;
 --
 
 GRANT UPDATE(withdrawn_at) ON TABLE wills.consent_records TO app;
+
+--
+-- Name: TABLE privacy_policy_versions; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT SELECT ON TABLE wills.privacy_policy_versions TO app;
 
 --
 -- Name: TABLE audit_logs; Type: ACL; Schema: workspace; Owner: -

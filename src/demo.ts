@@ -18,12 +18,13 @@ import {
   clauseHistory,
   createClause,
   currentConsent,
+  changeConsent,
   grantConsent,
   hasConsent,
+  publishPolicyVersion,
   listCurrentClauses,
   publishRevision,
   willsContext,
-  withdrawConsent,
 } from "./wills";
 
 const say = (s = "") => console.log(s);
@@ -62,43 +63,45 @@ async function main() {
     await screeningWalkthrough(db);
     await workspaceWalkthrough(db);
 
-    say("\n== wills: POPIA consent ==");
+    say("\n== wills: POPIA consent, bound to the privacy-policy version in force ==");
     const subject = crypto.randomUUID();
     const asSubject = willsContext({ actorId: subject, actorType: "data_subject", correlationId: crypto.randomUUID(), ipAddress: "196.25.1.7" });
+    // Policy versions are platform-wide: each demo run publishes its own pair, so runs do not collide.
+    const run = crypto.randomBytes(3).toString("hex");
+    const [pv1, pv2] = [`demo-${run}.1`, `demo-${run}.2`];
+    await publishPolicyVersion(db, platformContext(), { version: pv1, effectiveFrom: new Date(Date.now() - 1000), summary: "demo policy" });
+    const check = async (category: string) => hasConsent(db, asSubject, { dataSubjectId: subject, category });
     const c1 = await grantConsent(db, asSubject, {
       dataSubjectId: subject,
       categories: { will_drafting: true, marketing: false },
-      privacyPolicyVersion: "2026.1",
+      privacyPolicyVersion: pv1,
       consentTextVersion: "v3",
       channel: "web",
       ipAddress: "196.25.1.7",
     });
-    say(`granted consent ${c1.id} under policy 2026.1: ${JSON.stringify(c1.consent_categories)}`);
-    say(
-      `hasConsent(will_drafting, 2026.1) = ${await hasConsent(db, asSubject, { dataSubjectId: subject, category: "will_drafting", privacyPolicyVersion: "2026.1" })}`,
-    );
-    say(
-      `hasConsent(marketing, 2026.1)     = ${await hasConsent(db, asSubject, { dataSubjectId: subject, category: "marketing", privacyPolicyVersion: "2026.1" })}`,
-    );
+    say(`published policy ${pv1}; granted consent ${c1.id} under it: ${JSON.stringify(c1.consent_categories)}`);
+    say(`hasConsent(will_drafting) = ${await check("will_drafting")}, hasConsent(marketing) = ${await check("marketing")}`);
     await grantConsent(db, asSubject, {
       dataSubjectId: subject,
       categories: { will_drafting: true },
-      privacyPolicyVersion: "2026.1",
+      privacyPolicyVersion: pv1,
       consentTextVersion: "v3",
       channel: "web",
     }).catch((e: AppError) => say(`granting again under the same policy -> ${e.name}: ${e.message}`));
-    await withdrawConsent(db, asSubject, { dataSubjectId: subject, id: c1.id });
-    say(
-      `withdrew ${c1.id}; hasConsent(will_drafting, 2026.1) = ${await hasConsent(db, asSubject, { dataSubjectId: subject, category: "will_drafting", privacyPolicyVersion: "2026.1" })}`,
-    );
+    await publishPolicyVersion(db, platformContext(), { version: pv2, effectiveFrom: new Date(Date.now() - 500) });
+    say(`policy ${pv2} in force: the ${pv1} grant no longer counts; hasConsent(will_drafting) = ${await check("will_drafting")}`);
     await grantConsent(db, asSubject, {
       dataSubjectId: subject,
-      categories: { will_drafting: true, marketing: true },
-      privacyPolicyVersion: "2026.2",
+      categories: { marketing: true },
+      privacyPolicyVersion: pv2,
       consentTextVersion: "v4",
       channel: "mobile",
     });
-    say(`re-granted under policy 2026.2; current consent: ${JSON.stringify((await currentConsent(db, asSubject, { dataSubjectId: subject })).categories)}`);
+    say(
+      `granted under ${pv2} (marketing only); current consent: ${JSON.stringify((await currentConsent(db, asSubject, { dataSubjectId: subject })).categories)}`,
+    );
+    await changeConsent(db, asSubject, { dataSubjectId: subject, changes: { marketing: false }, consentTextVersion: "v4", channel: "mobile" });
+    say(`withdrew marketing in one step; current consent: ${JSON.stringify((await currentConsent(db, asSubject, { dataSubjectId: subject })).categories)}`);
 
     say("\n== wills: versioned clause library ==");
     const staff = willsContext({ actorId: crypto.randomUUID(), actorType: "staff", correlationId: crypto.randomUUID() });

@@ -17,11 +17,21 @@ RETURNING *;
 /* @name GetConsent */
 SELECT * FROM wills.consent_records WHERE id = :id!;
 
+/* @name CurrentPolicyVersion */
+-- The version in force: the latest effective_from that is not in the future (ties: the greater version).
+SELECT version FROM wills.privacy_policy_versions WHERE effective_from <= now() ORDER BY effective_from DESC, version DESC LIMIT 1;
+
 /* @name ActiveConsents */
--- The subject's active records, newest grant first (index consent_records_subject_granted_idx).
+-- The subject's active records under one policy version, newest grant first.
 SELECT * FROM wills.consent_records
- WHERE data_subject_id = :dataSubjectId! AND withdrawn_at IS NULL
+ WHERE data_subject_id = :dataSubjectId! AND privacy_policy_version = :privacyPolicyVersion! AND withdrawn_at IS NULL
  ORDER BY granted_at DESC, id DESC;
+
+/* @name LockActiveConsent */
+-- The subject's active record under one policy version (at most one: consent_records_one_active_per_policy), locked.
+SELECT * FROM wills.consent_records
+ WHERE data_subject_id = :dataSubjectId! AND privacy_policy_version = :privacyPolicyVersion! AND withdrawn_at IS NULL
+ FOR UPDATE;
 
 /* @name ConsentHistory */
 SELECT * FROM wills.consent_records
@@ -29,9 +39,13 @@ SELECT * FROM wills.consent_records
  ORDER BY granted_at DESC, id DESC;
 
 /* @name HasConsent */
--- True when an active record under this policy version grants this category.
+-- True when an active record under the current policy version grants this category.
 SELECT EXISTS (
-  SELECT FROM wills.consent_records
-   WHERE data_subject_id = :dataSubjectId! AND privacy_policy_version = :privacyPolicyVersion!
-     AND withdrawn_at IS NULL AND consent_categories -> :category!::text = 'true'::jsonb
+  SELECT FROM wills.consent_records r
+   WHERE r.data_subject_id = :dataSubjectId! AND withdrawn_at IS NULL AND consent_categories -> :category!::text = 'true'::jsonb
+     AND r.privacy_policy_version = (SELECT v.version FROM wills.privacy_policy_versions v WHERE v.effective_from <= now()
+                                      ORDER BY v.effective_from DESC, v.version DESC LIMIT 1)
 ) AS "granted!";
+
+/* @name InsertPolicyVersion */
+INSERT INTO wills.privacy_policy_versions (version, effective_from, summary) VALUES (:version!, :effectiveFrom!, :summary) RETURNING *;

@@ -1,8 +1,10 @@
 /** POPIA consent: grant, withdraw, current consent, history, and the check made before processing. */
 import { z } from "zod";
+import type pg from "pg";
 import { ConflictError, NotFoundError } from "../db/errors";
 import { many, maybeOne, one } from "../db/rows";
-import { operation, recordAudit } from "./context";
+import { timestamp } from "../db/validate";
+import { operation, platformOperation, recordAudit, willsContext } from "./context";
 import type { IInsertConsentResult } from "./queries/consent.queries";
 import { sql } from "./sql";
 
@@ -72,13 +74,23 @@ export const withdrawConsent = operation({
 });
 
 export interface CurrentConsent {
-  /** Category -> granted, from the newest active record that mentions the category. */
+  /** The privacy-policy version in force (wills.privacy_policy_versions); null when none is published. */
+  policy_version: string | null;
+  /** Category -> granted, from the subject's active record under that version (empty without one). */
   categories: Record<string, boolean>;
-  /** The active records it was built from, newest first. */
+  /** The active records under that version, newest first (at most one: one active grant per version). */
   records: ConsentRecord[];
 }
 
-/** The subject's current consent per category (withdrawn records ignored; newer grants win). */
+/** The policy version in force, or null when none is published. */
+async function policyInForce(c: pg.ClientBase): Promise<string | null> {
+  return (await maybeOne(sql.consent.currentPolicyVersion, undefined, c))?.version ?? null;
+}
+
+/**
+ * The subject's consent under the privacy-policy version in force. A grant under a superseded version does
+ * not count until the subject grants again under the current one.
+ */
 export const currentConsent = operation({
   name: "wills.consent.current",
   input: subject,
@@ -87,14 +99,11 @@ export const currentConsent = operation({
   reveals: "personal",
   audit: "access",
   async run(p, { c }): Promise<CurrentConsent> {
-    const records = await many(sql.consent.activeConsents, p, c);
-    const categories: Record<string, boolean> = {};
-    for (const r of records) {
-      for (const [k, v] of Object.entries(r.consent_categories as Record<string, boolean>)) if (!(k in categories)) categories[k] = v;
-    }
-    return { categories, records };
+    const version = await policyInForce(c);
+    const records = version ? await many(sql.consent.activeConsents, { ...p, privacyPolicyVersion: version }, c) : [];
+    return { policy_version: version, categories: (records[0]?.consent_categories as Record<string, boolean> | undefined) ?? {}, records };
   },
-  accessed: (p) => ({ subject: p.dataSubjectId }),
+  accessed: (p, r) => ({ subject: p.dataSubjectId, details: { policy_version: r.policy_version } }),
 });
 
 /** Every grant of the subject, withdrawn ones included, newest first. */
@@ -109,14 +118,74 @@ export const consentHistory = operation({
   accessed: (p) => ({ subject: p.dataSubjectId }),
 });
 
-/** The check made before processing: does an active grant under this policy version allow the category? */
+/** The check made before processing: does an active grant under the policy version in force allow the category? */
 export const hasConsent = operation({
   name: "wills.consent.check",
-  input: subject.extend({ category, privacyPolicyVersion: version }),
+  input: subject.extend({ category }),
   kind: "read",
   context: "actor",
   reveals: "personal",
   audit: "access",
   run: async (p, { c }): Promise<boolean> => (await one(sql.consent.hasConsent, p, c)).granted,
-  accessed: (p) => ({ subject: p.dataSubjectId, details: { category: p.category, privacy_policy_version: p.privacyPolicyVersion } }),
+  accessed: (p) => ({ subject: p.dataSubjectId, details: { category: p.category } }),
+});
+
+/**
+ * Change some categories of the subject's consent under the policy version in force, in one transaction:
+ * the active record (if any) is withdrawn and a new one records the result (its categories merged with the
+ * changes), so withdrawing or granting one category is one atomic step and every state stays on record.
+ */
+export const changeConsent = operation({
+  name: "wills.consent.change",
+  input: subject.extend({
+    changes: z.record(category, z.boolean()).refine((m) => Object.keys(m).length > 0, "at least one category"),
+    consentTextVersion: version,
+    channel: z.enum(["web", "mobile", "email", "phone", "in_person", "api"]),
+    ipAddress: z.union([z.ipv4(), z.ipv6()]).optional(),
+    userAgent: z.string().max(1024).optional(),
+  }),
+  kind: "write",
+  affects: "tenant",
+  context: "actor",
+  reveals: "personal",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<ConsentRecord> {
+    const policy = await policyInForce(c);
+    if (!policy) throw new NotFoundError("no privacy-policy version is in force: publish one first");
+    const previous = await maybeOne(sql.consent.lockActiveConsent, { dataSubjectId: p.dataSubjectId, privacyPolicyVersion: policy }, c);
+    if (previous) await one(sql.consent.withdrawConsent, { id: previous.id, dataSubjectId: p.dataSubjectId }, c);
+    const categories = { ...((previous?.consent_categories as Record<string, boolean> | undefined) ?? {}), ...p.changes };
+    const rec = await one(sql.consent.insertConsent, { ...p, consentCategories: JSON.stringify(categories), privacyPolicyVersion: policy }, c);
+    await recordAudit(c, ctx, {
+      action: "consent.changed",
+      resourceType: "consent_record",
+      resourceId: rec.id,
+      dataSubjectId: rec.data_subject_id,
+      details: { privacy_policy_version: policy, changes: p.changes, previous_record: previous?.id ?? null },
+    });
+    return rec;
+  },
+});
+
+/**
+ * Platform operation: publish a privacy-policy version, in force from `effectiveFrom` (default now). Grants
+ * under earlier versions stop counting from then. Recorded in the wills audit trail.
+ */
+export const publishPolicyVersion = platformOperation({
+  name: "wills.policy.publish",
+  input: z.object({ version, effectiveFrom: timestamp.optional(), summary: z.string().max(10_000).optional() }),
+  kind: "write",
+  affects: "platform",
+  context: "platform",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx }) {
+    const row = await one(sql.consent.insertPolicyVersion, { ...p, effectiveFrom: p.effectiveFrom ?? new Date() }, c);
+    await recordAudit(c, willsContext({ actorId: ctx.actorId, actorType: ctx.actorId ? "staff" : "system", correlationId: ctx.correlationId }), {
+      action: "policy.published",
+      resourceType: "privacy_policy",
+      details: { version: row.version, effective_from: row.effective_from.toISOString() },
+    });
+    return row;
+  },
 });

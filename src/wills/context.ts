@@ -8,7 +8,7 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import { defineDomain } from "../db/operation";
+import { defineDomain, type PlatformContext } from "../db/operation";
 import { one } from "../db/rows";
 import { parseInput } from "../db/validate";
 import { sql } from "./sql";
@@ -56,4 +56,10 @@ export const operation = defineDomain<WillsContext>({
       dataSubjectId: rec.subject,
       details: { operation, ...rec.details },
     }),
+});
+
+/** Platform operations of the wills domain (publishing a policy version): the owner connection. */
+export const platformOperation = defineDomain<PlatformContext>({
+  name: "wills",
+  transaction: (db, _ctx, fn, opts) => db.transaction(fn, opts),
 });

@@ -13,6 +13,7 @@ export {
   type WillType,
 } from "./clauses";
 export {
+  changeConsent,
   type ConsentRecord,
   consentHistory,
   currentConsent,
@@ -20,6 +21,7 @@ export {
   type GrantConsentInput,
   grantConsent,
   hasConsent,
+  publishPolicyVersion,
   withdrawConsent,
 } from "./consent";
 export { type AuditEvent, type WillsContext, willsContext } from "./context";

@@ -382,9 +382,34 @@ const SPECS: Spec[] = [
   { op: w.currentConsent, valid: () => ({ dataSubjectId: crypto.randomUUID() }), fields: { dataSubjectId: uuid } },
   { op: w.consentHistory, valid: () => ({ dataSubjectId: crypto.randomUUID() }), fields: { dataSubjectId: uuid } },
   {
+    op: w.changeConsent,
+    valid: () => ({
+      dataSubjectId: crypto.randomUUID(),
+      changes: { marketing: false },
+      consentTextVersion: "v1",
+      channel: "web",
+      ipAddress: "10.0.0.1",
+      userAgent: "ua",
+    }),
+    fields: {
+      dataSubjectId: uuid,
+      changes: { k: "record" },
+      consentTextVersion: { k: "text", min: 1, max: 32 },
+      channel: { k: "enum", values: ["web", "mobile", "email", "phone", "in_person", "api"] },
+      ipAddress: { k: "text", max: 45 },
+      userAgent: { k: "text", max: 1024 },
+    },
+  },
+  {
+    op: w.publishPolicyVersion,
+    valid: () => ({ version: "bad-input-1", effectiveFrom: new Date(), summary: "s" }),
+    fields: { version: { k: "text", min: 1, max: 32 }, effectiveFrom: { k: "date" }, summary: { k: "text", max: 10_000 } },
+    optional: ["effectiveFrom", "summary"],
+  },
+  {
     op: w.hasConsent,
-    valid: () => ({ dataSubjectId: crypto.randomUUID(), category: "will_drafting", privacyPolicyVersion: "1" }),
-    fields: { dataSubjectId: uuid, category: { k: "text", min: 1, max: 64 }, privacyPolicyVersion: { k: "text", min: 1, max: 32 } },
+    valid: () => ({ dataSubjectId: crypto.randomUUID(), category: "will_drafting" }),
+    fields: { dataSubjectId: uuid, category: { k: "text", min: 1, max: 64 } },
   },
   {
     op: w.createClause,

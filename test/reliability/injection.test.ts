@@ -108,7 +108,7 @@ describe("injection payloads are data, never SQL", () => {
     const wctx = wills.willsContext({ actorId: null, actorType: "system", correlationId: crypto.randomUUID() });
     expect((await wills.listCurrentClauses(t.db, wctx, {})).length).toBeGreaterThan(0);
     await expect(wills.currentClause(t.db, wctx, { code: "x' OR is_current --" })).rejects.toMatchObject({ code: "validation" });
-    expect(await wills.hasConsent(t.db, wctx, { dataSubjectId: crypto.randomUUID(), category: "will_drafting", privacyPolicyVersion: "1" })).toBe(false);
+    expect(await wills.hasConsent(t.db, wctx, { dataSubjectId: crypto.randomUUID(), category: "will_drafting" })).toBe(false);
   });
 });
 

@@ -556,6 +556,8 @@ describe("data-access records", () => {
     const f = await fixture(S);
     const subject = crypto.randomUUID();
     const grantCtx = wills.willsContext({ actorId: subject, actorType: "data_subject", correlationId: crypto.randomUUID() });
+    // The grant is under the policy version in force, so currentConsent finds it.
+    await wills.publishPolicyVersion(t.db, platformContext(), { version: "2026.1", effectiveFrom: new Date(Date.now() - 1000) });
     const grant = await wills.grantConsent(t.db, grantCtx, {
       dataSubjectId: subject,
       categories: { will_drafting: true },
@@ -607,7 +609,7 @@ describe("data-access records", () => {
       },
       "wills.consent.history": { call: inWills("wills.consent.history", { dataSubjectId: subject }), found: nonEmpty, names: { data_subject_id: subject } },
       "wills.consent.check": {
-        call: inWills("wills.consent.check", { dataSubjectId: subject, category: "will_drafting", privacyPolicyVersion: "2026.1" }),
+        call: inWills("wills.consent.check", { dataSubjectId: subject, category: "will_drafting" }),
         found: (r) => r === true,
         names: { data_subject_id: subject },
       },

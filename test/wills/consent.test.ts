@@ -1,7 +1,18 @@
 import crypto from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../src/db/errors";
-import { auditForSubject, consentHistory, currentConsent, grantConsent, hasConsent, willsContext, withdrawConsent } from "../../src/wills";
+import { platformContext } from "../../src/db/operation";
+import {
+  auditForSubject,
+  changeConsent,
+  consentHistory,
+  currentConsent,
+  grantConsent,
+  hasConsent,
+  publishPolicyVersion,
+  willsContext,
+  withdrawConsent,
+} from "../../src/wills";
 import { useTestDb } from "../support/db";
 
 const t = useTestDb();
@@ -28,50 +39,69 @@ const grant = (subject: string, overrides: Record<string, unknown> = {}) =>
   });
 
 describe("consent records", () => {
-  it("grant, check, withdraw, re-grant under a new policy version, with history and audit rows", async () => {
+  it("consent counts under the policy version in force only: v1 grant, v2 in force, v2 grant with fewer categories, one category withdrawn atomically", async () => {
     const s = crypto.randomUUID();
+    const platform = platformContext({ actorId: crypto.randomUUID() });
+    await publishPolicyVersion(t.db, platform, { version: "2026.1", effectiveFrom: new Date(Date.now() - 2 * day), summary: "first" });
     const first = await grant(s);
     expect(first).toMatchObject({ data_subject_id: s, privacy_policy_version: "2026.1", withdrawn_at: null, ip_address: "196.25.1.7" });
-    expect(await hasConsent(t.db, ctx, { dataSubjectId: s, category: "will_drafting", privacyPolicyVersion: "2026.1" })).toBe(true);
-    expect(await hasConsent(t.db, ctx, { dataSubjectId: s, category: "marketing", privacyPolicyVersion: "2026.1" })).toBe(false);
-    expect(await hasConsent(t.db, ctx, { dataSubjectId: s, category: "will_drafting", privacyPolicyVersion: "2027.1" })).toBe(false);
+    const check = (category: string) => hasConsent(t.db, ctx, { dataSubjectId: s, category });
+    expect(await check("will_drafting")).toBe(true);
+    expect(await check("marketing")).toBe(false);
 
     const withdrawn = await withdrawConsent(t.db, ctx, { dataSubjectId: s, id: first.id });
     expect(withdrawn.withdrawn_at).toBeInstanceOf(Date);
-    expect(await hasConsent(t.db, ctx, { dataSubjectId: s, category: "will_drafting", privacyPolicyVersion: "2026.1" })).toBe(false);
-    expect((await currentConsent(t.db, ctx, { dataSubjectId: s })).categories).toEqual({});
+    expect(await check("will_drafting")).toBe(false);
+    expect(await currentConsent(t.db, ctx, { dataSubjectId: s })).toEqual({ policy_version: "2026.1", categories: {}, records: [] });
+    const regranted = await grant(s);
 
-    const second = await grant(s, { privacyPolicyVersion: "2026.2", categories: { will_drafting: true, marketing: true } });
-    expect((await currentConsent(t.db, ctx, { dataSubjectId: s })).categories).toEqual({ will_drafting: true, marketing: true });
+    // v2 comes into force: the v1 grant no longer counts until the subject grants again under v2.
+    await publishPolicyVersion(t.db, platform, { version: "2026.2", effectiveFrom: new Date(Date.now() - 1000) });
+    expect(await check("will_drafting")).toBe(false);
+    expect((await currentConsent(t.db, ctx, { dataSubjectId: s })).policy_version).toBe("2026.2");
+    const second = await grant(s, { privacyPolicyVersion: "2026.2", categories: { marketing: true } });
+    // Only what the v2 grant says: will_drafting from the v1 record is not merged in.
+    expect(await currentConsent(t.db, ctx, { dataSubjectId: s })).toMatchObject({ policy_version: "2026.2", categories: { marketing: true } });
+    expect(await check("will_drafting")).toBe(false);
+    expect(await check("marketing")).toBe(true);
+
+    // One category changed in one step: the active record is withdrawn and a new one records the result.
+    const changed = await changeConsent(t.db, ctx, {
+      dataSubjectId: s,
+      changes: { marketing: false, will_drafting: true },
+      consentTextVersion: "v4",
+      channel: "mobile",
+    });
+    expect(changed).toMatchObject({ privacy_policy_version: "2026.2", consent_categories: { marketing: false, will_drafting: true }, withdrawn_at: null });
+    expect(await check("marketing")).toBe(false);
+    expect(await check("will_drafting")).toBe(true);
     const history = await consentHistory(t.db, ctx, { dataSubjectId: s });
-    expect(history.map((h) => h.id)).toEqual([second.id, first.id]);
-    expect(history[1]?.withdrawn_at).not.toBeNull();
+    expect(history.map((h) => [h.id, h.withdrawn_at !== null])).toEqual([
+      [changed.id, false],
+      [second.id, true],
+      [regranted.id, false],
+      [first.id, true],
+    ]);
 
     const audit = await auditForSubject(t.db, ctx, { dataSubjectId: s, ...window() });
-    // Every read of the subject's consent left a consent.accessed row (no resource id) in between the changes.
-    const accessed = ["consent.accessed", null];
-    expect(audit.map((a) => [a.action, a.resource_id])).toEqual([
+    expect(audit.filter((a) => a.action !== "consent.accessed").map((a) => [a.action, a.resource_id])).toEqual([
       ["consent.granted", first.id],
-      accessed, // hasConsent will_drafting 2026.1
-      accessed, // hasConsent marketing 2026.1
-      accessed, // hasConsent will_drafting 2027.1
       ["consent.withdrawn", first.id],
-      accessed, // hasConsent after the withdrawal
-      accessed, // currentConsent
+      ["consent.granted", regranted.id],
       ["consent.granted", second.id],
-      accessed, // currentConsent
-      accessed, // consentHistory
+      ["consent.changed", changed.id],
     ]);
-    expect(audit.filter((a) => a.action === "consent.accessed").map((a) => (a.details as { operation: string }).operation)).toEqual([
-      "wills.consent.check",
-      "wills.consent.check",
-      "wills.consent.check",
-      "wills.consent.check",
-      "wills.consent.current",
-      "wills.consent.current",
-      "wills.consent.history",
-    ]);
+    expect(audit.find((a) => a.action === "consent.changed")?.details).toEqual({
+      privacy_policy_version: "2026.2",
+      changes: { marketing: false, will_drafting: true },
+      previous_record: second.id,
+    });
+    // Every read of the subject's consent left an access row naming the operation.
+    expect(audit.filter((a) => a.action === "consent.accessed").length).toBe(12);
     expect(audit.every((a) => a.correlation_id === ctx.correlationId && a.actor_id === ctx.actorId)).toBe(true);
+    // Publishing is on record too.
+    const published = await t.db.pool.query("SELECT details FROM wills.audit_logs WHERE action = 'policy.published' ORDER BY created_at");
+    expect(published.rows.map((r) => r.details.version)).toEqual(["2026.1", "2026.2"]);
   });
 
   it("a second active grant under the same policy version is a ConflictError naming the index, and writes nothing but its failure record", async () => {
@@ -199,7 +229,10 @@ describe("failure and data-access records", () => {
 
   it("currentConsent leaves one consent.accessed row naming the data subject", async () => {
     const s = crypto.randomUUID();
-    await grant(s);
+    // Its own policy version, in force from now, so the grant below is current whatever ran before.
+    const version = `access-${crypto.randomBytes(3).toString("hex")}`;
+    await publishPolicyVersion(t.db, platformContext(), { version, effectiveFrom: new Date(Date.now() - 1000) });
+    await grant(s, { privacyPolicyVersion: version });
     const c = fresh();
     expect((await currentConsent(t.db, c, { dataSubjectId: s })).categories).toEqual({ will_drafting: true, marketing: false });
     const rows = await rowsOf(c);

@@ -2,6 +2,8 @@
 /** Types generated for queries found in "queries/wills/consent.sql" */
 import { PreparedQuery } from '@pgtyped/runtime';
 
+export type DateOrString = Date | string;
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** 'InsertConsent' parameters type */
@@ -151,9 +153,36 @@ const getConsentIR: any = {"usedParamSet":{"id":true},"params":[{"name":"id","re
 export const getConsent = new PreparedQuery<IGetConsentParams,IGetConsentResult>(getConsentIR);
 
 
+/** 'CurrentPolicyVersion' parameters type */
+export type ICurrentPolicyVersionParams = void;
+
+/** 'CurrentPolicyVersion' return type */
+export interface ICurrentPolicyVersionResult {
+  version: string;
+}
+
+/** 'CurrentPolicyVersion' query type */
+export interface ICurrentPolicyVersionQuery {
+  params: ICurrentPolicyVersionParams;
+  result: ICurrentPolicyVersionResult;
+}
+
+const currentPolicyVersionIR: any = {"usedParamSet":{},"params":[],"statement":"-- The version in force: the latest effective_from that is not in the future (ties: the greater version).\nSELECT version FROM wills.privacy_policy_versions WHERE effective_from <= now() ORDER BY effective_from DESC, version DESC LIMIT 1"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- The version in force: the latest effective_from that is not in the future (ties: the greater version).
+ * SELECT version FROM wills.privacy_policy_versions WHERE effective_from <= now() ORDER BY effective_from DESC, version DESC LIMIT 1
+ * ```
+ */
+export const currentPolicyVersion = new PreparedQuery<ICurrentPolicyVersionParams,ICurrentPolicyVersionResult>(currentPolicyVersionIR);
+
+
 /** 'ActiveConsents' parameters type */
 export interface IActiveConsentsParams {
   dataSubjectId: string;
+  privacyPolicyVersion: string;
 }
 
 /** 'ActiveConsents' return type */
@@ -184,18 +213,66 @@ export interface IActiveConsentsQuery {
   result: IActiveConsentsResult;
 }
 
-const activeConsentsIR: any = {"usedParamSet":{"dataSubjectId":true},"params":[{"name":"dataSubjectId","required":true,"transform":{"type":"scalar"},"locs":[{"a":158,"b":172}]}],"statement":"-- The subject's active records, newest grant first (index consent_records_subject_granted_idx).\nSELECT * FROM wills.consent_records\n WHERE data_subject_id = :dataSubjectId! AND withdrawn_at IS NULL\n ORDER BY granted_at DESC, id DESC"};
+const activeConsentsIR: any = {"usedParamSet":{"dataSubjectId":true,"privacyPolicyVersion":true},"params":[{"name":"dataSubjectId","required":true,"transform":{"type":"scalar"},"locs":[{"a":139,"b":153}]},{"name":"privacyPolicyVersion","required":true,"transform":{"type":"scalar"},"locs":[{"a":184,"b":205}]}],"statement":"-- The subject's active records under one policy version, newest grant first.\nSELECT * FROM wills.consent_records\n WHERE data_subject_id = :dataSubjectId! AND privacy_policy_version = :privacyPolicyVersion! AND withdrawn_at IS NULL\n ORDER BY granted_at DESC, id DESC"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- The subject's active records, newest grant first (index consent_records_subject_granted_idx).
+ * -- The subject's active records under one policy version, newest grant first.
  * SELECT * FROM wills.consent_records
- *  WHERE data_subject_id = :dataSubjectId! AND withdrawn_at IS NULL
+ *  WHERE data_subject_id = :dataSubjectId! AND privacy_policy_version = :privacyPolicyVersion! AND withdrawn_at IS NULL
  *  ORDER BY granted_at DESC, id DESC
  * ```
  */
 export const activeConsents = new PreparedQuery<IActiveConsentsParams,IActiveConsentsResult>(activeConsentsIR);
+
+
+/** 'LockActiveConsent' parameters type */
+export interface ILockActiveConsentParams {
+  dataSubjectId: string;
+  privacyPolicyVersion: string;
+}
+
+/** 'LockActiveConsent' return type */
+export interface ILockActiveConsentResult {
+  /** How consent was given: web, mobile, email, phone, in_person or api. */
+  channel: string;
+  /** Processing category -> granted (boolean), e.g. {"will_drafting": true, "marketing": false}. */
+  consent_categories: Json;
+  /** Version of the consent wording shown to the subject. */
+  consent_text_version: string;
+  created_at: Date;
+  /** The person the personal information is about (POPIA data subject); owned by the identity service, so no FK. */
+  data_subject_id: string;
+  granted_at: Date;
+  id: string;
+  ip_address: string | null;
+  /** Version of the privacy policy the subject accepted. */
+  privacy_policy_version: string;
+  updated_at: Date;
+  user_agent: string | null;
+  /** When the subject withdrew this consent; NULL while active. */
+  withdrawn_at: Date | null;
+}
+
+/** 'LockActiveConsent' query type */
+export interface ILockActiveConsentQuery {
+  params: ILockActiveConsentParams;
+  result: ILockActiveConsentResult;
+}
+
+const lockActiveConsentIR: any = {"usedParamSet":{"dataSubjectId":true,"privacyPolicyVersion":true},"params":[{"name":"dataSubjectId","required":true,"transform":{"type":"scalar"},"locs":[{"a":179,"b":193}]},{"name":"privacyPolicyVersion","required":true,"transform":{"type":"scalar"},"locs":[{"a":224,"b":245}]}],"statement":"-- The subject's active record under one policy version (at most one: consent_records_one_active_per_policy), locked.\nSELECT * FROM wills.consent_records\n WHERE data_subject_id = :dataSubjectId! AND privacy_policy_version = :privacyPolicyVersion! AND withdrawn_at IS NULL\n FOR UPDATE"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- The subject's active record under one policy version (at most one: consent_records_one_active_per_policy), locked.
+ * SELECT * FROM wills.consent_records
+ *  WHERE data_subject_id = :dataSubjectId! AND privacy_policy_version = :privacyPolicyVersion! AND withdrawn_at IS NULL
+ *  FOR UPDATE
+ * ```
+ */
+export const lockActiveConsent = new PreparedQuery<ILockActiveConsentParams,ILockActiveConsentResult>(lockActiveConsentIR);
 
 
 /** 'ConsentHistory' parameters type */
@@ -248,7 +325,6 @@ export const consentHistory = new PreparedQuery<IConsentHistoryParams,IConsentHi
 export interface IHasConsentParams {
   category: string;
   dataSubjectId: string;
-  privacyPolicyVersion: string;
 }
 
 /** 'HasConsent' return type */
@@ -262,19 +338,53 @@ export interface IHasConsentQuery {
   result: IHasConsentResult;
 }
 
-const hasConsentIR: any = {"usedParamSet":{"dataSubjectId":true,"privacyPolicyVersion":true,"category":true},"params":[{"name":"dataSubjectId","required":true,"transform":{"type":"scalar"},"locs":[{"a":157,"b":171}]},{"name":"privacyPolicyVersion","required":true,"transform":{"type":"scalar"},"locs":[{"a":202,"b":223}]},{"name":"category","required":true,"transform":{"type":"scalar"},"locs":[{"a":281,"b":290}]}],"statement":"-- True when an active record under this policy version grants this category.\nSELECT EXISTS (\n  SELECT FROM wills.consent_records\n   WHERE data_subject_id = :dataSubjectId! AND privacy_policy_version = :privacyPolicyVersion!\n     AND withdrawn_at IS NULL AND consent_categories -> :category!::text = 'true'::jsonb\n) AS \"granted!\""};
+const hasConsentIR: any = {"usedParamSet":{"dataSubjectId":true,"category":true},"params":[{"name":"dataSubjectId","required":true,"transform":{"type":"scalar"},"locs":[{"a":168,"b":182}]},{"name":"category","required":true,"transform":{"type":"scalar"},"locs":[{"a":235,"b":244}]}],"statement":"-- True when an active record under the current policy version grants this category.\nSELECT EXISTS (\n  SELECT FROM wills.consent_records r\n   WHERE r.data_subject_id = :dataSubjectId! AND withdrawn_at IS NULL AND consent_categories -> :category!::text = 'true'::jsonb\n     AND r.privacy_policy_version = (SELECT v.version FROM wills.privacy_policy_versions v WHERE v.effective_from <= now()\n                                      ORDER BY v.effective_from DESC, v.version DESC LIMIT 1)\n) AS \"granted!\""};
 
 /**
  * Query generated from SQL:
  * ```
- * -- True when an active record under this policy version grants this category.
+ * -- True when an active record under the current policy version grants this category.
  * SELECT EXISTS (
- *   SELECT FROM wills.consent_records
- *    WHERE data_subject_id = :dataSubjectId! AND privacy_policy_version = :privacyPolicyVersion!
- *      AND withdrawn_at IS NULL AND consent_categories -> :category!::text = 'true'::jsonb
+ *   SELECT FROM wills.consent_records r
+ *    WHERE r.data_subject_id = :dataSubjectId! AND withdrawn_at IS NULL AND consent_categories -> :category!::text = 'true'::jsonb
+ *      AND r.privacy_policy_version = (SELECT v.version FROM wills.privacy_policy_versions v WHERE v.effective_from <= now()
+ *                                       ORDER BY v.effective_from DESC, v.version DESC LIMIT 1)
  * ) AS "granted!"
  * ```
  */
 export const hasConsent = new PreparedQuery<IHasConsentParams,IHasConsentResult>(hasConsentIR);
+
+
+/** 'InsertPolicyVersion' parameters type */
+export interface IInsertPolicyVersionParams {
+  effectiveFrom: DateOrString;
+  summary?: string | null | void;
+  version: string;
+}
+
+/** 'InsertPolicyVersion' return type */
+export interface IInsertPolicyVersionResult {
+  created_at: Date;
+  /** From when this version governs processing (consent granted under earlier versions stops counting then). */
+  effective_from: Date;
+  summary: string | null;
+  version: string;
+}
+
+/** 'InsertPolicyVersion' query type */
+export interface IInsertPolicyVersionQuery {
+  params: IInsertPolicyVersionParams;
+  result: IInsertPolicyVersionResult;
+}
+
+const insertPolicyVersionIR: any = {"usedParamSet":{"version":true,"effectiveFrom":true,"summary":true},"params":[{"name":"version","required":true,"transform":{"type":"scalar"},"locs":[{"a":85,"b":93}]},{"name":"effectiveFrom","required":true,"transform":{"type":"scalar"},"locs":[{"a":96,"b":110}]},{"name":"summary","required":false,"transform":{"type":"scalar"},"locs":[{"a":113,"b":120}]}],"statement":"INSERT INTO wills.privacy_policy_versions (version, effective_from, summary) VALUES (:version!, :effectiveFrom!, :summary) RETURNING *"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * INSERT INTO wills.privacy_policy_versions (version, effective_from, summary) VALUES (:version!, :effectiveFrom!, :summary) RETURNING *
+ * ```
+ */
+export const insertPolicyVersion = new PreparedQuery<IInsertPolicyVersionParams,IInsertPolicyVersionResult>(insertPolicyVersionIR);
 
 
