@@ -570,6 +570,23 @@ $$;
 
 COMMENT ON FUNCTION workspace.current_user_id() IS 'The acting user (SET LOCAL app.user_id) if it is an active member of the current organisation, else NULL. Policies call it as (SELECT workspace.current_user_id()) so it runs once per query.';
 
+--
+-- Name: is_participant(uuid); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.is_participant(p_conversation_id uuid) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'workspace'
+    AS $$ SELECT EXISTS (SELECT FROM workspace.conversation_participants p
+                        WHERE p.conversation_id = p_conversation_id
+                          AND p.user_id = workspace.current_user_id()) $$;
+
+--
+-- Name: FUNCTION is_participant(p_conversation_id uuid); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.is_participant(p_conversation_id uuid) IS 'Whether the acting user (app.user_id) takes part in the conversation; used by the private-conversation policies (reads participants as the owner).';
+
 SET default_tablespace = '';
 
 --
@@ -1399,8 +1416,6 @@ CREATE TABLE workspace.conversation_participants (
     is_muted boolean DEFAULT false NOT NULL,
     CONSTRAINT conversation_participants_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])))
 );
-
-ALTER TABLE ONLY workspace.conversation_participants FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: TABLE conversation_participants; Type: COMMENT; Schema: workspace; Owner: -
@@ -4198,9 +4213,9 @@ ALTER TABLE workspace.conversation_participants ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY conversation_rows ON workspace.conversation_participants USING ((EXISTS ( SELECT
    FROM workspace.conversations c
-  WHERE (c.id = conversation_participants.conversation_id)))) WITH CHECK (((EXISTS ( SELECT
+  WHERE ((c.id = conversation_participants.conversation_id) AND ((NOT c.is_private) OR workspace.is_participant(c.id) OR (c.created_by = ( SELECT workspace.current_user_id() AS current_user_id))))))) WITH CHECK (((EXISTS ( SELECT
    FROM workspace.conversations c
-  WHERE (c.id = conversation_participants.conversation_id))) AND (EXISTS ( SELECT
+  WHERE ((c.id = conversation_participants.conversation_id) AND ((NOT c.is_private) OR workspace.is_participant(c.id) OR (c.created_by = ( SELECT workspace.current_user_id() AS current_user_id)))))) AND (EXISTS ( SELECT
    FROM workspace.users u
   WHERE (u.id = conversation_participants.user_id)))));
 
@@ -4210,7 +4225,9 @@ CREATE POLICY conversation_rows ON workspace.conversation_participants USING ((E
 
 CREATE POLICY conversation_rows ON workspace.messages USING ((EXISTS ( SELECT
    FROM workspace.conversations c
-  WHERE (c.id = messages.conversation_id))));
+  WHERE ((c.id = messages.conversation_id) AND ((NOT c.is_private) OR workspace.is_participant(c.id) OR ((messages.sender_id IS NULL) AND (( SELECT workspace.current_user_id() AS current_user_id) IS NULL))))))) WITH CHECK ((EXISTS ( SELECT
+   FROM workspace.conversations c
+  WHERE ((c.id = messages.conversation_id) AND ((NOT c.is_private) OR workspace.is_participant(c.id) OR ((messages.sender_id IS NULL) AND (( SELECT workspace.current_user_id() AS current_user_id) IS NULL)))))));
 
 --
 -- Name: conversations; Type: ROW SECURITY; Schema: workspace; Owner: -
@@ -4601,6 +4618,13 @@ GRANT ALL ON FUNCTION screening.require_live_tenant() TO app;
 
 REVOKE ALL ON FUNCTION screening.resolve_identifier(p_kind text, p_blind_index bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION screening.resolve_identifier(p_kind text, p_blind_index bytea) TO app;
+
+--
+-- Name: FUNCTION is_participant(p_conversation_id uuid); Type: ACL; Schema: workspace; Owner: -
+--
+
+REVOKE ALL ON FUNCTION workspace.is_participant(p_conversation_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION workspace.is_participant(p_conversation_id uuid) TO app;
 
 --
 -- Name: TABLE audit_events; Type: ACL; Schema: screening; Owner: -

@@ -70,7 +70,16 @@ async function expected(table: (typeof TABLES)[number], org: string, user?: stri
   const o = OWNERSHIP[table];
   const system = table === "roles" || table === "document_templates" ? " OR r.organization_id IS NULL" : "";
   const mine = o.user ? (user ? ` AND ${o.user} = '${user}'` : " AND false") : "";
-  const [row] = await q<{ n: number }>(`SELECT count(*)::int AS n FROM workspace.${table} r WHERE (${o.org} = '${org}'${system})${mine}`);
+  // A private conversation's participants and messages: only its participants see them (and, for the
+  // participants, its creator); an open conversation's: every member.
+  const who = user ? `'${user}'` : "NULL";
+  const member = `EXISTS (SELECT FROM workspace.conversation_participants p WHERE p.conversation_id = r.conversation_id AND p.user_id = ${who})`;
+  const creator = table === "conversation_participants" ? ` OR c.created_by = ${who}` : "";
+  const privateOnly =
+    table === "conversation_participants" || table === "messages"
+      ? ` AND EXISTS (SELECT FROM workspace.conversations c WHERE c.id = r.conversation_id AND (NOT c.is_private OR ${member}${creator}))`
+      : "";
+  const [row] = await q<{ n: number }>(`SELECT count(*)::int AS n FROM workspace.${table} r WHERE (${o.org} = '${org}'${system})${mine}${privateOnly}`);
   return row!.n;
 }
 
