@@ -534,6 +534,21 @@ END $$;
 COMMENT ON FUNCTION screening.resolve_identifier(p_kind text, p_blind_index bytea) IS 'The entity holding this blind-indexed identifier, linked to the current (live) tenant: how a tenant starts screening a shared entity. NULL when none.';
 
 --
+-- Name: policy_in_force(); Type: FUNCTION; Schema: wills; Owner: -
+--
+
+CREATE FUNCTION wills.policy_in_force() RETURNS text
+    LANGUAGE sql STABLE
+    AS $$ SELECT v.version FROM wills.privacy_policy_versions v WHERE v.effective_from <= now()
+         ORDER BY v.effective_from DESC, v.version DESC LIMIT 1 $$;
+
+--
+-- Name: FUNCTION policy_in_force(); Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON FUNCTION wills.policy_in_force() IS 'The privacy-policy version in force: the latest effective_from not in the future (ties: the greater version); NULL when none.';
+
+--
 -- Name: current_org_id(); Type: FUNCTION; Schema: workspace; Owner: -
 --
 

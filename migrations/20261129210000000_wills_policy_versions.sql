@@ -29,6 +29,13 @@ COMMENT ON COLUMN wills.privacy_policy_versions.effective_from IS 'From when thi
 CREATE INDEX privacy_policy_versions_effective_idx ON wills.privacy_policy_versions (effective_from DESC, version DESC);
 GRANT SELECT ON wills.privacy_policy_versions TO app;
 
+-- The rule "which version is in force" in one place, for every query that needs it.
+CREATE FUNCTION wills.policy_in_force() RETURNS text
+  LANGUAGE sql STABLE
+  AS $$ SELECT v.version FROM wills.privacy_policy_versions v WHERE v.effective_from <= now()
+         ORDER BY v.effective_from DESC, v.version DESC LIMIT 1 $$;
+COMMENT ON FUNCTION wills.policy_in_force() IS 'The privacy-policy version in force: the latest effective_from not in the future (ties: the greater version); NULL when none.';
+
 INSERT INTO wills.privacy_policy_versions (version, effective_from)
 SELECT privacy_policy_version, min(granted_at) FROM wills.consent_records GROUP BY privacy_policy_version;
 
@@ -37,5 +44,6 @@ SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '60s';
 
 -- Down section: drops the table this migration created (the versions are derivable from consent_records).
+DROP FUNCTION wills.policy_in_force();
 -- squawk-ignore ban-drop-table
 DROP TABLE wills.privacy_policy_versions;

@@ -18,8 +18,8 @@ RETURNING *;
 SELECT * FROM wills.consent_records WHERE id = :id!;
 
 /* @name CurrentPolicyVersion */
--- The version in force: the latest effective_from that is not in the future (ties: the greater version).
-SELECT version FROM wills.privacy_policy_versions WHERE effective_from <= now() ORDER BY effective_from DESC, version DESC LIMIT 1;
+-- The version in force (wills.policy_in_force()), NULL when none is published.
+SELECT wills.policy_in_force() AS version;
 
 /* @name ActiveConsents */
 -- The subject's active records under one policy version, newest grant first.
@@ -43,8 +43,7 @@ SELECT * FROM wills.consent_records
 SELECT EXISTS (
   SELECT FROM wills.consent_records r
    WHERE r.data_subject_id = :dataSubjectId! AND withdrawn_at IS NULL AND consent_categories -> :category!::text = 'true'::jsonb
-     AND r.privacy_policy_version = (SELECT v.version FROM wills.privacy_policy_versions v WHERE v.effective_from <= now()
-                                      ORDER BY v.effective_from DESC, v.version DESC LIMIT 1)
+     AND r.privacy_policy_version = wills.policy_in_force()
 ) AS "granted!";
 
 /* @name InsertPolicyVersion */

@@ -5,12 +5,12 @@
  * docs/dba.md).
  */
 import { z } from "zod";
-import { defineDomain, type PlatformContext } from "../db/operation";
+import { platformDomain } from "../db/operation";
 import { many } from "../db/rows";
 import type { IPartitionReportResult } from "./queries/partitions.queries";
 import { sql } from "./sql";
 
-const operation = defineDomain<PlatformContext>({ name: "core", transaction: (db, _ctx, fn, opts) => db.transaction(fn, opts) });
+const operation = platformDomain("core");
 
 const monthsAhead = z.number().int().min(0).max(120).default(3);
 

@@ -205,6 +205,15 @@ const NO_CLIENT = new Proxy({} as pg.PoolClient, {
   },
 });
 
+/**
+ * The `operation` function of a domain's platform operations (creating tenants or organisations, resolving
+ * session tokens, publishing a policy version, partitions): the owner connection, no tenant, and no failure
+ * trail to write to (the records are per tenant); the operation's span records a failure.
+ */
+export function platformDomain(name: string) {
+  return defineDomain<PlatformContext>({ name, transaction: (db, _ctx, fn, opts) => db.transaction(fn, opts) });
+}
+
 /** Domain.transaction for batch jobs: run the body without a surrounding transaction (see NO_CLIENT). */
 export function perBatch<T>(_db: Db, _ctx: unknown, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   return fn(NO_CLIENT);

@@ -16,7 +16,7 @@ import type { Config } from "../config";
 import type { Db } from "../db/connect";
 import { Keyring } from "../db/crypto";
 import { ConfigError } from "../db/errors";
-import { defineDomain, perBatch, type PlatformContext } from "../db/operation";
+import { defineDomain, perBatch, type PlatformContext, platformDomain } from "../db/operation";
 import { one } from "../db/rows";
 import { parseInput } from "../db/validate";
 import { sql } from "./sql";
@@ -75,14 +75,8 @@ export const operation = defineDomain<RequestContext>({
   recordAccess: (c, db, ctx, operation, rec) => recordEvent(c, db, ctx, "data_accessed", { entityId: rec.subject, details: { operation, ...rec.details } }),
 });
 
-/**
- * Platform operations: the owner connection, no tenant. A failure has no tenant trail to go to (the
- * audit events are per tenant); the operation's span records it.
- */
-export const platformOperation = defineDomain<PlatformContext>({
-  name: "screening",
-  transaction: (db, _ctx, fn, opts) => db.transaction(fn, opts),
-});
+/** Platform operations: the owner connection, no tenant (tenants, erasure). */
+export const platformOperation = platformDomain("screening");
 
 /** Platform batch jobs (sweeps, key rotation): no surrounding transaction, one per batch. */
 export const batchOperation = defineDomain<PlatformContext>({ name: "screening", transaction: perBatch });

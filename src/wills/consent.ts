@@ -84,7 +84,7 @@ export interface CurrentConsent {
 
 /** The policy version in force, or null when none is published. */
 async function policyInForce(c: pg.ClientBase): Promise<string | null> {
-  return (await maybeOne(sql.consent.currentPolicyVersion, undefined, c))?.version ?? null;
+  return (await one(sql.consent.currentPolicyVersion, undefined, c)).version;
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import { defineDomain, type PlatformContext } from "../db/operation";
+import { defineDomain, platformDomain } from "../db/operation";
 import { one } from "../db/rows";
 import { parseInput } from "../db/validate";
 import { sql } from "./sql";
@@ -59,7 +59,4 @@ export const operation = defineDomain<WillsContext>({
 });
 
 /** Platform operations of the wills domain (publishing a policy version): the owner connection. */
-export const platformOperation = defineDomain<PlatformContext>({
-  name: "wills",
-  transaction: (db, _ctx, fn, opts) => db.transaction(fn, opts),
-});
+export const platformOperation = platformDomain("wills");

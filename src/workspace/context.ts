@@ -13,8 +13,9 @@
 import type pg from "pg";
 import { z } from "zod";
 import { ForbiddenError } from "../db/errors";
-import { defineDomain, type PlatformContext } from "../db/operation";
+import { defineDomain, platformDomain } from "../db/operation";
 import { many } from "../db/rows";
+import { setLocalTenant } from "../db/tx";
 import { parseInput } from "../db/validate";
 import { sql } from "./sql";
 
@@ -75,6 +76,15 @@ export async function recordAudit(c: pg.ClientBase, ctx: WorkspaceContext, e: Au
 }
 
 /**
+ * An audit row written by a platform operation (owner connection) into one organisation's trail: audit_logs
+ * is under FORCEd row-level security, so the row is written as that organisation.
+ */
+export async function recordPlatformAudit(c: pg.ClientBase, organizationId: string, userId: string | null, e: AuditEntry) {
+  await setLocalTenant(c, organizationId);
+  await recordAudit(c, workspaceContext({ organizationId, userId }), e);
+}
+
+/**
  * Workspace operations run as `app` for the context's organisation and user. A failure (rejected input
  * included) writes a `status = failure` row, action `<resource>.failed`, naming the operation and error code,
  * in a separate transaction.
@@ -89,8 +99,5 @@ export const operation = defineDomain<WorkspaceContext>({
     recordAudit(c, ctx, { action: `${details.operation.split(".")[1]}.failed`, metadata: details }, `${details.operation}: ${details.code}`),
 });
 
-/** Platform operations (no organisation yet: creating one, resolving a session token) on the owner connection. */
-export const platformOperation = defineDomain<PlatformContext>({
-  name: "workspace",
-  transaction: (db, _ctx, fn, opts) => db.transaction(fn, opts),
-});
+/** Platform operations (no organisation yet: creating one, resolving or refreshing a session token, purging sessions). */
+export const platformOperation = platformDomain("workspace");

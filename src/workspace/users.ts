@@ -9,9 +9,8 @@
 import crypto from "node:crypto";
 import { z } from "zod";
 import { many, maybeOne, one } from "../db/rows";
-import { setLocalTenant } from "../db/tx";
 import { jsonRecord, timestamp } from "../db/validate";
-import { actingUser, operation, platformOperation, recordAudit, word, workspaceContext } from "./context";
+import { actingUser, operation, platformOperation, recordAudit, recordPlatformAudit, word } from "./context";
 import type { IGetPreferencesResult, IInsertOrganizationResult, IInsertUserResult } from "./queries/organizations.queries";
 import { sql } from "./sql";
 
@@ -34,9 +33,7 @@ export const createOrganization = platformOperation({
   audit: "change",
   async run(p, { c, ctx }): Promise<Organization> {
     const o = await one(sql.organizations.insertOrganization, { ...p, settings: p.settings && JSON.stringify(p.settings) }, c);
-    // audit_logs is under FORCEd RLS: write the first row as the new organisation.
-    await setLocalTenant(c, o.id);
-    await recordAudit(c, workspaceContext({ organizationId: o.id, userId: ctx.actorId }), {
+    await recordPlatformAudit(c, o.id, ctx.actorId, {
       action: "organization.created",
       resourceType: "organization",
       resourceId: o.id,
@@ -279,8 +276,7 @@ export const refreshSession = platformOperation({
       "no live session for this refresh token",
     );
     if (s.organization_id) {
-      await setLocalTenant(c, s.organization_id);
-      await recordAudit(c, workspaceContext({ organizationId: s.organization_id, userId: s.user_id }), {
+      await recordPlatformAudit(c, s.organization_id, s.user_id, {
         action: "session.refreshed",
         resourceType: "session",
         resourceId: s.session_id,
@@ -306,8 +302,7 @@ export const purgeExpiredSessions = platformOperation({
     const rows = await many(sql.organizations.purgeExpiredSessions, p, c);
     for (const r of rows) {
       if (!r.organization_id) continue;
-      await setLocalTenant(c, r.organization_id);
-      await recordAudit(c, workspaceContext({ organizationId: r.organization_id, userId: ctx.actorId }), {
+      await recordPlatformAudit(c, r.organization_id, ctx.actorId, {
         action: "session.purged",
         resourceType: "session",
         metadata: { purged: Number(r.purged) },

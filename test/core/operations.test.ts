@@ -47,8 +47,7 @@ describe("the operation registry", () => {
     expect(names(mismatched)).toEqual([]);
   });
 
-  it("an operation audited as access names what it read; reads that write nothing are read-only", () => {
-    // The runner makes `audit: "access"` reads read-write (they insert the record) and every other read READ ONLY.
+  it("only reads are audited as access (the runner makes them read-write for the record; other reads run READ ONLY)", () => {
     expect(all.filter((d) => d.audit === "access").every((d) => d.kind === "read")).toBe(true);
   });
 });

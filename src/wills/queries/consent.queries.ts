@@ -158,7 +158,7 @@ export type ICurrentPolicyVersionParams = void;
 
 /** 'CurrentPolicyVersion' return type */
 export interface ICurrentPolicyVersionResult {
-  version: string;
+  version: string | null;
 }
 
 /** 'CurrentPolicyVersion' query type */
@@ -167,13 +167,13 @@ export interface ICurrentPolicyVersionQuery {
   result: ICurrentPolicyVersionResult;
 }
 
-const currentPolicyVersionIR: any = {"usedParamSet":{},"params":[],"statement":"-- The version in force: the latest effective_from that is not in the future (ties: the greater version).\nSELECT version FROM wills.privacy_policy_versions WHERE effective_from <= now() ORDER BY effective_from DESC, version DESC LIMIT 1"};
+const currentPolicyVersionIR: any = {"usedParamSet":{},"params":[],"statement":"-- The version in force (wills.policy_in_force()), NULL when none is published.\nSELECT wills.policy_in_force() AS version"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- The version in force: the latest effective_from that is not in the future (ties: the greater version).
- * SELECT version FROM wills.privacy_policy_versions WHERE effective_from <= now() ORDER BY effective_from DESC, version DESC LIMIT 1
+ * -- The version in force (wills.policy_in_force()), NULL when none is published.
+ * SELECT wills.policy_in_force() AS version
  * ```
  */
 export const currentPolicyVersion = new PreparedQuery<ICurrentPolicyVersionParams,ICurrentPolicyVersionResult>(currentPolicyVersionIR);
@@ -338,7 +338,7 @@ export interface IHasConsentQuery {
   result: IHasConsentResult;
 }
 
-const hasConsentIR: any = {"usedParamSet":{"dataSubjectId":true,"category":true},"params":[{"name":"dataSubjectId","required":true,"transform":{"type":"scalar"},"locs":[{"a":168,"b":182}]},{"name":"category","required":true,"transform":{"type":"scalar"},"locs":[{"a":235,"b":244}]}],"statement":"-- True when an active record under the current policy version grants this category.\nSELECT EXISTS (\n  SELECT FROM wills.consent_records r\n   WHERE r.data_subject_id = :dataSubjectId! AND withdrawn_at IS NULL AND consent_categories -> :category!::text = 'true'::jsonb\n     AND r.privacy_policy_version = (SELECT v.version FROM wills.privacy_policy_versions v WHERE v.effective_from <= now()\n                                      ORDER BY v.effective_from DESC, v.version DESC LIMIT 1)\n) AS \"granted!\""};
+const hasConsentIR: any = {"usedParamSet":{"dataSubjectId":true,"category":true},"params":[{"name":"dataSubjectId","required":true,"transform":{"type":"scalar"},"locs":[{"a":168,"b":182}]},{"name":"category","required":true,"transform":{"type":"scalar"},"locs":[{"a":235,"b":244}]}],"statement":"-- True when an active record under the current policy version grants this category.\nSELECT EXISTS (\n  SELECT FROM wills.consent_records r\n   WHERE r.data_subject_id = :dataSubjectId! AND withdrawn_at IS NULL AND consent_categories -> :category!::text = 'true'::jsonb\n     AND r.privacy_policy_version = wills.policy_in_force()\n) AS \"granted!\""};
 
 /**
  * Query generated from SQL:
@@ -347,8 +347,7 @@ const hasConsentIR: any = {"usedParamSet":{"dataSubjectId":true,"category":true}
  * SELECT EXISTS (
  *   SELECT FROM wills.consent_records r
  *    WHERE r.data_subject_id = :dataSubjectId! AND withdrawn_at IS NULL AND consent_categories -> :category!::text = 'true'::jsonb
- *      AND r.privacy_policy_version = (SELECT v.version FROM wills.privacy_policy_versions v WHERE v.effective_from <= now()
- *                                       ORDER BY v.effective_from DESC, v.version DESC LIMIT 1)
+ *      AND r.privacy_policy_version = wills.policy_in_force()
  * ) AS "granted!"
  * ```
  */
