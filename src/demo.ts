@@ -221,11 +221,16 @@ async function screeningWalkthrough(db: ReturnType<typeof dbFor>) {
 async function workspaceWalkthrough(db: ReturnType<typeof dbFor>) {
   say("\n== workspace: organisations and users ==");
   const tag = crypto.randomBytes(3).toString("hex");
-  const org = await ws.createOrganization(db, platformContext(), { name: `Demo Co ${tag}`, slug: `demo-${tag}` });
-  const admin = ws.workspaceContext({ organizationId: org.id, userId: null });
-  const ann = await ws.createUser(db, admin, { email: `Ann.${tag}@Example.com`, displayName: "Ann" });
-  const bob = await ws.createUser(db, admin, { email: `bob.${tag}@example.com`, displayName: "Bob" });
+  // Ann creates the organisation and becomes its owner; she adds Bob (users:create, which owners hold).
+  const org = await ws.createOrganization(db, platformContext(), {
+    name: `Demo Co ${tag}`,
+    slug: `demo-${tag}`,
+    owner: { email: `Ann.${tag}@Example.com`, displayName: "Ann" },
+  });
+  const ann = org.owner;
   const asAnn = ws.workspaceContext({ organizationId: org.id, userId: ann.id });
+  const admin = asAnn;
+  const bob = await ws.createUser(db, asAnn, { email: `bob.${tag}@example.com`, displayName: "Bob" });
   const asBob = ws.workspaceContext({ organizationId: org.id, userId: bob.id });
   say(`organisation ${org.slug} with ${ann.email} and ${bob.email}`);
   say(`found by email in lower case: ${(await ws.findUserByEmail(db, admin, { email: ann.email.toLowerCase() }))?.id === ann.id}`);

@@ -90,6 +90,8 @@ export class DatabaseError extends AppError {
 export const SQLSTATE_APPEND_ONLY = "AO001";
 /** SQLSTATE a domain's context check raises for a tenant that is unknown or deactivated (class "TN" is ours). */
 export const SQLSTATE_TENANT_NOT_LIVE = "TN001";
+/** SQLSTATE a domain raises when a change would leave a tenant without an owner (class "OW" is ours). */
+export const SQLSTATE_LAST_OWNER = "OW001";
 
 interface PgErrorLike {
   code?: unknown;
@@ -173,6 +175,8 @@ export function mapDbError(e: unknown): unknown {
         return new AppendOnlyError(msg, f);
       case SQLSTATE_TENANT_NOT_LIVE:
         return new ForbiddenError("the tenant is unknown or deactivated", f);
+      case SQLSTATE_LAST_OWNER:
+        return new ConflictError(`an organisation must keep at least one owner (constraint "${f.constraint}")`, f);
       case "40001":
       case "40P01":
         return new ConflictError("the transaction conflicted with a concurrent one and was retried too often", f);

@@ -87,7 +87,10 @@ interface DeclarationBase<S extends z.ZodType, Ctx, R> {
   name: string;
   input: S;
   context: ContextNeed;
-  /** The permission the caller must hold (`resource:action`), if any. */
+  /**
+   * The permission the caller must hold (`resource:action`), if any: the domain checks it in the
+   * operation's own transaction (see Domain.transaction), so a grant revoked a moment ago no longer counts.
+   */
   permission?: string;
   reveals: Reveals;
   audit: AuditMode;
@@ -113,8 +116,12 @@ export type Operation<S extends z.ZodType = z.ZodType, Ctx = never, R = unknown>
 /** How a domain runs its operations: its transaction, context checks and audit records. */
 export interface Domain<Ctx> {
   name: string;
-  /** Run `fn` in this domain's transaction for the context (as `app`; with tenant/user settings for RLS). */
-  transaction<T>(db: Db, ctx: Ctx, fn: (c: pg.PoolClient) => Promise<T>, opts: TxOptions): Promise<T>;
+  /**
+   * Run `fn` in this domain's transaction for the context (as `app`; with tenant/user settings for RLS).
+   * `declaration` is the operation's, when an operation runs (absent for the failure record's transaction):
+   * a domain that enforces permissions checks `declaration.permission` in the transaction (TxOptions.check).
+   */
+  transaction<T>(db: Db, ctx: Ctx, fn: (c: pg.PoolClient) => Promise<T>, opts: TxOptions, declaration?: Declaration<z.ZodType, Ctx, unknown>): Promise<T>;
   /** Refuse a context that cannot call this operation (e.g. no acting user where one is needed); throw a typed error. */
   admit?(ctx: Ctx, declaration: Declaration<z.ZodType, Ctx, unknown>): void;
   /** Write the failure record on `c` (a transaction of its own); its own failure is ignored. Omitted: failures of this scope have nowhere to go (say why). */
@@ -137,6 +144,7 @@ export function operations(): RegisteredOperation[] {
 }
 
 const NAME = /^[a-z]+\.[a-z_]+\.[a-z_]+$/;
+const PERMISSION = /^[a-z][a-z_]*:[a-z][a-z_]*$/;
 
 /** The `operation` declaration function of one domain (or of its platform scope). */
 export function defineDomain<Ctx>(domain: Domain<Ctx>) {
@@ -145,6 +153,7 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
     if (!NAME.test(d.name) || !d.name.startsWith(`${domain.name}.`)) throw new Error(`operation name ${d.name} must be ${domain.name}.<resource>.<verb>`);
     if (REGISTRY.has(d.name)) throw new Error(`operation ${d.name} is declared twice`);
     if (d.audit === "access" && !domain.recordAccess) throw new Error(`operation ${d.name} audits access, but ${domain.name} has no access record`);
+    if (d.permission !== undefined && !PERMISSION.test(d.permission)) throw new Error(`operation ${d.name}: permission ${d.permission} must be resource:action`);
     const readOnly = d.kind === "read" && d.audit !== "access";
     const attributes = { "app.operation": d.name, "app.operation.kind": d.kind, "app.domain": domain.name };
 
@@ -174,6 +183,7 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
               return r;
             },
             { ...d.tx, readOnly },
+            d as Declaration<z.ZodType, Ctx, unknown>,
           );
           span.setStatus({ code: SpanStatusCode.OK });
           return result;

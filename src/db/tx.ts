@@ -34,9 +34,10 @@ export interface TxOptions {
   /** Run as the application role `app` (SET LOCAL ROLE), so its grants apply. withTenant implies it. */
   asApp?: boolean;
   /**
-   * A schema-qualified SQL function without arguments (e.g. `<schema>.require_live_tenant()`) run right after
-   * the transaction-local settings, in the same message: it raises to refuse the context (for example an
-   * unknown or deactivated tenant) at no extra round trip. A constant of the calling domain, never input.
+   * A schema-qualified SQL function call (e.g. `<schema>.require_live_tenant()`, or with one constant word
+   * argument `<schema>.require_permission('users:create')`) run right after the transaction-local settings,
+   * in the same message: it raises to refuse the context (an unknown or deactivated tenant, a missing
+   * permission) at no extra round trip. A constant of the calling domain or declaration, never input.
    */
   check?: string;
 }
@@ -53,14 +54,14 @@ type LocalSettings = Record<string, string>;
 function beginText(client: pg.ClientBase, begin: string, settings: LocalSettings, check?: string): string {
   const entries = Object.entries(settings);
   if (check !== undefined && !CHECK_CALL.test(check))
-    throw new Error(`transaction check must be a schema-qualified function call without arguments, got ${check}`);
+    throw new Error(`transaction check must be a schema-qualified function call with at most one constant argument, got ${check}`);
   const lit = (v: string) => client.escapeLiteral(v);
   const setAll = entries.length ? `; SELECT ${entries.map(([k, v]) => `set_config(${lit(k)}, ${lit(v)}, true)`).join(", ")}` : "";
   return `${begin}${setAll}${check ? `; SELECT ${check}` : ""}`;
 }
 
-/** What TxOptions.check may be: `schema.function()`, nothing else (it is written into SQL). */
-const CHECK_CALL = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\(\)$/;
+/** What TxOptions.check may be: `schema.function()` or `schema.function('word:word')`, nothing else (it is written into SQL). */
+const CHECK_CALL = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\((?:'[a-z_:*]+')?\)$/;
 
 const RETRYABLE = new Set(["40001", "40P01"]);
 

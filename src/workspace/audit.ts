@@ -7,12 +7,13 @@ import { sql } from "./sql";
 
 export type AuditRow = IAuditForOrganizationResult;
 
-/** The organisation's audit rows in [from, to), newest first (partition-pruned). */
+/** The organisation's audit rows in [from, to), newest first (partition-pruned). Needs audit:read (so does SQL as `app`). */
 export const auditLog = operation({
   name: "workspace.audit.list",
   input: pagedTimeRange,
   kind: "read",
-  context: "tenant",
+  permission: "audit:read",
+  context: "user",
   reveals: "tenant",
   audit: "none",
   run: (p, { c, ctx }): Promise<AuditRow[]> => many(sql.audit.auditForOrganization, { organizationId: ctx.organizationId, ...p }, c),

@@ -2,7 +2,8 @@
  * Request context and the wrapper every workspace service call runs in.
  *
  * A call takes an immutable context: the organisation (the tenant), the acting user (NULL for the system or
- * an organisation-level job) and, for the audit trail, the request's session, IP address and user agent.
+ * an organisation-level job, which may make no organisation-wide change: those need a member holding the
+ * permission) and, for the audit trail, the request's session, IP address and user agent.
  * It runs inside `withTenant({ tenantId: organizationId, userId })`, so the `app` role's grants and the
  * row-level security policies of migrations/*_workspace_schema.sql decide what it can see and change.
  *
@@ -91,9 +92,16 @@ export async function recordPlatformAudit(c: pg.ClientBase, organizationId: stri
  */
 export const operation = defineDomain<WorkspaceContext>({
   name: "workspace",
-  transaction: (db, ctx, fn, opts) => db.tenant({ tenantId: ctx.organizationId, userId: ctx.userId ?? undefined }, fn, opts),
+  // A declared permission is checked by workspace.require_permission() in the message that opens the
+  // transaction (no extra round trip); the same permission guards the tables for SQL as `app` (RLS).
+  transaction: (db, ctx, fn, opts, d) =>
+    db.tenant({ tenantId: ctx.organizationId, userId: ctx.userId ?? undefined }, fn, {
+      ...opts,
+      check: d?.permission ? `workspace.require_permission('${d.permission}')` : undefined,
+    }),
   admit(ctx, d) {
     if (d.context === "user") actingUser(ctx);
+    if (d.permission && !ctx.userId) throw new ForbiddenError(`this operation needs an acting user holding ${d.permission}`);
   },
   recordFailure: (c, _db, ctx, details) =>
     recordAudit(c, ctx, { action: `${details.operation.split(".")[1]}.failed`, metadata: details }, `${details.operation}: ${details.code}`),

@@ -61,7 +61,20 @@ export {
   semanticSearchMemories,
   setEmbedding,
 } from "./memories";
-export { createRole, grantRole, hasPermission, type Role, revokeRole, rolesOf } from "./rbac";
+export {
+  createRole,
+  deleteRole,
+  grantRole,
+  hasPermission,
+  listRoles,
+  type Permission,
+  PERMISSIONS,
+  permissionsOf,
+  type Role,
+  revokeRole,
+  rolesOf,
+  updateRole,
+} from "./rbac";
 export { changeTaskStatus, createTask, type NewTask, type Task, type TaskStatus, tasksDueSoon, TRANSITIONS } from "./tasks";
 export {
   createOrganization,
@@ -73,6 +86,7 @@ export {
   getOrganization,
   getPreferences,
   getUser,
+  type NewOrganization,
   type NewSession,
   type NewUser,
   type Organization,

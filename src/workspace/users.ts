@@ -1,7 +1,8 @@
 /**
  * Organisations, users, preferences and sessions.
  *
- * Platform operations (no tenant yet): createOrganization and resolveSession run on the owner connection.
+ * Platform operations (no tenant yet): createOrganization (with its first member, the owner), resolveSession,
+ * refreshSession and purgeExpiredSessions run on the owner connection.
  * workspace.users is under FORCEd row-level security, so resolveSession needs an owner that bypasses RLS
  * (superuser or BYPASSRLS), as the migrating role is on both engines here. Everything else runs as `app`
  * inside the organisation.
@@ -9,8 +10,10 @@
 import crypto from "node:crypto";
 import { z } from "zod";
 import { many, maybeOne, one } from "../db/rows";
+import { ForbiddenError, NotFoundError } from "../db/errors";
+import { setLocalTenant } from "../db/tx";
 import { jsonRecord, timestamp } from "../db/validate";
-import { actingUser, operation, platformOperation, recordAudit, recordPlatformAudit, word } from "./context";
+import { actingUser, type AuditEntry, operation, platformOperation, recordAudit, recordPlatformAudit, word, workspaceContext } from "./context";
 import type { IGetPreferencesResult, IInsertOrganizationResult, IInsertUserResult } from "./queries/organizations.queries";
 import { sql } from "./sql";
 
@@ -22,24 +25,51 @@ const slug = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$/, "must be l
 export const email = z.email().max(255);
 const userId = z.object({ userId: z.uuid() });
 
-/** Create an organisation (platform operation) and its first audit row. */
+const withoutHash = ({ password_hash: _ignored, ...u }: IInsertUserResult): User => u;
+const userSchema = z.object({
+  email,
+  passwordHash: z.string().min(1).max(255).optional(),
+  displayName: z.string().max(255).optional(),
+  firstName: z.string().max(100).optional(),
+  lastName: z.string().max(100).optional(),
+  avatarUrl: z.url().max(500).optional(),
+  timezone: z.string().min(1).max(50).optional(),
+});
+export type NewUser = z.input<typeof userSchema>;
+
+/** A new organisation and its first member, its owner. */
+export type NewOrganization = Organization & { owner: User };
+
+/**
+ * Create an organisation with its first member, who becomes its owner (system role owner, `*`): a platform
+ * operation, since there is no member yet to hold users:create. Audited in the organisation's trail
+ * (organization.created, user.created, role.granted), by the platform actor.
+ */
 export const createOrganization = platformOperation({
   name: "workspace.organization.create",
-  input: z.object({ name: z.string().trim().min(1).max(255), slug: slug.optional(), planType: word.optional(), settings: jsonRecord.optional() }),
+  input: z.object({
+    name: z.string().trim().min(1).max(255),
+    slug: slug.optional(),
+    planType: word.optional(),
+    settings: jsonRecord.optional(),
+    owner: userSchema,
+  }),
   kind: "write",
   affects: "platform",
   context: "platform",
   reveals: "nothing",
   audit: "change",
-  async run(p, { c, ctx }): Promise<Organization> {
+  async run({ owner, ...p }, { c, ctx }): Promise<NewOrganization> {
     const o = await one(sql.organizations.insertOrganization, { ...p, settings: p.settings && JSON.stringify(p.settings) }, c);
-    await recordPlatformAudit(c, o.id, ctx.actorId, {
-      action: "organization.created",
-      resourceType: "organization",
-      resourceId: o.id,
-      newValue: { name: o.name, slug: o.slug, plan_type: o.plan_type },
-    });
-    return o;
+    await setLocalTenant(c, o.id); // users and user_roles are under FORCEd RLS, for the owner connection too
+    const u = withoutHash(await one(sql.organizations.insertUser, { organizationId: o.id, ...owner }, c));
+    const g = await one(sql.rbac.grantOwner, { userId: u.id, organizationId: o.id }, c);
+    const as = workspaceContext({ organizationId: o.id, userId: ctx.actorId });
+    const audit = (e: AuditEntry) => recordAudit(c, as, e);
+    await audit({ action: "organization.created", resourceType: "organization", resourceId: o.id, newValue: { name: o.name, slug: o.slug, plan_type: o.plan_type } });
+    await audit({ action: "user.created", resourceType: "user", resourceId: u.id, newValue: { email: u.email } });
+    await audit({ action: "role.granted", resourceType: "user", resourceId: u.id, newValue: { role_id: g.role_id, role: "owner", expires_at: null } });
+    return { ...o, owner: u };
   },
 });
 
@@ -56,27 +86,16 @@ export const getOrganization = operation({
 });
 // README:end
 
-const withoutHash = ({ password_hash: _ignored, ...u }: IInsertUserResult): User => u;
 
-const userSchema = z.object({
-  email,
-  passwordHash: z.string().min(1).max(255).optional(),
-  displayName: z.string().max(255).optional(),
-  firstName: z.string().max(100).optional(),
-  lastName: z.string().max(100).optional(),
-  avatarUrl: z.url().max(500).optional(),
-  timezone: z.string().min(1).max(50).optional(),
-});
-export type NewUser = z.input<typeof userSchema>;
 
-/** Add a user to the context's organisation. A taken email (any case) is a ConflictError. */
+/** Add a member to the context's organisation (users:create). A taken email (any case) is a ConflictError. */
 export const createUser = operation({
   name: "workspace.user.create",
   input: userSchema,
   kind: "write",
   affects: "organization",
   permission: "users:create",
-  context: "tenant",
+  context: "user",
   reveals: "tenant",
   audit: "change",
   async run(p, { c, ctx }): Promise<User> {
@@ -111,18 +130,24 @@ export const getUser = operation({
   run: async (p, { c }): Promise<User> => withoutHash(await one(sql.organizations.getUser, { id: p.userId }, c, "user not found in this organization")),
 });
 
-/** Delete a user of the organisation; their private data cascades, their messages stay with sender NULL. */
+/**
+ * Remove a member (users:delete); their private data cascades, their messages stay with sender NULL. Only a
+ * member holding no permission beyond the actor's (an admin cannot remove an owner), and never the last owner.
+ */
 export const deleteUser = operation({
   name: "workspace.user.delete",
   input: userId,
   kind: "write",
   affects: "organization",
   permission: "users:delete",
-  context: "tenant",
+  context: "user",
   reveals: "nothing",
   audit: "change",
   async run(p, { c, ctx }): Promise<void> {
-    await one(sql.organizations.deleteUser, { id: p.userId }, c, "user not found in this organization");
+    if (!(await maybeOne(sql.organizations.deleteUser, { id: p.userId }, c))) {
+      const exists = await maybeOne(sql.organizations.getUser, { id: p.userId }, c);
+      throw exists ? new ForbiddenError("the member holds permissions the acting user does not hold") : new NotFoundError("user not found in this organization");
+    }
     await recordAudit(c, ctx, { action: "user.deleted", resourceType: "user", resourceId: p.userId });
   },
 });

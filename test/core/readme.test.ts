@@ -60,7 +60,7 @@ describe("README worked example", () => {
   });
 
   it("the call runs as written", async () => {
-    const org = await workspace.createOrganization(t.db, platformContext(), { name: "Readme Ltd" });
+    const org = await workspace.createOrganization(t.db, platformContext(), { name: "Readme Ltd", owner: { email: `readme.${Date.now()}@example.com` } });
     const organizationId = org.id;
     const userId = null;
     const connectToTestDb = () => Promise.resolve(t.db);

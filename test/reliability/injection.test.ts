@@ -115,7 +115,7 @@ describe("injection payloads are data, never SQL", () => {
 /** What one payload run inserts into each workspace table (everything else must stay as it was). */
 const WORKSPACE_INSERTS: Partial<Record<WorkspaceTable, number>> = {
   organizations: 1,
-  users: 2,
+  users: 3,
   sessions: 1,
   memories: 1,
   conversations: 1,
@@ -131,7 +131,7 @@ const WORKSPACE_INSERTS: Partial<Record<WorkspaceTable, number>> = {
   entity_relationships: 1,
   entity_mentions: 1,
   roles: 1,
-  user_roles: 1,
+  user_roles: 3,
   document_templates: 1,
   documents: 1,
   devices: 1,
@@ -145,9 +145,14 @@ describe("workspace: injection payloads are data, never SQL", () => {
     const today = new Date().toISOString().slice(0, 10);
 
     // Organisation and users (platform / organisation level).
-    const org = await ws.createOrganization(t.db, platformContext(), { name: payload, slug: `inj-ws-${i}`, settings: json });
-    expect([org.name, org.settings]).toEqual([payload.trim(), json]);
-    const system = ws.workspaceContext({ organizationId: org.id, userId: null, userAgent: payload });
+    const org = await ws.createOrganization(t.db, platformContext(), {
+      name: payload,
+      slug: `inj-ws-${i}`,
+      settings: json,
+      owner: { email: `inj-owner${i}@example.com`, displayName: payload },
+    });
+    expect([org.name, org.settings, org.owner.display_name]).toEqual([payload.trim(), json, payload]);
+    const system = ws.workspaceContext({ organizationId: org.id, userId: org.owner.id, userAgent: payload });
     const email = `inj${i}@example.com`;
     const user = await ws.createUser(t.db, system, {
       email,
@@ -158,6 +163,9 @@ describe("workspace: injection payloads are data, never SQL", () => {
       timezone: payload.slice(0, 50),
     });
     const other = await ws.createUser(t.db, system, { email: `inj${i}.other@example.com` });
+    // `user` becomes a second owner, so the RBAC and audit calls below (which need permissions) run as them.
+    const ownerRole = (await ws.listRoles(t.db, system)).find((r) => r.is_system && r.name === "owner")!;
+    await ws.grantRole(t.db, system, { userId: user.id, roleId: ownerRole.id });
     expect(await ws.getUser(t.db, system, { userId: user.id })).toMatchObject({
       display_name: payload,
       first_name: payload,
@@ -291,10 +299,10 @@ describe("workspace: injection payloads are data, never SQL", () => {
     // The context's user agent in the audit trail, and a payload in an audited value.
     const audit = await ws.auditLog(t.db, ctx, { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) });
     expect(audit.length).toBeGreaterThan(10);
-    // (organization.created is written by createOrganization with a context of its own, without a user agent)
+    // (createOrganization writes its rows as the platform, user_id NULL, without a user agent)
     expect(
       audit
-        .filter((r) => r.action !== "organization.created")
+        .filter((r) => r.user_id !== null)
         .map((r) => [r.action, r.user_agent, r.status])
         .filter(([, ua, st]) => ua !== payload || st !== "success"),
     ).toEqual([]);
@@ -318,13 +326,12 @@ describe("workspace: injection payloads are data, never SQL", () => {
   });
 
   it("payloads used as workspace lookup keys match nothing they should not", async () => {
-    const org = await ws.createOrganization(t.db, platformContext(), { name: "inj lookup", slug: "inj-ws-lookup" });
-    const system = ws.workspaceContext({ organizationId: org.id, userId: null });
-    const user = await ws.createUser(t.db, system, { email: "lookup@example.com" });
+    const org = await ws.createOrganization(t.db, platformContext(), { name: "inj lookup", slug: "inj-ws-lookup", owner: { email: "lookup@example.com" } });
+    const user = org.owner;
     const ctx = ws.workspaceContext({ organizationId: org.id, userId: user.id });
     await ws.createMemory(t.db, ctx, { content: "an ordinary memory" });
     for (const payload of PAYLOADS) {
-      await expect(ws.findUserByEmail(t.db, system, { email: payload })).rejects.toBeInstanceOf(ValidationError);
+      await expect(ws.findUserByEmail(t.db, ctx, { email: payload })).rejects.toBeInstanceOf(ValidationError);
       await expect(ws.getUser(t.db, ctx, { userId: payload })).rejects.toBeInstanceOf(ValidationError);
       await expect(ws.listTemplates(t.db, ctx, { documentType: payload })).rejects.toBeInstanceOf(ValidationError);
       await expect(ws.hasPermission(t.db, ctx, { userId: user.id, permission: payload })).rejects.toBeInstanceOf(ValidationError);

@@ -48,10 +48,10 @@ export interface WorkspaceWorld {
   organizationId: string;
   /** The organisation with no acting user (createUser, organisation-level jobs). */
   system: ws.WorkspaceContext;
-  /** Acting as `userId`, the owner of every private row below. */
+  /** Acting as `userId`: the organisation's owner (every permission) and owner of every private row below. */
   ctx: ws.WorkspaceContext;
   userId: string;
-  /** A second member of the organisation (participant, grantee). */
+  /** A second member of the organisation (participant, grantee), with no role. */
   otherUserId: string;
   sessionId: string;
   sessionToken: string;
@@ -72,11 +72,15 @@ export interface WorkspaceWorld {
 /** An organisation with two members and one row of every kind, made through the service. */
 export async function makeWorkspaceWorld(db: Db, label = "ws"): Promise<WorkspaceWorld> {
   const tag = crypto.randomBytes(4).toString("hex");
-  const org = await ws.createOrganization(db, platformContext(), { name: `${label} ${tag}`, slug: `${label}-${tag}` });
+  const org = await ws.createOrganization(db, platformContext(), {
+    name: `${label} ${tag}`,
+    slug: `${label}-${tag}`,
+    owner: { email: `a.${tag}@example.com`, displayName: "A" },
+  });
   const system = ws.workspaceContext({ organizationId: org.id, userId: null });
-  const user = await ws.createUser(db, system, { email: `a.${tag}@example.com`, displayName: "A" });
-  const other = await ws.createUser(db, system, { email: `b.${tag}@example.com`, displayName: "B" });
+  const user = org.owner;
   const ctx = ws.workspaceContext({ organizationId: org.id, userId: user.id });
+  const other = await ws.createUser(db, ctx, { email: `b.${tag}@example.com`, displayName: "B" });
   const session = await ws.createSession(db, ctx, {});
   const memory = await ws.createMemory(db, ctx, { content: "fixture memory", tags: ["fixture"] });
   await ws.setEmbedding(db, ctx, { id: memory.id, status: "completed", embedding: randomVector(rng(1)), model: "fixture" });

@@ -13,12 +13,15 @@ export interface Org {
   as: (i: number) => WorkspaceContext;
 }
 
+/** An organisation whose first member (users[0]) is its owner and created the others (plain members). */
 export async function makeOrg(db: Db, members = 2, label = "org"): Promise<Org> {
   const tag = crypto.randomBytes(4).toString("hex");
-  const org = await createOrganization(db, platformContext(), { name: `${label} ${tag}`, slug: `${label}-${tag}` });
+  const person = (i: number) => ({ email: `user${i}.${tag}@example.com`, displayName: `User ${i}` });
+  const org = await createOrganization(db, platformContext(), { name: `${label} ${tag}`, slug: `${label}-${tag}`, owner: person(0) });
   const system = workspaceContext({ organizationId: org.id, userId: null });
-  const users: User[] = [];
-  for (let i = 0; i < members; i++) users.push(await createUser(db, system, { email: `user${i}.${tag}@example.com`, displayName: `User ${i}` }));
+  const owner = workspaceContext({ organizationId: org.id, userId: org.owner.id });
+  const users: User[] = [org.owner];
+  for (let i = 1; i < members; i++) users.push(await createUser(db, owner, person(i)));
   const contexts = users.map((u) => workspaceContext({ organizationId: org.id, userId: u.id }));
   return { id: org.id, system, users, as: (i) => contexts[i] as WorkspaceContext };
 }
@@ -151,6 +154,8 @@ export async function seedWorld(q: Query): Promise<World> {
     [org],
   );
   await q("INSERT INTO workspace.user_roles (user_id, role_id, organization_id, granted_by) VALUES ($1, $2, $3, $4)", [other, role, org, user]);
+  // The first user owns the organisation (system role owner: every permission, audit:read included).
+  await q("INSERT INTO workspace.user_roles (user_id, role_id, organization_id) VALUES ($1, workspace.owner_role_id(), $2)", [user, org]);
   await q("INSERT INTO workspace.audit_logs (organization_id, user_id, action) VALUES ($1, $2, 'user.created')", [org, user]);
   const { id: template } = await one<{ id: string }>(
     "INSERT INTO workspace.document_templates (organization_id, name, document_type) VALUES ($1, 'T', 'report') RETURNING id",

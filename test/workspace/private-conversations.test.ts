@@ -24,9 +24,10 @@ const count = (userId: string | null, sql: string, params: unknown[]) => sqlAs(u
 
 beforeAll(async () => {
   const tag = crypto.randomBytes(4).toString("hex");
-  org = (await ws.createOrganization(t.db, platformContext(), { name: `Private ${tag}` })).id;
-  const admin = as(null);
-  [a, b, c] = await Promise.all(["a", "b", "c"].map(async (x) => (await ws.createUser(t.db, admin, { email: `${x}.${tag}@example.com` })).id));
+  const o = await ws.createOrganization(t.db, platformContext(), { name: `Private ${tag}`, owner: { email: `a.${tag}@example.com` } });
+  org = o.id;
+  a = o.owner.id;
+  [b, c] = await Promise.all(["b", "c"].map(async (x) => (await ws.createUser(t.db, as(a!), { email: `${x}.${tag}@example.com` })).id));
   priv = await ws.createConversation(t.db, as(a!), { type: "group", name: "private", participantIds: [b!] });
   open = await ws.createConversation(t.db, as(a!), { type: "group", name: "open", isPrivate: false, participantIds: [b!] });
   await ws.sendMessage(t.db, as(a!), { conversationId: priv.id, content: "secret plan" });

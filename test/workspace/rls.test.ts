@@ -79,7 +79,14 @@ async function expected(table: (typeof TABLES)[number], org: string, user?: stri
     table === "conversation_participants" || table === "messages"
       ? ` AND EXISTS (SELECT FROM workspace.conversations c WHERE c.id = r.conversation_id AND (NOT c.is_private OR ${member}${creator}))`
       : "";
-  const [row] = await q<{ n: number }>(`SELECT count(*)::int AS n FROM workspace.${table} r WHERE (${o.org} = '${org}'${system})${mine}${privateOnly}`);
+  // The audit trail: only to a member holding audit:read (directly, as audit:* or as *).
+  const auditReader =
+    table === "audit_logs"
+      ? ` AND EXISTS (SELECT FROM workspace.user_roles g JOIN workspace.roles ro ON ro.id = g.role_id
+                       WHERE g.user_id = ${who} AND g.organization_id = '${org}' AND (g.expires_at IS NULL OR g.expires_at > now())
+                         AND ro.permissions && '{*,audit:*,audit:read}')`
+      : "";
+  const [row] = await q<{ n: number }>(`SELECT count(*)::int AS n FROM workspace.${table} r WHERE (${o.org} = '${org}'${system})${mine}${privateOnly}${auditReader}`);
   return row!.n;
 }
 
@@ -110,7 +117,7 @@ describe("row-level security as the application role", () => {
     const { rows } = await asApp(undefined, undefined, (c) =>
       c.query("SELECT name FROM workspace.roles UNION ALL SELECT name FROM workspace.document_templates ORDER BY 1"),
     );
-    expect(rows).toEqual([{ name: "Memo" }, { name: "viewer" }]);
+    expect(rows).toEqual([{ name: "Memo" }, { name: "admin" }, { name: "member" }, { name: "owner" }, { name: "viewer" }]);
   });
 
   it.each([

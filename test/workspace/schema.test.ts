@@ -52,7 +52,8 @@ describe("workspace schema (SQL, owner)", () => {
       ["entity_relationships", "strength = 0.9"],
       ["entity_mentions", "position = 3"],
       ["roles", "description = 'd'"],
-      ["user_roles", "expires_at = now() + interval '1 day'"],
+      // (not the owner's grant: an organisation keeps a permanent owner, see the permissions tests)
+      ["user_roles", "expires_at = now() + interval '1 day' WHERE role_id <> workspace.owner_role_id()"],
       ["documents", "status = 'ready'"],
       ["document_templates", "instructions = 'i'"],
       ["devices", "is_active = false"],
@@ -70,6 +71,8 @@ describe("workspace schema (SQL, owner)", () => {
   });
 
   it("deleting a user cascades to everything private to them; their messages stay with sender NULL", async () => {
+    // w.user owns the organisation; a second owner lets them go (the last owner cannot).
+    await q("INSERT INTO workspace.user_roles (user_id, role_id, organization_id) VALUES ($1, workspace.owner_role_id(), $2)", [w.other, w.org]);
     const before = await countAll();
     await q("DELETE FROM workspace.users WHERE id = $1", [w.user]);
     const after = await countAll();
@@ -93,7 +96,7 @@ describe("workspace schema (SQL, owner)", () => {
       entity_relationships: 1,
       entity_mentions: 1,
       roles: 0,
-      user_roles: 0,
+      user_roles: 1,
       audit_logs: 0,
       documents: 1,
       document_templates: 0,
@@ -102,7 +105,7 @@ describe("workspace schema (SQL, owner)", () => {
     });
     expect(await q("SELECT sender_id, content FROM workspace.messages WHERE id = $1", [w.message])).toEqual([{ sender_id: null, content: "hello" }]);
     expect(await one("SELECT created_by FROM workspace.conversations WHERE id = $1", [w.conversation])).toEqual({ created_by: null });
-    expect(await one("SELECT granted_by FROM workspace.user_roles WHERE user_id = $1", [w.other])).toEqual({ granted_by: null });
+    expect(await q("SELECT granted_by FROM workspace.user_roles WHERE user_id = $1", [w.other])).toEqual([{ granted_by: null }, { granted_by: null }]);
     // The audit row naming the deleted user is untouched (no FK, append-only).
     expect(await one("SELECT count(*)::int AS n FROM workspace.audit_logs WHERE user_id = $1", [w.user])).toEqual({ n: 1 });
   });
@@ -128,7 +131,7 @@ describe("workspace schema (SQL, owner)", () => {
 
     await q("DELETE FROM workspace.organizations WHERE id = $1", [w.org]);
     const left = await one<Record<string, number>>(
-      `SELECT (SELECT count(*) FROM workspace.tasks)::int AS tasks, (SELECT count(*) FROM workspace.roles)::int AS roles,
+      `SELECT (SELECT count(*) FROM workspace.tasks)::int AS tasks, (SELECT count(*) FROM workspace.roles WHERE NOT is_system)::int AS roles,
               (SELECT count(*) FROM workspace.user_roles)::int AS grants, (SELECT count(*) FROM workspace.document_templates)::int AS templates,
               (SELECT count(*) FROM workspace.users WHERE organization_id IS NULL)::int AS orphans`,
     );

@@ -14,17 +14,21 @@ const t = useTestDb();
 
 async function member(label: string) {
   const tag = crypto.randomBytes(4).toString("hex");
-  const org = await ws.createOrganization(t.db, platformContext(), { name: `${label} ${tag}`, slug: `${label}-${tag}` });
-  const user = await ws.createUser(t.db, ws.workspaceContext({ organizationId: org.id, userId: null }), { email: `${label}.${tag}@example.com` });
+  const org = await ws.createOrganization(t.db, platformContext(), { name: `${label} ${tag}`, slug: `${label}-${tag}`, owner: { email: `${label}.${tag}@example.com` } });
+  const user = org.owner;
   return { org, user, ctx: ws.workspaceContext({ organizationId: org.id, userId: user.id }) };
 }
 
+/** The organisation's audit rows of one action, read as the organisation with its owner acting (audit:read). */
 const auditActions = async (organizationId: string, action: string) =>
   (
-    await t.db.tenant(organizationId, (c) =>
+    await t.db.tenant({ tenantId: organizationId, userId: await ownerOf(organizationId) }, (c) =>
       c.query("SELECT new_value, metadata FROM workspace.audit_logs WHERE organization_id = $1 AND action = $2 ORDER BY timestamp", [organizationId, action]),
     )
   ).rows;
+const ownerOf = async (organizationId: string) =>
+  (await t.db.pool.query("SELECT user_id FROM workspace.user_roles WHERE organization_id = $1 AND role_id = workspace.owner_role_id() LIMIT 1", [organizationId]))
+    .rows[0].user_id as string;
 
 describe("integration tokens", () => {
   it("disconnecting wipes both tokens in the same statement, audited; connecting again stores new ones", async () => {

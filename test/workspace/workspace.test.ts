@@ -20,7 +20,7 @@ describe("organisations, users, preferences, sessions", () => {
     const u = org.users[0]!;
     expect((await ws.findUserByEmail(t.db, org.system, { email: u.email.toUpperCase() }))?.id).toBe(u.id);
     expect(await ws.findUserByEmail(t.db, org.system, { email: "nobody@example.com" })).toBeNull();
-    const err = await ws.createUser(t.db, org.system, { email: u.email.replace("user", "USER") }).catch((e) => e);
+    const err = await ws.createUser(t.db, org.as(0), { email: u.email.replace("user", "USER") }).catch((e) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect(err.message).toContain("idx_users_email");
     expect(Object.keys(await ws.getUser(t.db, org.system, { userId: u.id }))).not.toContain("password_hash");
@@ -479,11 +479,12 @@ describe("documents, templates, devices, notifications", () => {
 describe("audit trail", () => {
   it("changes write audit rows in their own transaction; failures are audited separately; private data needs an acting user", async () => {
     const ctx = org.as(2);
+    const owner = org.as(0); // reads the trail (audit:read)
     const range = { from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 60_000) };
-    const before = (await ws.auditLog(t.db, ctx, range)).length;
+    const before = (await ws.auditLog(t.db, owner, range)).length;
     const task = await ws.createTask(t.db, ctx, { title: "audited" });
     await expect(ws.changeTaskStatus(t.db, ctx, { id: task.id, status: "bogus" as never })).rejects.toBeInstanceOf(ValidationError);
-    const rows = await ws.auditLog(t.db, ctx, range);
+    const rows = await ws.auditLog(t.db, owner, range);
     expect(rows.length).toBe(before + 2);
     expect(rows[0]).toMatchObject({ action: "task.failed", status: "failure", user_id: org.users[2]!.id, organization_id: org.id });
     expect(rows[0]!.error_message).toBe("workspace.task.status: validation");
@@ -491,6 +492,6 @@ describe("audit trail", () => {
     await expect(ws.createMemory(t.db, org.system, { content: "no user" })).rejects.toBeInstanceOf(ForbiddenError);
     // Another organisation sees none of these rows.
     const other = await makeOrg(t.db, 1, "other");
-    expect((await ws.auditLog(t.db, other.system, range)).every((r) => r.organization_id === other.id)).toBe(true);
+    expect((await ws.auditLog(t.db, other.as(0), range)).every((r) => r.organization_id === other.id)).toBe(true);
   });
 });

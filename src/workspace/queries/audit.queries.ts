@@ -26,11 +26,7 @@ export interface IInsertAuditLogParams {
 }
 
 /** 'InsertAuditLog' return type */
-export interface IInsertAuditLogResult {
-  id: string;
-  /** When it happened; the partition key. */
-  timestamp: Date;
-}
+export type IInsertAuditLogResult = void;
 
 /** 'InsertAuditLog' query type */
 export interface IInsertAuditLogQuery {
@@ -38,18 +34,18 @@ export interface IInsertAuditLogQuery {
   result: IInsertAuditLogResult;
 }
 
-const insertAuditLogIR: any = {"usedParamSet":{"organizationId":true,"userId":true,"action":true,"resourceType":true,"resourceId":true,"ipAddress":true,"userAgent":true,"sessionId":true,"oldValue":true,"newValue":true,"status":true,"errorMessage":true,"metadata":true},"params":[{"name":"organizationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":202,"b":217}]},{"name":"userId","required":false,"transform":{"type":"scalar"},"locs":[{"a":220,"b":226}]},{"name":"action","required":true,"transform":{"type":"scalar"},"locs":[{"a":229,"b":236}]},{"name":"resourceType","required":false,"transform":{"type":"scalar"},"locs":[{"a":239,"b":251}]},{"name":"resourceId","required":false,"transform":{"type":"scalar"},"locs":[{"a":254,"b":264}]},{"name":"ipAddress","required":false,"transform":{"type":"scalar"},"locs":[{"a":267,"b":276}]},{"name":"userAgent","required":false,"transform":{"type":"scalar"},"locs":[{"a":285,"b":294}]},{"name":"sessionId","required":false,"transform":{"type":"scalar"},"locs":[{"a":297,"b":306}]},{"name":"oldValue","required":false,"transform":{"type":"scalar"},"locs":[{"a":312,"b":320}]},{"name":"newValue","required":false,"transform":{"type":"scalar"},"locs":[{"a":330,"b":338}]},{"name":"status","required":true,"transform":{"type":"scalar"},"locs":[{"a":348,"b":355}]},{"name":"errorMessage","required":false,"transform":{"type":"scalar"},"locs":[{"a":358,"b":370}]},{"name":"metadata","required":false,"transform":{"type":"scalar"},"locs":[{"a":382,"b":390}]}],"statement":"INSERT INTO workspace.audit_logs\n  (organization_id, user_id, action, resource_type, resource_id, ip_address, user_agent, session_id, old_value, new_value,\n   status, error_message, metadata)\nVALUES\n  (:organizationId!, :userId, :action!, :resourceType, :resourceId, :ipAddress::inet, :userAgent, :sessionId,\n   :oldValue::jsonb, :newValue::jsonb, :status!, :errorMessage, coalesce(:metadata::jsonb, '{}'::jsonb))\nRETURNING id, \"timestamp\""};
+const insertAuditLogIR: any = {"usedParamSet":{"organizationId":true,"userId":true,"action":true,"resourceType":true,"resourceId":true,"ipAddress":true,"userAgent":true,"sessionId":true,"oldValue":true,"newValue":true,"status":true,"errorMessage":true,"metadata":true},"params":[{"name":"organizationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":282,"b":297}]},{"name":"userId","required":false,"transform":{"type":"scalar"},"locs":[{"a":300,"b":306}]},{"name":"action","required":true,"transform":{"type":"scalar"},"locs":[{"a":309,"b":316}]},{"name":"resourceType","required":false,"transform":{"type":"scalar"},"locs":[{"a":319,"b":331}]},{"name":"resourceId","required":false,"transform":{"type":"scalar"},"locs":[{"a":334,"b":344}]},{"name":"ipAddress","required":false,"transform":{"type":"scalar"},"locs":[{"a":347,"b":356}]},{"name":"userAgent","required":false,"transform":{"type":"scalar"},"locs":[{"a":365,"b":374}]},{"name":"sessionId","required":false,"transform":{"type":"scalar"},"locs":[{"a":377,"b":386}]},{"name":"oldValue","required":false,"transform":{"type":"scalar"},"locs":[{"a":392,"b":400}]},{"name":"newValue","required":false,"transform":{"type":"scalar"},"locs":[{"a":410,"b":418}]},{"name":"status","required":true,"transform":{"type":"scalar"},"locs":[{"a":428,"b":435}]},{"name":"errorMessage","required":false,"transform":{"type":"scalar"},"locs":[{"a":438,"b":450}]},{"name":"metadata","required":false,"transform":{"type":"scalar"},"locs":[{"a":462,"b":470}]}],"statement":"-- No RETURNING: reading the trail needs audit:read (RLS), writing it does not.\nINSERT INTO workspace.audit_logs\n  (organization_id, user_id, action, resource_type, resource_id, ip_address, user_agent, session_id, old_value, new_value,\n   status, error_message, metadata)\nVALUES\n  (:organizationId!, :userId, :action!, :resourceType, :resourceId, :ipAddress::inet, :userAgent, :sessionId,\n   :oldValue::jsonb, :newValue::jsonb, :status!, :errorMessage, coalesce(:metadata::jsonb, '{}'::jsonb))"};
 
 /**
  * Query generated from SQL:
  * ```
+ * -- No RETURNING: reading the trail needs audit:read (RLS), writing it does not.
  * INSERT INTO workspace.audit_logs
  *   (organization_id, user_id, action, resource_type, resource_id, ip_address, user_agent, session_id, old_value, new_value,
  *    status, error_message, metadata)
  * VALUES
  *   (:organizationId!, :userId, :action!, :resourceType, :resourceId, :ipAddress::inet, :userAgent, :sessionId,
  *    :oldValue::jsonb, :newValue::jsonb, :status!, :errorMessage, coalesce(:metadata::jsonb, '{}'::jsonb))
- * RETURNING id, "timestamp"
  * ```
  */
 export const insertAuditLog = new PreparedQuery<IInsertAuditLogParams,IInsertAuditLogResult>(insertAuditLogIR);

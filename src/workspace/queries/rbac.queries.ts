@@ -22,7 +22,7 @@ export interface IInsertRoleResult {
   is_system: boolean;
   name: string;
   organization_id: string | null;
-  /** Permissions as resource:action (memories:read, tasks:write, ...); resource:* grants every action on the resource. */
+  /** Permissions as resource:action (users:create, roles:grant, ...); resource:* grants every action on the resource, * everything. */
   permissions: stringArray;
   updated_at: Date;
 }
@@ -44,6 +44,148 @@ const insertRoleIR: any = {"usedParamSet":{"organizationId":true,"name":true,"de
  * ```
  */
 export const insertRole = new PreparedQuery<IInsertRoleParams,IInsertRoleResult>(insertRoleIR);
+
+
+/** 'UpdateRole' parameters type */
+export interface IUpdateRoleParams {
+  description?: string | null | void;
+  id: string;
+  name?: string | null | void;
+  organizationId: string;
+  permissions?: stringArray | null | void;
+}
+
+/** 'UpdateRole' return type */
+export interface IUpdateRoleResult {
+  created_at: Date;
+  description: string | null;
+  id: string;
+  is_system: boolean;
+  name: string;
+  organization_id: string | null;
+  /** Permissions as resource:action (users:create, roles:grant, ...); resource:* grants every action on the resource, * everything. */
+  permissions: stringArray;
+  updated_at: Date;
+}
+
+/** 'UpdateRole' query type */
+export interface IUpdateRoleQuery {
+  params: IUpdateRoleParams;
+  result: IUpdateRoleResult;
+}
+
+const updateRoleIR: any = {"usedParamSet":{"name":true,"description":true,"permissions":true,"id":true,"organizationId":true},"params":[{"name":"name","required":false,"transform":{"type":"scalar"},"locs":[{"a":133,"b":137}]},{"name":"description","required":false,"transform":{"type":"scalar"},"locs":[{"a":170,"b":181}]},{"name":"permissions","required":false,"transform":{"type":"scalar"},"locs":[{"a":221,"b":232}]},{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":268,"b":271}]},{"name":"organizationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":295,"b":310}]}],"statement":"-- Fields left NULL keep their value. System roles are not the organisation's: no row.\nUPDATE workspace.roles\n   SET name = coalesce(:name, name), description = coalesce(:description, description), permissions = coalesce(:permissions::text[], permissions)\n WHERE id = :id! AND organization_id = :organizationId!\nRETURNING *"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Fields left NULL keep their value. System roles are not the organisation's: no row.
+ * UPDATE workspace.roles
+ *    SET name = coalesce(:name, name), description = coalesce(:description, description), permissions = coalesce(:permissions::text[], permissions)
+ *  WHERE id = :id! AND organization_id = :organizationId!
+ * RETURNING *
+ * ```
+ */
+export const updateRole = new PreparedQuery<IUpdateRoleParams,IUpdateRoleResult>(updateRoleIR);
+
+
+/** 'DeleteRole' parameters type */
+export interface IDeleteRoleParams {
+  id: string;
+  organizationId: string;
+}
+
+/** 'DeleteRole' return type */
+export interface IDeleteRoleResult {
+  id: string;
+  name: string;
+}
+
+/** 'DeleteRole' query type */
+export interface IDeleteRoleQuery {
+  params: IDeleteRoleParams;
+  result: IDeleteRoleResult;
+}
+
+const deleteRoleIR: any = {"usedParamSet":{"id":true,"organizationId":true},"params":[{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":85,"b":88}]},{"name":"organizationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":112,"b":127}]}],"statement":"-- Its grants go with it (ON DELETE CASCADE).\nDELETE FROM workspace.roles WHERE id = :id! AND organization_id = :organizationId! RETURNING id, name"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Its grants go with it (ON DELETE CASCADE).
+ * DELETE FROM workspace.roles WHERE id = :id! AND organization_id = :organizationId! RETURNING id, name
+ * ```
+ */
+export const deleteRole = new PreparedQuery<IDeleteRoleParams,IDeleteRoleResult>(deleteRoleIR);
+
+
+/** 'GetRole' parameters type */
+export interface IGetRoleParams {
+  id: string;
+}
+
+/** 'GetRole' return type */
+export interface IGetRoleResult {
+  created_at: Date;
+  description: string | null;
+  id: string;
+  is_system: boolean;
+  name: string;
+  organization_id: string | null;
+  /** Permissions as resource:action (users:create, roles:grant, ...); resource:* grants every action on the resource, * everything. */
+  permissions: stringArray;
+  updated_at: Date;
+}
+
+/** 'GetRole' query type */
+export interface IGetRoleQuery {
+  params: IGetRoleParams;
+  result: IGetRoleResult;
+}
+
+const getRoleIR: any = {"usedParamSet":{"id":true},"params":[{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":41,"b":44}]}],"statement":"SELECT * FROM workspace.roles WHERE id = :id!"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * SELECT * FROM workspace.roles WHERE id = :id!
+ * ```
+ */
+export const getRole = new PreparedQuery<IGetRoleParams,IGetRoleResult>(getRoleIR);
+
+
+/** 'ListRoles' parameters type */
+export type IListRolesParams = void;
+
+/** 'ListRoles' return type */
+export interface IListRolesResult {
+  created_at: Date;
+  description: string | null;
+  id: string;
+  is_system: boolean;
+  name: string;
+  organization_id: string | null;
+  /** Permissions as resource:action (users:create, roles:grant, ...); resource:* grants every action on the resource, * everything. */
+  permissions: stringArray;
+  updated_at: Date;
+}
+
+/** 'ListRoles' query type */
+export interface IListRolesQuery {
+  params: IListRolesParams;
+  result: IListRolesResult;
+}
+
+const listRolesIR: any = {"usedParamSet":{},"params":[],"statement":"-- The organisation's roles and the system ones (owner, admin, member), system first.\nSELECT * FROM workspace.roles ORDER BY is_system DESC, name"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- The organisation's roles and the system ones (owner, admin, member), system first.
+ * SELECT * FROM workspace.roles ORDER BY is_system DESC, name
+ * ```
+ */
+export const listRoles = new PreparedQuery<IListRolesParams,IListRolesResult>(listRolesIR);
 
 
 /** 'GrantRole' parameters type */
@@ -87,6 +229,43 @@ const grantRoleIR: any = {"usedParamSet":{"userId":true,"roleId":true,"organizat
 export const grantRole = new PreparedQuery<IGrantRoleParams,IGrantRoleResult>(grantRoleIR);
 
 
+/** 'GrantOwner' parameters type */
+export interface IGrantOwnerParams {
+  organizationId: string;
+  userId: string;
+}
+
+/** 'GrantOwner' return type */
+export interface IGrantOwnerResult {
+  /** The grant stops counting at this instant; NULL = no expiry. */
+  expires_at: Date | null;
+  granted_at: Date;
+  granted_by: string | null;
+  organization_id: string | null;
+  role_id: string;
+  user_id: string;
+}
+
+/** 'GrantOwner' query type */
+export interface IGrantOwnerQuery {
+  params: IGrantOwnerParams;
+  result: IGrantOwnerResult;
+}
+
+const grantOwnerIR: any = {"usedParamSet":{"userId":true,"organizationId":true},"params":[{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":179,"b":186}]},{"name":"organizationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":216,"b":231}]}],"statement":"-- Owner connection, when an organisation is created: its first member becomes its owner.\nINSERT INTO workspace.user_roles (user_id, role_id, organization_id, granted_by)\nVALUES (:userId!, workspace.owner_role_id(), :organizationId!, NULL)\nRETURNING *"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Owner connection, when an organisation is created: its first member becomes its owner.
+ * INSERT INTO workspace.user_roles (user_id, role_id, organization_id, granted_by)
+ * VALUES (:userId!, workspace.owner_role_id(), :organizationId!, NULL)
+ * RETURNING *
+ * ```
+ */
+export const grantOwner = new PreparedQuery<IGrantOwnerParams,IGrantOwnerResult>(grantOwnerIR);
+
+
 /** 'RevokeRole' parameters type */
 export interface IRevokeRoleParams {
   roleId: string;
@@ -118,7 +297,6 @@ export const revokeRole = new PreparedQuery<IRevokeRoleParams,IRevokeRoleResult>
 
 /** 'HasPermission' parameters type */
 export interface IHasPermissionParams {
-  organizationId: string;
   permission: string;
   userId: string;
 }
@@ -134,22 +312,44 @@ export interface IHasPermissionQuery {
   result: IHasPermissionResult;
 }
 
-const hasPermissionIR: any = {"usedParamSet":{"userId":true,"organizationId":true,"permission":true},"params":[{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":223,"b":230}]},{"name":"organizationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":256,"b":271}]},{"name":"permission","required":true,"transform":{"type":"scalar"},"locs":[{"a":357,"b":368},{"a":388,"b":399}]}],"statement":"-- True when an unexpired grant in the organisation gives the user the permission (exact, or resource:*).\nSELECT EXISTS (\n  SELECT FROM workspace.user_roles g\n  JOIN workspace.roles r ON r.id = g.role_id\n WHERE g.user_id = :userId! AND g.organization_id = :organizationId!\n   AND (g.expires_at IS NULL OR g.expires_at > now())\n   AND r.permissions && ARRAY[:permission!::text, split_part(:permission!::text, ':', 1) || ':*']\n) AS \"granted!\""};
+const hasPermissionIR: any = {"usedParamSet":{"userId":true,"permission":true},"params":[{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":176,"b":183}]},{"name":"permission","required":true,"transform":{"type":"scalar"},"locs":[{"a":187,"b":198}]}],"statement":"-- True when an unexpired grant in the current organisation gives the user the permission (exact, resource:* or *).\nSELECT workspace.permission_covers(workspace.permissions_of(:userId!), :permission!) AS \"granted!\""};
 
 /**
  * Query generated from SQL:
  * ```
- * -- True when an unexpired grant in the organisation gives the user the permission (exact, or resource:*).
- * SELECT EXISTS (
- *   SELECT FROM workspace.user_roles g
- *   JOIN workspace.roles r ON r.id = g.role_id
- *  WHERE g.user_id = :userId! AND g.organization_id = :organizationId!
- *    AND (g.expires_at IS NULL OR g.expires_at > now())
- *    AND r.permissions && ARRAY[:permission!::text, split_part(:permission!::text, ':', 1) || ':*']
- * ) AS "granted!"
+ * -- True when an unexpired grant in the current organisation gives the user the permission (exact, resource:* or *).
+ * SELECT workspace.permission_covers(workspace.permissions_of(:userId!), :permission!) AS "granted!"
  * ```
  */
 export const hasPermission = new PreparedQuery<IHasPermissionParams,IHasPermissionResult>(hasPermissionIR);
+
+
+/** 'PermissionsOfUser' parameters type */
+export interface IPermissionsOfUserParams {
+  userId: string;
+}
+
+/** 'PermissionsOfUser' return type */
+export interface IPermissionsOfUserResult {
+  permissions: stringArray;
+}
+
+/** 'PermissionsOfUser' query type */
+export interface IPermissionsOfUserQuery {
+  params: IPermissionsOfUserParams;
+  result: IPermissionsOfUserResult;
+}
+
+const permissionsOfUserIR: any = {"usedParamSet":{"userId":true},"params":[{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":121,"b":128}]}],"statement":"-- Every permission the user holds in the current organisation through unexpired grants.\nSELECT workspace.permissions_of(:userId!) AS \"permissions!\""};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Every permission the user holds in the current organisation through unexpired grants.
+ * SELECT workspace.permissions_of(:userId!) AS "permissions!"
+ * ```
+ */
+export const permissionsOfUser = new PreparedQuery<IPermissionsOfUserParams,IPermissionsOfUserResult>(permissionsOfUserIR);
 
 
 /** 'RolesOfUser' parameters type */
@@ -166,7 +366,7 @@ export interface IRolesOfUserResult {
   id: string;
   is_system: boolean;
   name: string;
-  /** Permissions as resource:action (memories:read, tasks:write, ...); resource:* grants every action on the resource. */
+  /** Permissions as resource:action (users:create, roles:grant, ...); resource:* grants every action on the resource, * everything. */
   permissions: stringArray;
 }
 
