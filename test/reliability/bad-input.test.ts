@@ -495,7 +495,9 @@ const ISO_DATE = {
 } as const;
 const ISO_TIME = { k: "format", bad: ["25:00", "12:60", "12:00:61", "noon", "1200", ""] } as const;
 const IP = { k: "format", bad: ["999.1.1.1", "1.2.3", "localhost", "fe80::1%eth0", "::g", ""] } as const;
-const PERMISSION = { k: "format", bad: ["tasks", "Tasks:read", "tasks:read:x", ":read", "tasks:", "tasks:re ad", ""] } as const;
+const PERMISSION = { k: "format", bad: ["tasks", "Tasks:read", "tasks:read:x", ":read", "tasks:", "tasks:re ad", "", "*", "tasks:*"] } as const;
+/** What a role may carry: resource:action, resource:* or *. */
+const ROLE_PERMISSION = { k: "format", bad: ["tasks", "Tasks:read", "tasks:read:x", ":read", "tasks:", "tasks:re ad", "", "**", "*:read", "* "] } as const;
 const text = (max: number, min?: number, trim?: boolean): Kind => ({ k: "text", max, min, trim });
 const list = (of: Kind, item: () => unknown, max: number, min?: number): Kind => ({ k: "list", of, item, max, min });
 const num = (min: number, max: number, int = true): Kind => ({ k: "number", min, max, int });
@@ -561,12 +563,15 @@ const WORKSPACE_SPECS: Spec[] = [
   },
   {
     op: ws.createOrganization,
-    valid: () => ({ name: "Org", slug: "bad-input-org", planType: "pro", settings: { a: 1 } }),
+    valid: () => ({ name: "Org", slug: "bad-input-org", planType: "pro", settings: { a: 1 }, owner: { email: "owner@bad-input.example", displayName: "O" } }),
     fields: {
       name: text(255, 1, true),
       slug: { k: "format", bad: ["Upper", "-lead", "trail-", "has space", "a_b", "x".repeat(101), ""] },
       planType: WORD,
       settings: record,
+      "owner.email": EMAIL,
+      "owner.displayName": text(255),
+      "owner.timezone": text(50, 1),
     },
     optional: ["slug", "planType", "settings"],
   },
@@ -580,7 +585,6 @@ const WORKSPACE_SPECS: Spec[] = [
   },
   {
     op: ws.createUser,
-    ctx: () => world.system,
     valid: () => ({
       email: "new.user@example.com",
       passwordHash: "h",
@@ -929,9 +933,18 @@ const WORKSPACE_SPECS: Spec[] = [
   {
     op: ws.createRole,
     valid: () => ({ name: "r", description: "d", permissions: ["tasks:read", "memories:*"] }),
-    fields: { name: text(100, 1, true), description: text(10_000), permissions: list(PERMISSION, () => "tasks:read", 200) },
+    fields: { name: text(100, 1, true), description: text(10_000), permissions: list(ROLE_PERMISSION, () => "tasks:read", 200) },
     optional: ["description"],
   },
+  {
+    op: ws.updateRole,
+    valid: () => ({ roleId: world.roleId, name: "r2", description: "d", permissions: ["tasks:*"] }),
+    fields: { roleId: uuid, name: text(100, 1, true), description: text(10_000), permissions: list(ROLE_PERMISSION, () => "tasks:read", 200) },
+    optional: ["name", "description", "permissions"],
+  },
+  one(ws.deleteRole, "roleId"),
+  { op: ws.listRoles, valid: () => ({}), fields: {} },
+  one(ws.permissionsOf, "userId", () => world.userId),
   {
     op: ws.grantRole,
     valid: () => ({ userId: world.otherUserId, roleId: world.roleId, expiresAt: soon() }),

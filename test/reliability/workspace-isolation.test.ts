@@ -54,7 +54,7 @@ import crypto from "node:crypto";
 import fc from "fast-check";
 import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ForbiddenError, NotFoundError, ValidationError } from "../../src/db/errors";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../src/db/errors";
 import { APP_ROLE } from "../../src/db/tx";
 import * as ws from "../../src/workspace";
 import { engineKind, useTestDb } from "../support/db";
@@ -67,7 +67,7 @@ const t = useTestDb();
 const RUNS = Number(process.env.FC_RUNS ?? 3);
 
 type Table = (typeof TABLES)[number];
-type ErrClass = typeof NotFoundError | typeof ForbiddenError | typeof ValidationError;
+type ErrClass = typeof NotFoundError | typeof ForbiddenError | typeof ValidationError | typeof ConflictError;
 
 const VOCAB = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "hotel", "kilo", "lima", "oscar"] as const;
 const TAGS = ["work", "home", "urgent"] as const;
@@ -172,7 +172,7 @@ const entities = new Map<string, EntityM>();
 const relationships: { id: string; user: string; src: string; dst: string }[] = [];
 const mentions: { id: string; user: string; entity: string }[] = [];
 const roles = new Map<string, RoleM>();
-const grants = new Map<string, { user: string; role: string; org: string }>();
+const grants = new Map<string, { user: string; role: string; org: string; expires: boolean }>();
 const templates = new Map<string, TemplateM>();
 const documents = new Map<string, { id: string; user: string; status: string; outline: string[] }>();
 const devices = new Map<string, { id: string; user: string; token: string; active: boolean }>();
@@ -209,6 +209,19 @@ const stats = {
 };
 
 const userOf = (id: string) => users.get(id) as UserM;
+/** The system role owner (`*`), seeded by the permissions migration; read in beforeAll. */
+let ownerRoleId = "";
+/** What `user` holds in their organisation: the permissions of their grants (the model's grants do not expire within a run). */
+const heldBy = (user: string) => {
+  const u = userOf(user);
+  return [...grants.values()].filter((g) => g.user === user && g.org === u.org).flatMap((g) => (roles.get(g.role) as RoleM).perms);
+};
+/** workspace.permission_covers: the same permission, its resource:*, or *. */
+const covers = (held: string[], wanted: string) => held.includes("*") || held.includes(wanted) || held.includes(`${wanted.split(":")[0]}:*`);
+const holds = (user: string, wanted: string) => covers(heldBy(user), wanted);
+const holdsAll = (user: string, wanted: string[]) => wanted.every((w) => holds(user, w));
+/** Permanent (non-expiring) owners of the organisation: the ones that keep it owned. */
+const owners = (org: string) => [...grants.values()].filter((g) => g.org === org && g.role === ownerRoleId && !g.expires).map((g) => g.user);
 const orgOfUser = (id: string) => userOf(id).org;
 const audited = (org: string, action: string, user: string | null, status: "success" | "failure" = "success") => {
   const list = audit.get(org) ?? (audit.set(org, []), audit.get(org) as string[]);
@@ -252,8 +265,14 @@ async function newOrg(members: number, label: string): Promise<OrgM> {
   const org: OrgM = { id: o.id, users: o.users.map((u, i) => ({ id: u.id, org: o.id, email: u.email, ctx: o.as(i) })) };
   orgs.set(org.id, org);
   for (const u of org.users) users.set(u.id, u);
+  // createOrganization (as the platform, no user): the organisation, its first member, who becomes its owner.
+  const first = org.users[0] as UserM;
   audited(org.id, "organization.created", null);
-  for (let i = 0; i < members; i++) audited(org.id, "user.created", null);
+  audited(org.id, "user.created", null);
+  audited(org.id, "role.granted", null);
+  grants.set(`${first.id}/${ownerRoleId}`, { user: first.id, role: ownerRoleId, org: org.id, expires: false });
+  // The owner adds the others (users:create).
+  for (let i = 1; i < members; i++) audited(org.id, "user.created", first.id);
   return org;
 }
 
@@ -679,20 +698,33 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       return;
     }
     case "role": {
-      const r = await call(me, "role", null, "createRole", () => ws.createRole(db, ctx, { name: `role ${++counter}`, permissions: op.perms }));
-      roles.set(r!.id, { id: r!.id, org: me.org, perms: op.perms });
-      wrote(me, "role.created");
+      // roles:create, and only permissions the creator holds.
+      const ok = holds(me.id, "roles:create") && holdsAll(me.id, op.perms);
+      const r = await call(me, "role", ok ? null : ForbiddenError, `createRole ${op.perms} by ${me.id}`, () =>
+        ws.createRole(db, ctx, { name: `role ${++counter}`, permissions: op.perms }),
+      );
+      if (r) {
+        roles.set(r.id, { id: r.id, org: me.org, perms: op.perms });
+        wrote(me, "role.created");
+      }
       return;
     }
     case "grant": {
       const u = choose(pools.users(), (x) => x.org === me.org, op.user) as UserM;
       const r = choose(pools.roles(), (x) => x.org === null || x.org === me.org, op.role) as RoleM;
-      const ok = u.org === me.org && (r.org === null || r.org === me.org);
-      const g = await call(me, "role", ok ? null : ForbiddenError, `grantRole ${r.id} to ${u.id} by ${me.id}`, () =>
+      // roles:grant, a member and a role of the organisation, and only roles within the grantor's permissions;
+      // renewing the last permanent owner's grant with an expiry would leave the organisation without one.
+      const before = grants.get(`${u.id}/${r.id}`);
+      const expected: ErrClass | null = !(holds(me.id, "roles:grant") && u.org === me.org && (r.org === null || r.org === me.org) && holdsAll(me.id, r.perms))
+        ? ForbiddenError
+        : r.id === ownerRoleId && op.expires && before && !before.expires && owners(me.org).length === 1
+          ? ConflictError
+          : null;
+      const g = await call(me, "role", expected, `grantRole ${r.id} to ${u.id} by ${me.id}`, () =>
         ws.grantRole(db, ctx, { userId: u.id, roleId: r.id, ...(op.expires ? { expiresAt: new Date(Date.now() + 24 * HOUR) } : {}) }),
       );
       if (g) {
-        grants.set(`${u.id}/${r.id}`, { user: u.id, role: r.id, org: me.org });
+        grants.set(`${u.id}/${r.id}`, { user: u.id, role: r.id, org: me.org, expires: op.expires });
         wrote(me, "role.granted");
       }
       return;
@@ -704,10 +736,19 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const u = aGrant ? userOf(aGrant.user) : (pick(pools.users(), op.user) as UserM);
       const r = aGrant ? (roles.get(aGrant.role) as RoleM) : (pick(pools.roles(), op.role) as RoleM);
       const g = grants.get(`${u.id}/${r.id}`);
-      const ok = g !== undefined && g.org === me.org;
-      await call(me, "role", ok ? null : NotFoundError, `revokeRole ${r.id} of ${u.id} by ${me.id}`, () =>
-        ws.revokeRole(db, ctx, { userId: u.id, roleId: r.id }),
-      );
+      // roles:revoke first (checked as the transaction opens); then the grant must be the organisation's, within
+      // the actor's permissions, and not the last owner's.
+      const expected: ErrClass | null = !holds(me.id, "roles:revoke")
+        ? ForbiddenError
+        : g === undefined || g.org !== me.org
+          ? NotFoundError
+          : !holdsAll(me.id, r.perms)
+            ? ForbiddenError
+            : r.id === ownerRoleId && !g.expires && owners(me.org).length === 1
+              ? ConflictError
+              : null;
+      const ok = expected === null;
+      await call(me, "role", expected, `revokeRole ${r.id} of ${u.id} by ${me.id}`, () => ws.revokeRole(db, ctx, { userId: u.id, roleId: r.id }));
       if (ok) {
         grants.delete(`${u.id}/${r.id}`);
         wrote(me, "role.revoked");
@@ -715,11 +756,13 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       return;
     }
     case "template": {
-      const x = await call(me, "template", null, "createTemplate", () =>
+      const x = await call(me, "template", holds(me.id, "templates:create") ? null : ForbiddenError, `createTemplate by ${me.id}`, () =>
         ws.createTemplate(db, ctx, { name: `template ${++counter}`, documentType: op.type, outline: op.outline }),
       );
-      templates.set(x!.id, { id: x!.id, org: me.org, type: op.type, outline: op.outline });
-      wrote(me, "template.created");
+      if (x) {
+        templates.set(x.id, { id: x.id, org: me.org, type: op.type, outline: op.outline });
+        wrote(me, "template.created");
+      }
       return;
     }
     case "document": {
@@ -1016,10 +1059,7 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
     expect(sorted(rs.map((r) => r.id)), L(`rolesOf ${u.id}`)).toEqual(sorted(rsWant));
     const perm = CHECKED_PERMS[o.seed % CHECKED_PERMS.length] as string;
     const has = await read(() => ws.hasPermission(db, ctx, { userId: u.id, permission: perm }));
-    const hasWant = rsWant.some((id) => {
-      const p = (roles.get(id) as RoleM).perms;
-      return p.includes(perm) || p.includes(`${perm.split(":")[0]}:*`);
-    });
+    const hasWant = rsWant.some((id) => covers((roles.get(id) as RoleM).perms, perm));
     expect(has, L(`hasPermission ${u.id} ${perm}`)).toBe(hasWant);
     compare(2 + rs.length);
   }
@@ -1045,11 +1085,21 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
   prefs.set(me.id, p.theme); // the first read creates the row
   compare(tpls.length + docs.length + devs.length + unreadN.length + 1);
 
-  // The organisation's audit log: exactly the model's rows of this organisation.
-  const log = await read(() => ws.auditLog(db, ctx, { from: since, to: new Date(Date.now() + 24 * HOUR), limit: 10_000 }));
-  expect(sorted(log.map((r) => `${r.action}|${r.user_id ?? "-"}|${r.status}`)), L("auditLog")).toEqual(sorted(audit.get(me.org) ?? []));
-  expect(log.every((r) => r.organization_id === me.org)).toBe(true);
-  compare(log.length);
+  // The organisation's audit log, to holders of audit:read: exactly the model's rows of this organisation.
+  const reader = holds(me.id, "audit:read");
+  const log = await call(
+    me,
+    "audit",
+    reader ? null : ForbiddenError,
+    L("auditLog"),
+    () => ws.auditLog(db, ctx, { from: since, to: new Date(Date.now() + 24 * HOUR), limit: 10_000 }),
+    "read",
+  );
+  if (log) {
+    expect(sorted(log.map((r) => `${r.action}|${r.user_id ?? "-"}|${r.status}`)), L("auditLog")).toEqual(sorted(audit.get(me.org) ?? []));
+    expect(log.every((r) => r.organization_id === me.org)).toBe(true);
+    compare(log.length);
+  }
 }
 
 // ---- property (b): hand-written SQL as the application role ------------------------------------------------
@@ -1214,7 +1264,10 @@ async function checkHandWritten(p: Probe): Promise<void> {
   const actor = p.user !== null && tenantKnown && users.get(p.user)?.org === p.tenant ? p.user : null;
   const member = (r: Owned) => r.members === undefined || (actor !== null ? r.members.has(actor) : r.senderless === true);
   const visible = (table: Table, r: Owned) =>
-    member(r) && (r.user !== null ? r.user === actor : r.org === null ? SHARED_SYSTEM_ROWS.has(table) : r.org === p.tenant);
+    member(r) &&
+    (r.user !== null ? r.user === actor : r.org === null ? SHARED_SYSTEM_ROWS.has(table) : r.org === p.tenant) &&
+    // The audit trail only to a member holding audit:read.
+    (table !== "audit_logs" || (actor !== null && holds(actor, "audit:read")));
   const writable = (r: Owned) => member(r) && (r.user !== null ? r.user === actor : r.org !== null && r.org === p.tenant);
   const L = (what: string) => `${what} as app with ${p.label}`;
   stats.contexts++;
@@ -1471,7 +1524,13 @@ async function movesToOthers(c: pg.PoolClient, p: Probe, actor: string | null, L
       "UPDATE workspace.conversations SET organization_id = $1 WHERE organization_id = $2",
       [v, p.tenant],
     ],
-    ["roles", [...roles.values()].some((x) => x.org === p.tenant), "UPDATE workspace.roles SET organization_id = $1 WHERE organization_id = $2", [v, p.tenant]],
+    // (roles the actor may not change at all, without roles:update, are not visible to the UPDATE: 0 rows, see test/workspace/permissions.test.ts)
+    [
+      "roles",
+      [...roles.values()].some((x) => x.org === p.tenant && actor !== null && holds(actor, "roles:update") && holdsAll(actor, x.perms)),
+      "UPDATE workspace.roles SET organization_id = $1 WHERE organization_id = $2",
+      [v, p.tenant],
+    ],
     ["memories", [...memories.values()].some((x) => x.user === actor), "UPDATE workspace.memories SET user_id = $1 WHERE user_id = $2", [vu, actor]],
     [
       "notifications",
@@ -1502,6 +1561,15 @@ beforeAll(async () => {
     await q("INSERT INTO workspace.roles (name, is_system, permissions) VALUES ('viewer (system)', true, '{memories:read,tasks:*}') RETURNING id")
   ).rows;
   roles.set(sysRole!.id, { id: sysRole!.id, org: null, perms: ["memories:read", "tasks:*"] });
+  // The system roles the permissions migration seeded (owner, admin, member).
+  for (const r of (
+    await t.db.pool.query<{ id: string; name: string; permissions: string[] }>(
+      "SELECT id, name, permissions FROM workspace.roles WHERE organization_id IS NULL AND name IN ('owner', 'admin', 'member')",
+    )
+  ).rows) {
+    roles.set(r.id, { id: r.id, org: null, perms: r.permissions });
+    if (r.name === "owner") ownerRoleId = r.id;
+  }
   const [sysTpl] = (
     await q(
       "INSERT INTO workspace.document_templates (name, document_type, is_system, outline) VALUES ('Memo (system)', 'memo', true, '{intro,body}') RETURNING id",
@@ -1547,7 +1615,7 @@ beforeAll(async () => {
   ];
   for (const op of ops) await apply(op, setupOrg.users);
   expect(stats.refused, "setup: every operation succeeded").toBe(0);
-  expect(grants.size, "setup: one grant").toBe(1);
+  expect(grants.size, "setup: the owner's grant and one more").toBe(2);
   expect(synced.calendar.size + synced.drive.size + synced.gmail.size, "setup: synced rows").toBe(3);
   stats.ops = 0;
   stats.writes = 0;
