@@ -10,7 +10,8 @@
 --     (an application's own feature permissions); the database does not interpret them.
 --   * System roles (organization_id NULL, read-only for `app`): owner {*}; admin {organization:update,
 --     users:*, roles:*, templates:*, audit:read}; member {} (a member's own data and the organisation's
---     working data need no permission).
+--     working data need no permission). A system role of that name made earlier by the platform (or left by
+--     Down) takes these permissions, its grants kept.
 --   * workspace.has_permission(p): the acting user (app.user_id, an active member of app.tenant_id) holds p
 --     through an unexpired grant. workspace.holds_all(ps): holds every one of ps (`users:*` is covered only by
 --     `users:*` or `*`, not by a list of today's users actions). Both SECURITY DEFINER: they read the grants
@@ -58,7 +59,8 @@ INSERT INTO workspace.roles (organization_id, name, description, is_system, perm
   (NULL, 'owner', 'Everything, including deleting the organisation and granting or revoking ownership.', true, '{*}'),
   (NULL, 'admin', 'Manages members, roles, grants, templates and settings; reads the audit trail; cannot touch owners.', true,
    '{organization:update,users:*,roles:*,templates:*,audit:read}'),
-  (NULL, 'member', 'A member: their own data and the organisation''s working data; no organisation-wide changes.', true, '{}');
+  (NULL, 'member', 'A member: their own data and the organisation''s working data; no organisation-wide changes.', true, '{}')
+ON CONFLICT (organization_id, name) DO UPDATE SET description = excluded.description, permissions = excluded.permissions;
 ALTER TABLE workspace.roles FORCE ROW LEVEL SECURITY;
 
 CREATE FUNCTION workspace.owner_role_id() RETURNS uuid

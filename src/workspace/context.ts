@@ -100,8 +100,8 @@ export const operation = defineDomain<WorkspaceContext>({
       check: d?.permission ? `workspace.require_permission('${d.permission}')` : undefined,
     }),
   admit(ctx, d) {
-    if (d.context === "user") actingUser(ctx);
     if (d.permission && !ctx.userId) throw new ForbiddenError(`this operation needs an acting user holding ${d.permission}`);
+    if (d.context === "user") actingUser(ctx);
   },
   recordFailure: (c, _db, ctx, details) =>
     recordAudit(c, ctx, { action: `${details.operation.split(".")[1]}.failed`, metadata: details }, `${details.operation}: ${details.code}`),
