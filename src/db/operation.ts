@@ -153,7 +153,8 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
     if (!NAME.test(d.name) || !d.name.startsWith(`${domain.name}.`)) throw new Error(`operation name ${d.name} must be ${domain.name}.<resource>.<verb>`);
     if (REGISTRY.has(d.name)) throw new Error(`operation ${d.name} is declared twice`);
     if (d.audit === "access" && !domain.recordAccess) throw new Error(`operation ${d.name} audits access, but ${domain.name} has no access record`);
-    if (d.permission !== undefined && !PERMISSION.test(d.permission)) throw new Error(`operation ${d.name}: permission ${d.permission} must be resource:action`);
+    if (d.permission !== undefined && !PERMISSION.test(d.permission))
+      throw new Error(`operation ${d.name}: permission ${d.permission} must be resource:action`);
     const readOnly = d.kind === "read" && d.audit !== "access";
     const attributes = { "app.operation": d.name, "app.operation.kind": d.kind, "app.domain": domain.name };
 

@@ -88,8 +88,15 @@ export const updateRole = operation({
   reveals: "tenant",
   audit: "change",
   async run(p, { c, ctx }): Promise<Role> {
-    const params = { id: p.roleId, organizationId: ctx.organizationId, name: p.name, description: p.description, permissions: p.permissions && unique(p.permissions) };
-    const r = (await maybeOne(sql.rbac.updateRole, params, c)) ?? (await refusal(maybeOne(sql.rbac.getRole, { id: p.roleId }, c), GUARDED_ROLE, "role not found"));
+    const params = {
+      id: p.roleId,
+      organizationId: ctx.organizationId,
+      name: p.name,
+      description: p.description,
+      permissions: p.permissions && unique(p.permissions),
+    };
+    const r =
+      (await maybeOne(sql.rbac.updateRole, params, c)) ?? (await refusal(maybeOne(sql.rbac.getRole, { id: p.roleId }, c), GUARDED_ROLE, "role not found"));
     await recordAudit(c, ctx, { action: "role.updated", resourceType: "role", resourceId: r.id, newValue: { name: r.name, permissions: r.permissions } });
     return r;
   },

@@ -66,7 +66,12 @@ export const createOrganization = platformOperation({
     const g = await one(sql.rbac.grantOwner, { userId: u.id, organizationId: o.id }, c);
     const as = workspaceContext({ organizationId: o.id, userId: ctx.actorId });
     const audit = (e: AuditEntry) => recordAudit(c, as, e);
-    await audit({ action: "organization.created", resourceType: "organization", resourceId: o.id, newValue: { name: o.name, slug: o.slug, plan_type: o.plan_type } });
+    await audit({
+      action: "organization.created",
+      resourceType: "organization",
+      resourceId: o.id,
+      newValue: { name: o.name, slug: o.slug, plan_type: o.plan_type },
+    });
     await audit({ action: "user.created", resourceType: "user", resourceId: u.id, newValue: { email: u.email } });
     await audit({ action: "role.granted", resourceType: "user", resourceId: u.id, newValue: { role_id: g.role_id, role: "owner", expires_at: null } });
     return { ...o, owner: u };
@@ -85,8 +90,6 @@ export const getOrganization = operation({
   run: (_p, { c, ctx }): Promise<Organization> => one(sql.organizations.getOrganization, { id: ctx.organizationId }, c, "organization not found"),
 });
 // README:end
-
-
 
 /** Add a member to the context's organisation (users:create). A taken email (any case) is a ConflictError. */
 export const createUser = operation({
@@ -146,7 +149,9 @@ export const deleteUser = operation({
   async run(p, { c, ctx }): Promise<void> {
     if (!(await maybeOne(sql.organizations.deleteUser, { id: p.userId }, c))) {
       const exists = await maybeOne(sql.organizations.getUser, { id: p.userId }, c);
-      throw exists ? new ForbiddenError("the member holds permissions the acting user does not hold") : new NotFoundError("user not found in this organization");
+      throw exists
+        ? new ForbiddenError("the member holds permissions the acting user does not hold")
+        : new NotFoundError("user not found in this organization");
     }
     await recordAudit(c, ctx, { action: "user.deleted", resourceType: "user", resourceId: p.userId });
   },

@@ -7,7 +7,8 @@ import crypto from "node:crypto";
 import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../src/db/errors";
-import { platformContext } from "../../src/db/operation";
+import { operations, platformContext } from "../../src/db/operation";
+import "../../src"; // every domain, so the registry below is complete
 import * as ws from "../../src/workspace";
 import { useTestDb } from "../support/db";
 import { inSavepoint } from "../support/probe";
@@ -29,6 +30,12 @@ const sqlAs = (userId: string, sql: string, params: unknown[] = []) =>
   t.db.tenant({ tenantId: org.id, userId }, (c: pg.PoolClient) => inSavepoint(c, sql, params));
 /** Roles, grants and members of the organisation, to show a refused call changed nothing. */
 const rbacState = () => tablesChecksum(t.db, ["workspace.roles", "workspace.user_roles", "workspace.users", "workspace.document_templates"]);
+/** The error a call failed with (an Error saying so if it succeeded). */
+const errorOf = (call: Promise<unknown>): Promise<Error & { constraint?: string }> =>
+  call.then(
+    () => new Error("the call succeeded"),
+    (e: unknown) => e as Error,
+  );
 const failures = async () =>
   (await t.db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM workspace.audit_logs WHERE organization_id = $1 AND status = 'failure'", [org.id]))
     .rows[0]!.n;
@@ -60,12 +67,10 @@ describe("who holds what", () => {
   });
 
   it("every permission an operation declares is in the vocabulary, and every gated operation needs an acting user", async () => {
-    const declared = new Set(
-      (await import("../../src/db/operation")).operations().flatMap((o) => (o.declaration.permission ? [o.declaration.permission] : [])),
-    );
+    const declared = new Set(operations().flatMap((o) => (o.declaration.permission ? [o.declaration.permission] : [])));
     expect([...declared].filter((p) => !(p in ws.PERMISSIONS))).toEqual([]);
     const noUser = ws.workspaceContext({ organizationId: org.id, userId: null });
-    const err = await ws.createUser(t.db, noUser, { email: "nobody@example.com" }).catch((e) => e);
+    const err = await errorOf(ws.createUser(t.db, noUser, { email: "nobody@example.com" }));
     expect(err).toBeInstanceOf(ForbiddenError);
     expect(err.message).toContain("users:create");
   });
@@ -85,7 +90,7 @@ describe("a plain member", () => {
       ["audit:read", ws.auditLog(t.db, cy, { from: new Date(0), to: new Date() })],
     ];
     for (const [permission, call] of attempts) {
-      const err = await call.catch((e) => e);
+      const err = await errorOf(call);
       expect(err, permission).toBeInstanceOf(ForbiddenError);
       expect(err.message, permission).toContain(permission);
     }
@@ -182,7 +187,7 @@ describe("an admin", () => {
 describe("the last owner", () => {
   it("cannot be revoked, deleted, deactivated or given an expiry; after a hand-over they can go", async () => {
     const lastOwner = async (call: Promise<unknown>) => {
-      const err = await call.catch((e) => e);
+      const err = await errorOf(call);
       expect(err).toBeInstanceOf(ConflictError);
       expect(err.constraint).toBe("organization_keeps_an_owner");
     };
@@ -203,4 +208,49 @@ describe("the last owner", () => {
     await t.db.pool.query("DELETE FROM workspace.organizations WHERE id = $1", [gone.id]);
     expect((await t.db.pool.query("SELECT count(*)::int AS n FROM workspace.user_roles WHERE organization_id = $1", [gone.id])).rows[0].n).toBe(0);
   });
+});
+
+/** A valid input for each operation that declares a permission (made fresh: some calls consume their target). */
+const uniq = () => crypto.randomUUID();
+const SAMPLES: Record<string, () => Promise<unknown>> = {
+  "workspace.role.create": async () => ({ name: uniq(), permissions: [] }),
+  "workspace.role.update": async () => ({ roleId: (await ws.createRole(t.db, ann, { name: uniq(), permissions: [] })).id, name: uniq() }),
+  "workspace.role.delete": async () => ({ roleId: (await ws.createRole(t.db, ann, { name: uniq(), permissions: [] })).id }),
+  "workspace.role.grant": async () => ({ userId: ids.cy, roleId: system.member }),
+  "workspace.role.revoke": async () => {
+    const role = await ws.createRole(t.db, ann, { name: uniq(), permissions: [] });
+    await ws.grantRole(t.db, ann, { userId: ids.cy, roleId: role.id });
+    return { userId: ids.cy, roleId: role.id };
+  },
+  "workspace.user.create": async () => ({ email: `${uniq()}@example.com` }),
+  "workspace.user.delete": async () => ({ userId: (await ws.createUser(t.db, ann, { email: `${uniq()}@example.com` })).id }),
+  "workspace.template.create": async () => ({ name: uniq(), documentType: "memo" }),
+  "workspace.audit.list": async () => ({ from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) }),
+};
+
+describe("every operation that declares a permission (from the registry)", () => {
+  const gated = operations().filter((o) => o.declaration.permission);
+  type Call = (db: typeof t.db, ctx: ws.WorkspaceContext, input: unknown) => Promise<unknown>;
+
+  it("has a sample input here (a new gated operation without one fails)", () => {
+    expect(gated.map((o) => o.declaration.name).sort()).toEqual(Object.keys(SAMPLES).sort());
+  });
+
+  it.each(gated.map((o) => [o.declaration.name, o] as const))(
+    "%s refuses a member without the permission and admits one holding exactly it",
+    async (name, op) => {
+      const permission = op.declaration.permission!;
+      const member = await ws.createUser(t.db, ann, { email: `${uniq()}@example.com` });
+      const input = await SAMPLES[name]!();
+      const before = await rbacState();
+      const err = await errorOf((op as unknown as Call)(t.db, as(member.id), input));
+      expect(err).toBeInstanceOf(ForbiddenError);
+      expect(err.message).toContain(permission);
+      expect(await rbacState()).toBe(before);
+
+      const just = await ws.createRole(t.db, ann, { name: `just ${permission} ${uniq()}`, permissions: [permission] });
+      await ws.grantRole(t.db, ann, { userId: member.id, roleId: just.id });
+      await (op as unknown as Call)(t.db, as(member.id), input);
+    },
+  );
 });

@@ -86,7 +86,9 @@ async function expected(table: (typeof TABLES)[number], org: string, user?: stri
                        WHERE g.user_id = ${who} AND g.organization_id = '${org}' AND (g.expires_at IS NULL OR g.expires_at > now())
                          AND ro.permissions && '{*,audit:*,audit:read}')`
       : "";
-  const [row] = await q<{ n: number }>(`SELECT count(*)::int AS n FROM workspace.${table} r WHERE (${o.org} = '${org}'${system})${mine}${privateOnly}${auditReader}`);
+  const [row] = await q<{ n: number }>(
+    `SELECT count(*)::int AS n FROM workspace.${table} r WHERE (${o.org} = '${org}'${system})${mine}${privateOnly}${auditReader}`,
+  );
   return row!.n;
 }
 

@@ -14,7 +14,11 @@ const t = useTestDb();
 
 async function member(label: string) {
   const tag = crypto.randomBytes(4).toString("hex");
-  const org = await ws.createOrganization(t.db, platformContext(), { name: `${label} ${tag}`, slug: `${label}-${tag}`, owner: { email: `${label}.${tag}@example.com` } });
+  const org = await ws.createOrganization(t.db, platformContext(), {
+    name: `${label} ${tag}`,
+    slug: `${label}-${tag}`,
+    owner: { email: `${label}.${tag}@example.com` },
+  });
   const user = org.owner;
   return { org, user, ctx: ws.workspaceContext({ organizationId: org.id, userId: user.id }) };
 }
@@ -27,8 +31,11 @@ const auditActions = async (organizationId: string, action: string) =>
     )
   ).rows;
 const ownerOf = async (organizationId: string) =>
-  (await t.db.pool.query("SELECT user_id FROM workspace.user_roles WHERE organization_id = $1 AND role_id = workspace.owner_role_id() LIMIT 1", [organizationId]))
-    .rows[0].user_id as string;
+  (
+    await t.db.pool.query("SELECT user_id FROM workspace.user_roles WHERE organization_id = $1 AND role_id = workspace.owner_role_id() LIMIT 1", [
+      organizationId,
+    ])
+  ).rows[0].user_id as string;
 
 describe("integration tokens", () => {
   it("disconnecting wipes both tokens in the same statement, audited; connecting again stores new ones", async () => {
