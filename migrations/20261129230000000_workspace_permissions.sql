@@ -24,7 +24,10 @@
 --                    holding more than they do);
 --       users        INSERT users:create; DELETE users:delete; UPDATE of another member users:update; the
 --                    last two only for members whose permissions the actor holds (an admin cannot remove
---                    an owner);
+--                    an owner); is_active and is_verified, also one's own, users:update (trigger
+--                    guard_member_status: RLS cannot tell columns apart);
+--       organizations UPDATE of name and settings (newly granted to `app`) organization:update; plan_type
+--                    stays the platform's (billing), deleting the organisation too (issue 19);
 --       document_templates INSERT/UPDATE/DELETE templates:create/update/delete;
 --       audit_logs   SELECT audit:read (a member writes audit rows, never reads the trail).
 --     The owner connection (platform operations, migrations) is not `app` and is not bound by them.
@@ -38,8 +41,8 @@
 --   grants one with the owner connection).
 -- Down: drops the policies, triggers and functions; the system roles and every grant stay, with `*` written
 --   as the resource wildcards of today's vocabulary (the old format had no `*`).
--- Safety: policies, functions and one small-table CHECK swap (roles); ACCESS EXCLUSIVE for an instant on
---   roles, user_roles, users, document_templates and audit_logs.
+-- Safety: policies, functions, triggers and one small-table CHECK swap (roles); ACCESS EXCLUSIVE for an
+--   instant on organizations, roles, user_roles, users, document_templates and audit_logs.
 
 -- Up Migration
 SET LOCAL lock_timeout = '5s';
@@ -150,6 +153,27 @@ CREATE POLICY permission_to_update ON workspace.users AS RESTRICTIVE FOR UPDATE 
 CREATE POLICY permission_to_delete ON workspace.users AS RESTRICTIVE FOR DELETE TO app
   USING (workspace.has_permission('users:delete') AND workspace.holds_all(workspace.permissions_of(id)));
 
+-- Whether a member is active or verified: users:update, also for oneself (a member does not verify or
+-- reactivate themselves). Their own profile fields stay theirs to change.
+CREATE FUNCTION workspace.guard_member_status() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, workspace
+  AS $$
+BEGIN
+  IF current_user = 'app' AND NOT workspace.has_permission('users:update') THEN
+    RAISE EXCEPTION 'changing whether a member is active or verified needs the permission users:update' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$;
+COMMENT ON FUNCTION workspace.guard_member_status() IS 'Trigger: `app` changes users.is_active or is_verified only holding users:update (42501).';
+CREATE TRIGGER guard_member_status BEFORE UPDATE OF is_active, is_verified ON workspace.users
+  FOR EACH ROW WHEN (NEW.is_active IS DISTINCT FROM OLD.is_active OR NEW.is_verified IS DISTINCT FROM OLD.is_verified)
+  EXECUTE FUNCTION workspace.guard_member_status();
+
+-- The organisation's name and settings: organization:update (plan_type stays the platform's: billing).
+GRANT UPDATE (name, settings) ON workspace.organizations TO app;
+CREATE POLICY permission_to_update ON workspace.organizations AS RESTRICTIVE FOR UPDATE TO app
+  USING (workspace.has_permission('organization:update'));
+
 -- Templates of the organisation.
 CREATE POLICY permission_to_create ON workspace.document_templates AS RESTRICTIVE FOR INSERT TO app
   WITH CHECK (workspace.has_permission('templates:create'));
@@ -225,6 +249,10 @@ END $$;
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '60s';
 
+DROP POLICY permission_to_update ON workspace.organizations;
+REVOKE UPDATE (name, settings) ON workspace.organizations FROM app;
+DROP TRIGGER guard_member_status ON workspace.users;
+DROP FUNCTION workspace.guard_member_status();
 DROP TRIGGER keep_an_owner ON workspace.users;
 DROP TRIGGER keep_an_owner ON workspace.user_roles;
 DROP FUNCTION workspace.keep_an_owner();

@@ -10,6 +10,13 @@ RETURNING *;
 /* @name GetOrganization */
 SELECT * FROM workspace.organizations WHERE id = :id!;
 
+/* @name UpdateOrganization */
+-- Fields left NULL keep their value. Needs organization:update (restrictive policy; plan_type is the platform's).
+UPDATE workspace.organizations
+   SET name = coalesce(:name, name), settings = coalesce(:settings::jsonb, settings)
+ WHERE id = :id!
+RETURNING *;
+
 /* @name DeleteOrganization */
 -- Cascades to the organisation's conversations, tasks, roles, grants and templates; users keep with organization_id NULL.
 DELETE FROM workspace.organizations WHERE id = :id! RETURNING id;

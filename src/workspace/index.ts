@@ -96,6 +96,7 @@ export {
   type RefreshedSession,
   refreshSession,
   resolveSession,
+  updateOrganization,
   updatePreferences,
   type User,
 } from "./users";

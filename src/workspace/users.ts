@@ -25,6 +25,29 @@ const slug = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$/, "must be l
 export const email = z.email().max(255);
 const userId = z.object({ userId: z.uuid() });
 
+/** Change the organisation's name or settings (organization:update); fields left out keep their value. The plan is the platform's. */
+export const updateOrganization = operation({
+  name: "workspace.organization.update",
+  input: z.object({ name: z.string().trim().min(1).max(255).optional(), settings: jsonRecord.optional() }),
+  kind: "write",
+  affects: "organization",
+  permission: "organization:update",
+  context: "user",
+  reveals: "tenant",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<Organization> {
+    const o = await one(sql.organizations.updateOrganization, { id: ctx.organizationId, name: p.name, settings: p.settings && JSON.stringify(p.settings) }, c);
+    // Setting values may be anything: the trail names what changed, the new name, and the settings' keys.
+    await recordAudit(c, ctx, {
+      action: "organization.updated",
+      resourceType: "organization",
+      resourceId: o.id,
+      newValue: { ...(p.name !== undefined && { name: o.name }), ...(p.settings !== undefined && { settings_keys: Object.keys(p.settings) }) },
+    });
+    return o;
+  },
+});
+
 const withoutHash = ({ password_hash: _ignored, ...u }: IInsertUserResult): User => u;
 const userSchema = z.object({
   email,

@@ -573,7 +573,7 @@ const WORKSPACE_SPECS: Spec[] = [
       "owner.displayName": text(255),
       "owner.timezone": text(50, 1),
     },
-    optional: ["slug", "planType", "settings"],
+    optional: ["slug", "planType", "settings", "owner.displayName", "owner.timezone"],
   },
   {
     fn: "platformContext",
@@ -609,6 +609,12 @@ const WORKSPACE_SPECS: Spec[] = [
   one(ws.getUser, "userId", () => world.userId),
   one(ws.deleteUser, "userId"),
   { op: ws.getOrganization, valid: () => ({}), fields: {} },
+  {
+    op: ws.updateOrganization,
+    valid: () => ({ name: "Renamed", settings: { a: 1 } }),
+    fields: { name: text(255, 1, true), settings: record },
+    optional: ["name", "settings"],
+  },
   { op: ws.getPreferences, valid: () => ({}), fields: {} },
   { op: ws.activeDevices, valid: () => ({}), fields: {} },
   { op: ws.unreadCounts, valid: () => ({}), fields: {} },

@@ -116,8 +116,35 @@ describe("a plain member", () => {
       error: expect.any(ForbiddenError),
     });
     expect(await rbacState()).toBe(before);
-    // Their own profile is theirs to change.
+    // Their own profile is theirs to change; whether they are verified or active is not.
     expect(await sqlAs(ids.cy, "UPDATE workspace.users SET display_name = 'me' WHERE id = $1", [ids.cy])).toEqual({ rowCount: 1 });
+    expect(await sqlAs(ids.cy, "UPDATE workspace.users SET is_verified = true WHERE id = $1", [ids.cy])).toMatchObject({ error: expect.any(ForbiddenError) });
+    // Nor are the organisation's name, settings or plan.
+    expect(await sqlAs(ids.cy, "UPDATE workspace.organizations SET name = 'mine' WHERE id = $1", [org.id])).toEqual({ rowCount: 0 });
+  });
+});
+
+describe("organisation settings and member status", () => {
+  it("the owner and an admin change the organisation's name and settings; the plan is the platform's", async () => {
+    const renamed = await ws.updateOrganization(t.db, bob, { name: "Renamed Ltd", settings: { locale: "en-ZA" } });
+    expect(renamed).toMatchObject({ name: "Renamed Ltd", settings: { locale: "en-ZA" }, plan_type: org.plan_type });
+    expect((await ws.updateOrganization(t.db, ann, { settings: { locale: "en" } })).name).toBe("Renamed Ltd");
+    expect(await sqlAs(ids.ann, "UPDATE workspace.organizations SET plan_type = 'enterprise' WHERE id = $1", [org.id])).toMatchObject({
+      error: expect.any(ForbiddenError), // no column privilege, even for the owner
+    });
+    const [row] = (await ws.auditLog(t.db, ann, { from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 60_000) })).filter(
+      (r) => r.action === "organization.updated" && r.user_id === ids.bob,
+    );
+    expect(row?.new_value).toEqual({ name: "Renamed Ltd", settings_keys: ["locale"] });
+  });
+
+  it("an admin deactivates and reactivates a member (users:update); never an owner", async () => {
+    expect(await sqlAs(ids.bob, "UPDATE workspace.users SET is_active = false WHERE id = $1", [ids.cy])).toEqual({ rowCount: 1 });
+    expect(await ws.permissionsOf(t.db, ann, { userId: ids.cy })).toEqual([]);
+    // cy, deactivated, is no acting user any more: a context naming them sees no private data and may change nothing.
+    expect(await errorOf(ws.createMemory(t.db, cy, { content: "still here?" }))).toBeInstanceOf(ForbiddenError);
+    expect(await sqlAs(ids.bob, "UPDATE workspace.users SET is_active = true WHERE id = $1", [ids.cy])).toEqual({ rowCount: 1 });
+    expect(await sqlAs(ids.bob, "UPDATE workspace.users SET is_active = false WHERE id = $1", [ids.ann])).toEqual({ rowCount: 0 });
   });
 });
 
@@ -225,6 +252,7 @@ const SAMPLES: Record<string, () => Promise<unknown>> = {
   "workspace.user.create": async () => ({ email: `${uniq()}@example.com` }),
   "workspace.user.delete": async () => ({ userId: (await ws.createUser(t.db, ann, { email: `${uniq()}@example.com` })).id }),
   "workspace.template.create": async () => ({ name: uniq(), documentType: "memo" }),
+  "workspace.organization.update": async () => ({ settings: { locale: "en" } }),
   "workspace.audit.list": async () => ({ from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) }),
 };
 

@@ -83,6 +83,47 @@ const getOrganizationIR: any = {"usedParamSet":{"id":true},"params":[{"name":"id
 export const getOrganization = new PreparedQuery<IGetOrganizationParams,IGetOrganizationResult>(getOrganizationIR);
 
 
+/** 'UpdateOrganization' parameters type */
+export interface IUpdateOrganizationParams {
+  id: string;
+  name?: string | null | void;
+  settings?: Json | null | void;
+}
+
+/** 'UpdateOrganization' return type */
+export interface IUpdateOrganizationResult {
+  created_at: Date;
+  id: string;
+  name: string;
+  /** Billing plan (free, pro, enterprise, ...): lower-case word. */
+  plan_type: string;
+  settings: Json;
+  /** Optional url-safe identity: lower-case letters, digits and inner hyphens, at most 100 chars. */
+  slug: string | null;
+  updated_at: Date;
+}
+
+/** 'UpdateOrganization' query type */
+export interface IUpdateOrganizationQuery {
+  params: IUpdateOrganizationParams;
+  result: IUpdateOrganizationResult;
+}
+
+const updateOrganizationIR: any = {"usedParamSet":{"name":true,"settings":true,"id":true},"params":[{"name":"name","required":false,"transform":{"type":"scalar"},"locs":[{"a":169,"b":173}]},{"name":"settings","required":false,"transform":{"type":"scalar"},"locs":[{"a":203,"b":211}]},{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":243,"b":246}]}],"statement":"-- Fields left NULL keep their value. Needs organization:update (restrictive policy; plan_type is the platform's).\nUPDATE workspace.organizations\n   SET name = coalesce(:name, name), settings = coalesce(:settings::jsonb, settings)\n WHERE id = :id!\nRETURNING *"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Fields left NULL keep their value. Needs organization:update (restrictive policy; plan_type is the platform's).
+ * UPDATE workspace.organizations
+ *    SET name = coalesce(:name, name), settings = coalesce(:settings::jsonb, settings)
+ *  WHERE id = :id!
+ * RETURNING *
+ * ```
+ */
+export const updateOrganization = new PreparedQuery<IUpdateOrganizationParams,IUpdateOrganizationResult>(updateOrganizationIR);
+
+
 /** 'DeleteOrganization' parameters type */
 export interface IDeleteOrganizationParams {
   id: string;
