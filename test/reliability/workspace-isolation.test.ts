@@ -1319,9 +1319,16 @@ async function checkHandWritten(p: Probe): Promise<void> {
       stats.writesZeroRows += tables.length;
     }
     const others = [...orgs.keys()].filter((o) => o !== p.tenant);
-    await expectRejected(c, L("UPDATE another organisation"), NO_PRIVILEGE, "UPDATE workspace.organizations SET name = name WHERE id::text = ANY($1)", [
-      others,
-    ]);
+    // `app` may update an organisation's name and settings (its own, holding organization:update): another's is invisible.
+    const renamed = await inSavepoint(c, "UPDATE workspace.organizations SET name = name, settings = settings WHERE id::text = ANY($1)", [others]);
+    expect(renamed, L("UPDATE another organisation's name")).toEqual({ rowCount: 0 });
+    await expectRejected(
+      c,
+      L("UPDATE another organisation's plan"),
+      NO_PRIVILEGE,
+      "UPDATE workspace.organizations SET plan_type = plan_type WHERE id::text = ANY($1)",
+      [others],
+    );
     await expectRejected(c, L("DELETE another organisation"), NO_PRIVILEGE, "DELETE FROM workspace.organizations WHERE id::text = ANY($1)", [others]);
     await expectRejected(
       c,
