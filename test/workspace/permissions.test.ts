@@ -80,17 +80,17 @@ describe("a plain member", () => {
   it("is refused every organisation-wide change, naming the permission; nothing changes and the refusal is audited", async () => {
     const before = await rbacState();
     const failed = await failures();
-    const attempts: [string, Promise<unknown>][] = [
-      ["roles:create", ws.createRole(t.db, cy, { name: "mine", permissions: ["users:*"] })],
-      ["roles:grant", ws.grantRole(t.db, cy, { userId: ids.cy, roleId: system.admin! })],
-      ["roles:revoke", ws.revokeRole(t.db, cy, { userId: ids.bob, roleId: system.admin! })],
-      ["users:create", ws.createUser(t.db, cy, { email: `x.${crypto.randomUUID()}@example.com` })],
-      ["users:delete", ws.deleteUser(t.db, cy, { userId: ids.dee })],
-      ["templates:create", ws.createTemplate(t.db, cy, { name: "t", documentType: "memo" })],
-      ["audit:read", ws.auditLog(t.db, cy, { from: new Date(0), to: new Date() })],
+    const attempts: [string, () => Promise<unknown>][] = [
+      ["roles:create", () => ws.createRole(t.db, cy, { name: "mine", permissions: ["users:*"] })],
+      ["roles:grant", () => ws.grantRole(t.db, cy, { userId: ids.cy, roleId: system.admin! })],
+      ["roles:revoke", () => ws.revokeRole(t.db, cy, { userId: ids.bob, roleId: system.admin! })],
+      ["users:create", () => ws.createUser(t.db, cy, { email: `x.${crypto.randomUUID()}@example.com` })],
+      ["users:delete", () => ws.deleteUser(t.db, cy, { userId: ids.dee })],
+      ["templates:create", () => ws.createTemplate(t.db, cy, { name: "t", documentType: "memo" })],
+      ["audit:read", () => ws.auditLog(t.db, cy, { from: new Date(0), to: new Date() })],
     ];
     for (const [permission, call] of attempts) {
-      const err = await errorOf(call);
+      const err = await errorOf(call());
       expect(err, permission).toBeInstanceOf(ForbiddenError);
       expect(err.message, permission).toContain(permission);
     }
