@@ -586,6 +586,61 @@ $$;
 COMMENT ON FUNCTION workspace.current_user_id() IS 'The acting user (SET LOCAL app.user_id) if it is an active member of the current organisation, else NULL. Policies call it as (SELECT workspace.current_user_id()) so it runs once per query.';
 
 --
+-- Name: guard_member_status(); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.guard_member_status() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'workspace'
+    AS $$
+BEGIN
+  IF current_user = 'app' AND NOT workspace.has_permission('users:update') THEN
+    RAISE EXCEPTION 'changing whether a member is active or verified needs the permission users:update' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$;
+
+--
+-- Name: FUNCTION guard_member_status(); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.guard_member_status() IS 'Trigger: `app` changes users.is_active or is_verified only holding users:update (42501).';
+
+--
+-- Name: has_permission(text); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.has_permission(p_permission text) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'workspace'
+    AS $$ SELECT workspace.permission_covers(workspace.permissions_of(workspace.current_user_id()), p_permission) $$;
+
+--
+-- Name: FUNCTION has_permission(p_permission text); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.has_permission(p_permission text) IS 'Whether the acting user (app.user_id) holds the permission in the current organisation; false without an acting user.';
+
+--
+-- Name: holds_all(text[]); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.holds_all(p_permissions text[]) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'workspace'
+    AS $$
+  SELECT coalesce(bool_and(workspace.permission_covers(h.held, w)), true)
+    FROM (SELECT workspace.permissions_of(workspace.current_user_id()) AS held) h
+   CROSS JOIN unnest(p_permissions) AS w
+  $$;
+
+--
+-- Name: FUNCTION holds_all(p_permissions text[]); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.holds_all(p_permissions text[]) IS 'Whether the acting user holds every one of the permissions (true for an empty list): nobody grants, edits or revokes more than they hold.';
+
+--
 -- Name: is_participant(uuid); Type: FUNCTION; Schema: workspace; Owner: -
 --
 
@@ -601,6 +656,140 @@ CREATE FUNCTION workspace.is_participant(p_conversation_id uuid) RETURNS boolean
 --
 
 COMMENT ON FUNCTION workspace.is_participant(p_conversation_id uuid) IS 'Whether the acting user (app.user_id) takes part in the conversation; used by the private-conversation policies (reads participants as the owner).';
+
+--
+-- Name: keep_an_owner(); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.keep_an_owner() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'workspace'
+    AS $$
+DECLARE
+  owner uuid := workspace.owner_role_id();
+  org uuid := OLD.organization_id;
+BEGIN
+  IF TG_TABLE_NAME = 'user_roles' THEN
+    -- Only a permanent owner grant that stops being one matters.
+    IF OLD.role_id <> owner OR OLD.expires_at IS NOT NULL THEN RETURN NULL; END IF;
+    IF TG_OP = 'UPDATE' AND NEW.role_id = owner AND NEW.expires_at IS NULL AND NEW.user_id = OLD.user_id
+       AND NEW.organization_id IS NOT DISTINCT FROM OLD.organization_id THEN
+      RETURN NULL;
+    END IF;
+  ELSE
+    -- users: an active permanent owner deactivated or moved out of the organisation.
+    IF NOT OLD.is_active OR (NEW.is_active AND NEW.organization_id IS NOT DISTINCT FROM OLD.organization_id) THEN RETURN NULL; END IF;
+    IF NOT EXISTS (SELECT FROM workspace.user_roles g
+                    WHERE g.user_id = OLD.id AND g.role_id = owner AND g.organization_id = org AND g.expires_at IS NULL) THEN
+      RETURN NULL;
+    END IF;
+  END IF;
+  IF org IS NULL OR NOT EXISTS (SELECT FROM workspace.organizations o WHERE o.id = org) THEN
+    RETURN NULL; -- the organisation itself is going
+  END IF;
+  IF NOT EXISTS (SELECT FROM workspace.user_roles g
+                   JOIN workspace.users u ON u.id = g.user_id AND u.organization_id = g.organization_id AND u.is_active
+                  WHERE g.organization_id = org AND g.role_id = owner AND g.expires_at IS NULL) THEN
+    RAISE EXCEPTION 'an organisation must keep at least one owner' USING ERRCODE = 'OW001', CONSTRAINT = 'organization_keeps_an_owner';
+  END IF;
+  RETURN NULL;
+END $$;
+
+--
+-- Name: FUNCTION keep_an_owner(); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.keep_an_owner() IS 'Trigger: refuses (OW001) removing, shortening or deactivating the last permanent owner of an organisation that still exists.';
+
+--
+-- Name: owner_role_id(); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.owner_role_id() RETURNS uuid
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'workspace'
+    AS $$ SELECT r.id FROM workspace.roles r WHERE r.organization_id IS NULL AND r.name = 'owner' $$;
+
+--
+-- Name: FUNCTION owner_role_id(); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.owner_role_id() IS 'The id of the system role owner (seeded by the permissions migration).';
+
+--
+-- Name: permission_covers(text[], text); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.permission_covers(held text[], wanted text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog'
+    AS $$ SELECT coalesce(held && ARRAY['*', wanted, split_part(wanted, ':', 1) || ':*'], false) $$;
+
+--
+-- Name: FUNCTION permission_covers(held text[], wanted text); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.permission_covers(held text[], wanted text) IS 'Whether a set of held permissions covers one wanted permission: the same, its resource:*, or *. `users:*` is covered by users:* or * only.';
+
+--
+-- Name: permissions_of(uuid); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.permissions_of(p_user_id uuid) RETURNS text[]
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'workspace'
+    AS $$
+  SELECT coalesce(array_agg(DISTINCT p ORDER BY p), '{}')
+    FROM workspace.user_roles g
+    JOIN workspace.roles r ON r.id = g.role_id AND (r.organization_id IS NULL OR r.organization_id = g.organization_id)
+    JOIN workspace.users u ON u.id = g.user_id AND u.organization_id = g.organization_id AND u.is_active
+   CROSS JOIN unnest(r.permissions) AS p
+   WHERE g.user_id = p_user_id
+     AND g.organization_id = workspace.current_org_id()
+     AND (g.expires_at IS NULL OR g.expires_at > now())
+  $$;
+
+--
+-- Name: FUNCTION permissions_of(p_user_id uuid); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.permissions_of(p_user_id uuid) IS 'The permissions a member of the current organisation holds through unexpired grants (empty for anyone else).';
+
+--
+-- Name: require_permission(text); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.require_permission(p_permission text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'workspace'
+    AS $$
+BEGIN
+  IF NOT workspace.has_permission(p_permission) THEN
+    RAISE EXCEPTION 'the acting user does not hold the permission %', p_permission USING ERRCODE = 'insufficient_privilege';
+  END IF;
+END $$;
+
+--
+-- Name: FUNCTION require_permission(p_permission text); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.require_permission(p_permission text) IS 'Raises 42501 naming the permission unless the acting user holds it; the service calls it in the message that opens the transaction.';
+
+--
+-- Name: role_permissions(uuid); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.role_permissions(p_role_id uuid) RETURNS text[]
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'workspace'
+    AS $$ SELECT r.permissions FROM workspace.roles r
+         WHERE r.id = p_role_id AND (r.organization_id IS NULL OR r.organization_id = workspace.current_org_id()) $$;
+
+--
+-- Name: FUNCTION role_permissions(p_role_id uuid); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.role_permissions(p_role_id uuid) IS 'The permissions of a role the current organisation may grant (its own or a system role); NULL otherwise.';
 
 SET default_tablespace = '';
 
@@ -2082,7 +2271,7 @@ CREATE TABLE workspace.roles (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT roles_global_are_system CHECK (((organization_id IS NOT NULL) OR is_system)),
     CONSTRAINT roles_name_length CHECK (((char_length(name) >= 1) AND (char_length(name) <= 100))),
-    CONSTRAINT roles_permissions_format CHECK ((array_to_string(permissions, ' '::text, '<null>'::text) ~ '^([a-z][a-z_]*:([a-z][a-z_]*|\*)( |$))*$'::text))
+    CONSTRAINT roles_permissions_format CHECK ((array_to_string(permissions, ' '::text, '<null>'::text) ~ '^((\*|[a-z][a-z_]*:([a-z][a-z_]*|\*))( |$))*$'::text))
 );
 
 ALTER TABLE ONLY workspace.roles FORCE ROW LEVEL SECURITY;
@@ -2097,7 +2286,7 @@ COMMENT ON TABLE workspace.roles IS 'Named permission sets. organization_id NULL
 -- Name: COLUMN roles.permissions; Type: COMMENT; Schema: workspace; Owner: -
 --
 
-COMMENT ON COLUMN workspace.roles.permissions IS 'Permissions as resource:action (memories:read, tasks:write, ...); resource:* grants every action on the resource.';
+COMMENT ON COLUMN workspace.roles.permissions IS 'Permissions as resource:action (users:create, roles:grant, ...); resource:* grants every action on the resource, * everything.';
 
 --
 -- Name: sessions; Type: TABLE; Schema: workspace; Owner: -
@@ -3639,6 +3828,24 @@ CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON workspace.audit_logs FOR 
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON workspace.audit_logs_default FOR EACH STATEMENT EXECUTE FUNCTION core.reject_mutation();
 
 --
+-- Name: users guard_member_status; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER guard_member_status BEFORE UPDATE OF is_active, is_verified ON workspace.users FOR EACH ROW WHEN (((new.is_active IS DISTINCT FROM old.is_active) OR (new.is_verified IS DISTINCT FROM old.is_verified))) EXECUTE FUNCTION workspace.guard_member_status();
+
+--
+-- Name: user_roles keep_an_owner; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER keep_an_owner AFTER DELETE OR UPDATE ON workspace.user_roles FOR EACH ROW EXECUTE FUNCTION workspace.keep_an_owner();
+
+--
+-- Name: users keep_an_owner; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER keep_an_owner AFTER UPDATE OF is_active, organization_id ON workspace.users FOR EACH ROW EXECUTE FUNCTION workspace.keep_an_owner();
+
+--
 -- Name: conversations touch_updated_at; Type: TRIGGER; Schema: workspace; Owner: -
 --
 
@@ -4475,6 +4682,90 @@ CREATE POLICY own_rows ON workspace.sessions USING ((user_id = ( SELECT workspac
 CREATE POLICY own_rows ON workspace.user_preferences USING ((user_id = ( SELECT workspace.current_user_id() AS current_user_id)));
 
 --
+-- Name: document_templates permission_to_create; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_create ON workspace.document_templates AS RESTRICTIVE FOR INSERT TO app WITH CHECK (workspace.has_permission('templates:create'::text));
+
+--
+-- Name: roles permission_to_create; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_create ON workspace.roles AS RESTRICTIVE FOR INSERT TO app WITH CHECK ((workspace.has_permission('roles:create'::text) AND workspace.holds_all(permissions)));
+
+--
+-- Name: users permission_to_create; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_create ON workspace.users AS RESTRICTIVE FOR INSERT TO app WITH CHECK (workspace.has_permission('users:create'::text));
+
+--
+-- Name: document_templates permission_to_delete; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_delete ON workspace.document_templates AS RESTRICTIVE FOR DELETE TO app USING (workspace.has_permission('templates:delete'::text));
+
+--
+-- Name: roles permission_to_delete; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_delete ON workspace.roles AS RESTRICTIVE FOR DELETE TO app USING ((workspace.has_permission('roles:delete'::text) AND workspace.holds_all(permissions)));
+
+--
+-- Name: users permission_to_delete; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_delete ON workspace.users AS RESTRICTIVE FOR DELETE TO app USING ((workspace.has_permission('users:delete'::text) AND workspace.holds_all(workspace.permissions_of(id))));
+
+--
+-- Name: user_roles permission_to_grant; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_grant ON workspace.user_roles AS RESTRICTIVE FOR INSERT TO app WITH CHECK ((workspace.has_permission('roles:grant'::text) AND workspace.holds_all(workspace.role_permissions(role_id))));
+
+--
+-- Name: audit_logs permission_to_read; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_read ON workspace.audit_logs AS RESTRICTIVE FOR SELECT TO app USING (workspace.has_permission('audit:read'::text));
+
+--
+-- Name: user_roles permission_to_renew; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_renew ON workspace.user_roles AS RESTRICTIVE FOR UPDATE TO app USING ((workspace.has_permission('roles:grant'::text) AND workspace.holds_all(workspace.role_permissions(role_id)))) WITH CHECK (workspace.holds_all(workspace.role_permissions(role_id)));
+
+--
+-- Name: user_roles permission_to_revoke; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_revoke ON workspace.user_roles AS RESTRICTIVE FOR DELETE TO app USING ((workspace.has_permission('roles:revoke'::text) AND workspace.holds_all(workspace.role_permissions(role_id))));
+
+--
+-- Name: document_templates permission_to_update; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_update ON workspace.document_templates AS RESTRICTIVE FOR UPDATE TO app USING (workspace.has_permission('templates:update'::text));
+
+--
+-- Name: organizations permission_to_update; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_update ON workspace.organizations AS RESTRICTIVE FOR UPDATE TO app USING (workspace.has_permission('organization:update'::text));
+
+--
+-- Name: roles permission_to_update; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_update ON workspace.roles AS RESTRICTIVE FOR UPDATE TO app USING ((workspace.has_permission('roles:update'::text) AND workspace.holds_all(permissions))) WITH CHECK (workspace.holds_all(permissions));
+
+--
+-- Name: users permission_to_update; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY permission_to_update ON workspace.users AS RESTRICTIVE FOR UPDATE TO app USING (((id = workspace.current_user_id()) OR (workspace.has_permission('users:update'::text) AND workspace.holds_all(workspace.permissions_of(id)))));
+
+--
 -- Name: document_templates read_own_and_system; Type: POLICY; Schema: workspace; Owner: -
 --
 
@@ -4635,11 +4926,53 @@ REVOKE ALL ON FUNCTION screening.resolve_identifier(p_kind text, p_blind_index b
 GRANT ALL ON FUNCTION screening.resolve_identifier(p_kind text, p_blind_index bytea) TO app;
 
 --
+-- Name: FUNCTION has_permission(p_permission text); Type: ACL; Schema: workspace; Owner: -
+--
+
+REVOKE ALL ON FUNCTION workspace.has_permission(p_permission text) FROM PUBLIC;
+GRANT ALL ON FUNCTION workspace.has_permission(p_permission text) TO app;
+
+--
+-- Name: FUNCTION holds_all(p_permissions text[]); Type: ACL; Schema: workspace; Owner: -
+--
+
+REVOKE ALL ON FUNCTION workspace.holds_all(p_permissions text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION workspace.holds_all(p_permissions text[]) TO app;
+
+--
 -- Name: FUNCTION is_participant(p_conversation_id uuid); Type: ACL; Schema: workspace; Owner: -
 --
 
 REVOKE ALL ON FUNCTION workspace.is_participant(p_conversation_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION workspace.is_participant(p_conversation_id uuid) TO app;
+
+--
+-- Name: FUNCTION owner_role_id(); Type: ACL; Schema: workspace; Owner: -
+--
+
+REVOKE ALL ON FUNCTION workspace.owner_role_id() FROM PUBLIC;
+GRANT ALL ON FUNCTION workspace.owner_role_id() TO app;
+
+--
+-- Name: FUNCTION permissions_of(p_user_id uuid); Type: ACL; Schema: workspace; Owner: -
+--
+
+REVOKE ALL ON FUNCTION workspace.permissions_of(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION workspace.permissions_of(p_user_id uuid) TO app;
+
+--
+-- Name: FUNCTION require_permission(p_permission text); Type: ACL; Schema: workspace; Owner: -
+--
+
+REVOKE ALL ON FUNCTION workspace.require_permission(p_permission text) FROM PUBLIC;
+GRANT ALL ON FUNCTION workspace.require_permission(p_permission text) TO app;
+
+--
+-- Name: FUNCTION role_permissions(p_role_id uuid); Type: ACL; Schema: workspace; Owner: -
+--
+
+REVOKE ALL ON FUNCTION workspace.role_permissions(p_role_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION workspace.role_permissions(p_role_id uuid) TO app;
 
 --
 -- Name: TABLE audit_events; Type: ACL; Schema: screening; Owner: -
@@ -4856,6 +5189,18 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.notifications TO app;
 --
 
 GRANT SELECT ON TABLE workspace.organizations TO app;
+
+--
+-- Name: COLUMN organizations.name; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(name) ON TABLE workspace.organizations TO app;
+
+--
+-- Name: COLUMN organizations.settings; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(settings) ON TABLE workspace.organizations TO app;
 
 --
 -- Name: TABLE roles; Type: ACL; Schema: workspace; Owner: -
