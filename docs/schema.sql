@@ -4685,85 +4685,85 @@ CREATE POLICY own_rows ON workspace.user_preferences USING ((user_id = ( SELECT 
 -- Name: document_templates permission_to_create; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_create ON workspace.document_templates AS RESTRICTIVE FOR INSERT TO app WITH CHECK (workspace.has_permission('templates:create'::text));
+CREATE POLICY permission_to_create ON workspace.document_templates AS RESTRICTIVE FOR INSERT TO app WITH CHECK (( SELECT workspace.has_permission('templates:create'::text) AS has_permission));
 
 --
 -- Name: roles permission_to_create; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_create ON workspace.roles AS RESTRICTIVE FOR INSERT TO app WITH CHECK ((workspace.has_permission('roles:create'::text) AND workspace.holds_all(permissions)));
+CREATE POLICY permission_to_create ON workspace.roles AS RESTRICTIVE FOR INSERT TO app WITH CHECK ((( SELECT workspace.has_permission('roles:create'::text) AS has_permission) AND workspace.holds_all(permissions)));
 
 --
 -- Name: users permission_to_create; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_create ON workspace.users AS RESTRICTIVE FOR INSERT TO app WITH CHECK (workspace.has_permission('users:create'::text));
+CREATE POLICY permission_to_create ON workspace.users AS RESTRICTIVE FOR INSERT TO app WITH CHECK (( SELECT workspace.has_permission('users:create'::text) AS has_permission));
 
 --
 -- Name: document_templates permission_to_delete; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_delete ON workspace.document_templates AS RESTRICTIVE FOR DELETE TO app USING (workspace.has_permission('templates:delete'::text));
+CREATE POLICY permission_to_delete ON workspace.document_templates AS RESTRICTIVE FOR DELETE TO app USING (( SELECT workspace.has_permission('templates:delete'::text) AS has_permission));
 
 --
 -- Name: roles permission_to_delete; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_delete ON workspace.roles AS RESTRICTIVE FOR DELETE TO app USING ((workspace.has_permission('roles:delete'::text) AND workspace.holds_all(permissions)));
+CREATE POLICY permission_to_delete ON workspace.roles AS RESTRICTIVE FOR DELETE TO app USING ((( SELECT workspace.has_permission('roles:delete'::text) AS has_permission) AND workspace.holds_all(permissions)));
 
 --
 -- Name: users permission_to_delete; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_delete ON workspace.users AS RESTRICTIVE FOR DELETE TO app USING ((workspace.has_permission('users:delete'::text) AND workspace.holds_all(workspace.permissions_of(id))));
+CREATE POLICY permission_to_delete ON workspace.users AS RESTRICTIVE FOR DELETE TO app USING ((( SELECT workspace.has_permission('users:delete'::text) AS has_permission) AND workspace.holds_all(workspace.permissions_of(id))));
 
 --
 -- Name: user_roles permission_to_grant; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_grant ON workspace.user_roles AS RESTRICTIVE FOR INSERT TO app WITH CHECK ((workspace.has_permission('roles:grant'::text) AND workspace.holds_all(workspace.role_permissions(role_id))));
+CREATE POLICY permission_to_grant ON workspace.user_roles AS RESTRICTIVE FOR INSERT TO app WITH CHECK ((( SELECT workspace.has_permission('roles:grant'::text) AS has_permission) AND workspace.holds_all(workspace.role_permissions(role_id))));
 
 --
 -- Name: audit_logs permission_to_read; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_read ON workspace.audit_logs AS RESTRICTIVE FOR SELECT TO app USING (workspace.has_permission('audit:read'::text));
+CREATE POLICY permission_to_read ON workspace.audit_logs AS RESTRICTIVE FOR SELECT TO app USING (( SELECT workspace.has_permission('audit:read'::text) AS has_permission));
 
 --
 -- Name: user_roles permission_to_renew; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_renew ON workspace.user_roles AS RESTRICTIVE FOR UPDATE TO app USING ((workspace.has_permission('roles:grant'::text) AND workspace.holds_all(workspace.role_permissions(role_id)))) WITH CHECK (workspace.holds_all(workspace.role_permissions(role_id)));
+CREATE POLICY permission_to_renew ON workspace.user_roles AS RESTRICTIVE FOR UPDATE TO app USING ((( SELECT workspace.has_permission('roles:grant'::text) AS has_permission) AND workspace.holds_all(workspace.role_permissions(role_id)))) WITH CHECK (workspace.holds_all(workspace.role_permissions(role_id)));
 
 --
 -- Name: user_roles permission_to_revoke; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_revoke ON workspace.user_roles AS RESTRICTIVE FOR DELETE TO app USING ((workspace.has_permission('roles:revoke'::text) AND workspace.holds_all(workspace.role_permissions(role_id))));
+CREATE POLICY permission_to_revoke ON workspace.user_roles AS RESTRICTIVE FOR DELETE TO app USING ((( SELECT workspace.has_permission('roles:revoke'::text) AS has_permission) AND workspace.holds_all(workspace.role_permissions(role_id))));
 
 --
 -- Name: document_templates permission_to_update; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_update ON workspace.document_templates AS RESTRICTIVE FOR UPDATE TO app USING (workspace.has_permission('templates:update'::text));
+CREATE POLICY permission_to_update ON workspace.document_templates AS RESTRICTIVE FOR UPDATE TO app USING (( SELECT workspace.has_permission('templates:update'::text) AS has_permission));
 
 --
 -- Name: organizations permission_to_update; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_update ON workspace.organizations AS RESTRICTIVE FOR UPDATE TO app USING (workspace.has_permission('organization:update'::text));
+CREATE POLICY permission_to_update ON workspace.organizations AS RESTRICTIVE FOR UPDATE TO app USING (( SELECT workspace.has_permission('organization:update'::text) AS has_permission));
 
 --
 -- Name: roles permission_to_update; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_update ON workspace.roles AS RESTRICTIVE FOR UPDATE TO app USING ((workspace.has_permission('roles:update'::text) AND workspace.holds_all(permissions))) WITH CHECK (workspace.holds_all(permissions));
+CREATE POLICY permission_to_update ON workspace.roles AS RESTRICTIVE FOR UPDATE TO app USING ((( SELECT workspace.has_permission('roles:update'::text) AS has_permission) AND workspace.holds_all(permissions))) WITH CHECK (workspace.holds_all(permissions));
 
 --
 -- Name: users permission_to_update; Type: POLICY; Schema: workspace; Owner: -
 --
 
-CREATE POLICY permission_to_update ON workspace.users AS RESTRICTIVE FOR UPDATE TO app USING (((id = workspace.current_user_id()) OR (workspace.has_permission('users:update'::text) AND workspace.holds_all(workspace.permissions_of(id)))));
+CREATE POLICY permission_to_update ON workspace.users AS RESTRICTIVE FOR UPDATE TO app USING (((id = ( SELECT workspace.current_user_id() AS current_user_id)) OR (( SELECT workspace.has_permission('users:update'::text) AS has_permission) AND workspace.holds_all(workspace.permissions_of(id)))));
 
 --
 -- Name: document_templates read_own_and_system; Type: POLICY; Schema: workspace; Owner: -

@@ -16,7 +16,8 @@
 --     through an unexpired grant. workspace.holds_all(ps): holds every one of ps (`users:*` is covered only by
 --     `users:*` or `*`, not by a list of today's users actions). Both SECURITY DEFINER: they read the grants
 --     as the owner, so the policies below that call them do not recurse into themselves.
---   * Restrictive policies TO app, so SQL as `app` cannot escalate either:
+--   * Restrictive policies TO app, so SQL as `app` cannot escalate either (has_permission written as
+--     `(SELECT ...)` so it runs once per statement, not per row):
 --       roles        INSERT roles:create, UPDATE roles:update, DELETE roles:delete, and only for roles
 --                    whose permissions the actor holds (before and after);
 --       user_roles   INSERT and renewal roles:grant, DELETE roles:revoke, and only of roles whose
@@ -129,31 +130,31 @@ GRANT EXECUTE ON FUNCTION workspace.owner_role_id(), workspace.permissions_of(uu
 
 -- Roles: create, change and delete need the permission, and only for permission sets the actor holds.
 CREATE POLICY permission_to_create ON workspace.roles AS RESTRICTIVE FOR INSERT TO app
-  WITH CHECK (workspace.has_permission('roles:create') AND workspace.holds_all(permissions));
+  WITH CHECK ((SELECT workspace.has_permission('roles:create')) AND workspace.holds_all(permissions));
 CREATE POLICY permission_to_update ON workspace.roles AS RESTRICTIVE FOR UPDATE TO app
-  USING (workspace.has_permission('roles:update') AND workspace.holds_all(permissions))
+  USING ((SELECT workspace.has_permission('roles:update')) AND workspace.holds_all(permissions))
   WITH CHECK (workspace.holds_all(permissions));
 CREATE POLICY permission_to_delete ON workspace.roles AS RESTRICTIVE FOR DELETE TO app
-  USING (workspace.has_permission('roles:delete') AND workspace.holds_all(permissions));
+  USING ((SELECT workspace.has_permission('roles:delete')) AND workspace.holds_all(permissions));
 
 -- Grants: granting (and renewing) and revoking need the permission, and only of roles the actor could hold.
 CREATE POLICY permission_to_grant ON workspace.user_roles AS RESTRICTIVE FOR INSERT TO app
-  WITH CHECK (workspace.has_permission('roles:grant') AND workspace.holds_all(workspace.role_permissions(role_id)));
+  WITH CHECK ((SELECT workspace.has_permission('roles:grant')) AND workspace.holds_all(workspace.role_permissions(role_id)));
 CREATE POLICY permission_to_renew ON workspace.user_roles AS RESTRICTIVE FOR UPDATE TO app
-  USING (workspace.has_permission('roles:grant') AND workspace.holds_all(workspace.role_permissions(role_id)))
+  USING ((SELECT workspace.has_permission('roles:grant')) AND workspace.holds_all(workspace.role_permissions(role_id)))
   WITH CHECK (workspace.holds_all(workspace.role_permissions(role_id)));
 CREATE POLICY permission_to_revoke ON workspace.user_roles AS RESTRICTIVE FOR DELETE TO app
-  USING (workspace.has_permission('roles:revoke') AND workspace.holds_all(workspace.role_permissions(role_id)));
+  USING ((SELECT workspace.has_permission('roles:revoke')) AND workspace.holds_all(workspace.role_permissions(role_id)));
 
 -- Members: adding, removing and changing someone else need the permission; removing or changing only
 -- members who hold no more than the actor. Everyone may change their own profile.
 CREATE POLICY permission_to_create ON workspace.users AS RESTRICTIVE FOR INSERT TO app
-  WITH CHECK (workspace.has_permission('users:create'));
+  WITH CHECK ((SELECT workspace.has_permission('users:create')));
 CREATE POLICY permission_to_update ON workspace.users AS RESTRICTIVE FOR UPDATE TO app
-  USING (id = workspace.current_user_id()
-         OR (workspace.has_permission('users:update') AND workspace.holds_all(workspace.permissions_of(id))));
+  USING (id = (SELECT workspace.current_user_id())
+         OR ((SELECT workspace.has_permission('users:update')) AND workspace.holds_all(workspace.permissions_of(id))));
 CREATE POLICY permission_to_delete ON workspace.users AS RESTRICTIVE FOR DELETE TO app
-  USING (workspace.has_permission('users:delete') AND workspace.holds_all(workspace.permissions_of(id)));
+  USING ((SELECT workspace.has_permission('users:delete')) AND workspace.holds_all(workspace.permissions_of(id)));
 
 -- Whether a member is active or verified: users:update, also for oneself (a member does not verify or
 -- reactivate themselves). Their own profile fields stay theirs to change.
@@ -174,19 +175,19 @@ CREATE TRIGGER guard_member_status BEFORE UPDATE OF is_active, is_verified ON wo
 -- The organisation's name and settings: organization:update (plan_type stays the platform's: billing).
 GRANT UPDATE (name, settings) ON workspace.organizations TO app;
 CREATE POLICY permission_to_update ON workspace.organizations AS RESTRICTIVE FOR UPDATE TO app
-  USING (workspace.has_permission('organization:update'));
+  USING ((SELECT workspace.has_permission('organization:update')));
 
 -- Templates of the organisation.
 CREATE POLICY permission_to_create ON workspace.document_templates AS RESTRICTIVE FOR INSERT TO app
-  WITH CHECK (workspace.has_permission('templates:create'));
+  WITH CHECK ((SELECT workspace.has_permission('templates:create')));
 CREATE POLICY permission_to_update ON workspace.document_templates AS RESTRICTIVE FOR UPDATE TO app
-  USING (workspace.has_permission('templates:update'));
+  USING ((SELECT workspace.has_permission('templates:update')));
 CREATE POLICY permission_to_delete ON workspace.document_templates AS RESTRICTIVE FOR DELETE TO app
-  USING (workspace.has_permission('templates:delete'));
+  USING ((SELECT workspace.has_permission('templates:delete')));
 
 -- The audit trail: every member writes it, only audit:read reads it.
 CREATE POLICY permission_to_read ON workspace.audit_logs AS RESTRICTIVE FOR SELECT TO app
-  USING (workspace.has_permission('audit:read'));
+  USING ((SELECT workspace.has_permission('audit:read')));
 
 -- The last owner.
 CREATE FUNCTION workspace.keep_an_owner() RETURNS trigger
