@@ -26,7 +26,7 @@ export const createTemplate = operation({
   kind: "write",
   affects: "organization",
   permission: "templates:create",
-  context: "tenant",
+  context: "user",
   reveals: "tenant",
   audit: "change",
   async run(p, { c, ctx }) {

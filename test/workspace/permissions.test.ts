@@ -76,6 +76,48 @@ describe("who holds what", () => {
   });
 });
 
+/** The statements a call sends, in order (each is one round trip): client.query wrapped while the pool lends it. */
+async function statementsOf(call: () => Promise<unknown>): Promise<string[]> {
+  const sent: string[] = [];
+  const originals = new Map<pg.PoolClient, pg.PoolClient["query"]>();
+  const onAcquire = (c: pg.PoolClient) => {
+    const query = c.query;
+    originals.set(c, query);
+    c.query = ((config: string | { text: string }, ...rest: unknown[]) => {
+      sent.push(typeof config === "string" ? config : config.text);
+      return (query as (...a: unknown[]) => unknown).call(c, config, ...rest);
+    }) as pg.PoolClient["query"];
+  };
+  const restore = (c: pg.PoolClient) => {
+    const query = originals.get(c);
+    if (query) c.query = query;
+    originals.delete(c);
+  };
+  const onRelease = (_e: Error | undefined, c: pg.PoolClient) => restore(c);
+  t.db.pool.on("acquire", onAcquire);
+  t.db.pool.on("release", onRelease);
+  try {
+    await call();
+  } finally {
+    t.db.pool.off("acquire", onAcquire);
+    t.db.pool.off("release", onRelease);
+    for (const c of [...originals.keys()]) restore(c);
+  }
+  return sent;
+}
+
+describe("the check", () => {
+  it("costs no round trip: it rides in the message that opens the transaction", async () => {
+    const sent = await statementsOf(() => ws.createTemplate(t.db, ann, { name: `rt ${crypto.randomUUID()}`, documentType: "memo" }));
+    // BEGIN + context + check, the INSERT, the audit row, COMMIT: the same four an ungated write sends.
+    expect(sent).toHaveLength(4);
+    expect(sent[0]).toMatch(/^BEGIN.*set_config.*; SELECT workspace\.require_permission\('templates:create'\)$/s);
+    expect(sent[3]).toBe("COMMIT");
+    const ungated = await statementsOf(() => ws.createTask(t.db, ann, { title: "rt" }));
+    expect(ungated[0]).not.toContain("require_permission");
+  });
+});
+
 describe("a plain member", () => {
   it("is refused every organisation-wide change, naming the permission; nothing changes and the refusal is audited", async () => {
     const before = await rbacState();
