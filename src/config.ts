@@ -58,6 +58,10 @@ const schema = z
       .enum(["true", "false", "on", "off", "1", "0"], { message: "must be true or false" })
       .default("true")
       .transform((v) => v === "true" || v === "on" || v === "1"),
+    DB_PIPELINE: z
+      .enum(["true", "false", "on", "off", "1", "0"], { message: "must be true or false" })
+      .default("true")
+      .transform((v) => v === "true" || v === "on" || v === "1"),
     PGLITE_DATA_DIR: z.string().min(1).default(".data/pglite"),
     PGLITE_PORT: intFromEnv(5433, 0, 65_535),
     ENCRYPTION_KEYS: keyring.optional(),
@@ -79,6 +83,8 @@ export interface Config {
   txMaxRetries: number;
   /** Run parameterised queries as named prepared statements (src/db/pool.ts); off behind PgBouncer < 1.21 in transaction mode. */
   preparedStatements: boolean;
+  /** Pipeline each transaction's statements (src/db/pool.ts, src/db/tx.ts); on by default, on both engines. */
+  pipeline: boolean;
   pglite: { dataDir: string; port: number };
   keys: { encryption?: Map<string, Buffer>; activeKeyId?: string; blindIndex?: Buffer };
 }
@@ -103,6 +109,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     txMaxRetries: c.DB_TX_MAX_RETRIES,
     preparedStatements: c.DB_PREPARED_STATEMENTS,
+    pipeline: c.DB_PIPELINE,
     pglite: { dataDir: c.PGLITE_DATA_DIR, port: c.PGLITE_PORT },
     keys: { encryption: c.ENCRYPTION_KEYS, activeKeyId: c.ENCRYPTION_ACTIVE_KEY_ID, blindIndex: c.BLIND_INDEX_KEY },
   };

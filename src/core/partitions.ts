@@ -52,6 +52,7 @@ export const reportPartitions = operation({
   context: "platform",
   reveals: "nothing",
   audit: "none",
+  oneStatement: true,
   async run(_p, { c }): Promise<PartitionReport> {
     const partitions = await many(sql.partitions.partitionReport, undefined, c);
     return { partitions, nonEmptyDefaults: partitions.filter((p) => p.is_default && Number(p.row_count) > 0) };

@@ -95,7 +95,7 @@ export interface Db {
 
 /** Build a Db over an already running engine. */
 export function dbFor(engine: Engine, config: Config): Db {
-  const pool = createPool(engine.url, config.pool, { preparedStatements: config.preparedStatements });
+  const pool = createPool(engine.url, config.pool, { preparedStatements: config.preparedStatements, pipeline: config.pipeline });
   const retries = { maxRetries: config.txMaxRetries };
   return {
     engine,

@@ -35,6 +35,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
+import { PreparingClient } from "./pool";
 import { AppError, UnavailableError, ValidationError, mapDbError } from "./errors";
 
 export type CopyType = "uuid" | "text" | "bytea" | "int2" | "int4" | "int8" | "float4" | "float8" | "bool" | "timestamptz" | "jsonb" | "vector";
@@ -326,15 +327,19 @@ export async function copyRows<Row>(client: pg.ClientBase, spec: CopyTable<Row>,
     }
     return all.length;
   }
-  const stream = client.query(copyFrom(spec.sql));
-  try {
-    await pipeline(Readable.from(encode(spec, rows), { objectMode: false }), stream);
-  } catch (e) {
-    if (e instanceof AppError) throw e; // our own ValidationError from encoding (the COPY was abandoned)
-    const mapped = mapDbError(e);
-    const row = rowOf(e);
-    if (mapped instanceof AppError && row !== undefined) mapped.message = `${mapped.message} (row ${row})`;
-    throw mapped;
-  }
-  return stream.rowCount;
+  const copy = async () => {
+    const stream = client.query(copyFrom(spec.sql));
+    try {
+      await pipeline(Readable.from(encode(spec, rows), { objectMode: false }), stream);
+    } catch (e) {
+      if (e instanceof AppError) throw e; // our own ValidationError from encoding (the COPY was abandoned)
+      const mapped = mapDbError(e);
+      const row = rowOf(e);
+      if (mapped instanceof AppError && row !== undefined) mapped.message = `${mapped.message} (row ${row})`;
+      throw mapped;
+    }
+    return stream.rowCount;
+  };
+  // A COPY stream keeps the connection to itself across round trips: not in pipeline mode (src/db/pool.ts).
+  return client instanceof PreparingClient ? client.unpipelined(copy) : copy();
 }

@@ -22,7 +22,7 @@ import type pg from "pg";
 import { z } from "zod";
 import type { Db } from "./connect";
 import { AppError } from "./errors";
-import type { TxOptions } from "./tx";
+import { commitBehindNext, type TxOptions } from "./tx";
 import { parseInput } from "./validate";
 
 /** The tracer every operation and named query reports to (no-op until an SDK is registered). */
@@ -98,6 +98,11 @@ interface DeclarationBase<S extends z.ZodType, Ctx, R> {
   accessed?(input: z.output<S>, result: NoInfer<R>): AccessRecord | null;
   /** Transaction options (isolation level). Read-only is derived from `kind` and `audit`. */
   tx?: Pick<TxOptions, "isolation">;
+  /**
+   * The body sends exactly one statement (reads only): on a pipelined pool COMMIT rides with it, so the call
+   * is one round trip. A second statement from the body is refused (an Error), so a wrong declaration shows.
+   */
+  oneStatement?: true;
   run(input: z.output<S>, call: Call<Ctx>): Promise<R>;
 }
 
@@ -153,6 +158,7 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
     if (!NAME.test(d.name) || !d.name.startsWith(`${domain.name}.`)) throw new Error(`operation name ${d.name} must be ${domain.name}.<resource>.<verb>`);
     if (REGISTRY.has(d.name)) throw new Error(`operation ${d.name} is declared twice`);
     if (d.audit === "access" && !domain.recordAccess) throw new Error(`operation ${d.name} audits access, but ${domain.name} has no access record`);
+    if (d.oneStatement && d.kind !== "read") throw new Error(`operation ${d.name}: oneStatement is for reads (nothing after the statement may undo it)`);
     if (d.permission !== undefined && !PERMISSION.test(d.permission))
       throw new Error(`operation ${d.name}: permission ${d.permission} must be resource:action`);
     const readOnly = d.kind === "read" && d.audit !== "access";
@@ -179,11 +185,15 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
               const r = await d.run(p, { c, ctx, db });
               if (d.audit === "access") {
                 const rec = d.accessed ? d.accessed(p, r) : {};
-                if (rec) await domain.recordAccess!(c, db, ctx, d.name, rec);
+                if (rec) {
+                  // The access record is the transaction's last statement: COMMIT rides with it (pipelined pools).
+                  commitBehindNext(c);
+                  await domain.recordAccess!(c, db, ctx, d.name, rec);
+                }
               }
               return r;
             },
-            { ...d.tx, readOnly },
+            { ...d.tx, readOnly, oneStatement: d.oneStatement === true && d.audit !== "access" },
             d as Declaration<z.ZodType, Ctx, unknown>,
           );
           span.setStatus({ code: SpanStatusCode.OK });

@@ -18,6 +18,19 @@
  * behind 1.21+ unless `max_prepared_statements` is set: there a client's next transaction may run on
  * another server connection, where its statement was never prepared. Session-mode poolers are fine.
  *
+ * Pipelining (DB_PIPELINE, on by default): the clients run in node-postgres's
+ * pipeline mode, where a query goes out as soon as it is issued, without waiting for the replies to the
+ * ones before it (each still has its own Sync, so one failing does not take the next with it). A
+ * transaction (src/db/tx.ts) sends BEGIN with its context and checks without awaiting them, so they share
+ * the first statement's round trip; and when the caller knows a statement is the transaction's last
+ * (`armCommit`), COMMIT goes right behind it, in the same round trip. Queries that hold a portal open across
+ * round trips (COPY streams, cursors) are refused by pg in that mode: run them inside `unpipelined`. On the
+ * embedded engine it holds too: pglite-socket serves one session to every connection, but once a
+ * connection's BEGIN has run it takes only that connection's messages until the transaction ends, and
+ * every pipelined batch here starts with BEGIN (the interleaving of pglite #1046 is of batches outside a
+ * transaction); test/core/round-trips.test.ts runs 400 concurrent pipelined calls of four organisations
+ * there. Turn it off for a pooler or proxy that cannot take pipelined messages.
+ *
  * After a migration changes a table's columns, a prepared `SELECT *`/`RETURNING *` fails once per
  * connection with "cached plan must not change result type" (SQLSTATE 0A000); the executor then prepares
  * that text under a new name on that connection, so the next call succeeds, and withTransaction
@@ -70,10 +83,60 @@ export class PreparingClient extends pg.Client {
   readonly #names = new Map<string, string>();
   /** text -> generation, bumped when a cached plan went stale (0A000). */
   readonly #generations = new Map<string, number>();
+  /** Send COMMIT right behind the next statement (see armCommit). */
+  #commitArmed = false;
+  /** The COMMIT sent behind a statement, for the transaction to await (see takePendingCommit). */
+  #pendingCommit: Promise<pg.QueryResult> | undefined;
 
-  constructor(config: pg.ClientConfig & { preparedStatements?: boolean } = {}) {
+  constructor(config: pg.ClientConfig & { preparedStatements?: boolean; pipeline?: boolean } = {}) {
     super(config);
     this.preparedStatements = config.preparedStatements ?? true;
+  }
+
+  /** Whether this connection pipelines (pg's `pipeline` option). */
+  get pipelined(): boolean {
+    return (this as unknown as { pipeline?: boolean }).pipeline === true;
+  }
+
+  /**
+   * The caller knows the next statement is its transaction's last: on a pipelined connection, send COMMIT
+   * right behind it, in the same round trip (takePendingCommit gives its outcome). If that statement fails,
+   * the server answers the COMMIT of the failed transaction with ROLLBACK: nothing is committed.
+   */
+  armCommit(): void {
+    if (this.pipelined) this.#commitArmed = true;
+  }
+
+  /** The COMMIT armCommit sent (undefined if none), handed over once; disarms a COMMIT not yet sent. */
+  takePendingCommit(): Promise<pg.QueryResult> | undefined {
+    const pending = this.#pendingCommit;
+    this.#pendingCommit = undefined;
+    this.#commitArmed = false;
+    return pending;
+  }
+
+  #commitBehind(): void {
+    if (!this.#commitArmed) return;
+    this.#commitArmed = false;
+    const commit = (super.query as (text: string) => Promise<pg.QueryResult>).call(this, "COMMIT");
+    commit.catch(() => {}); // awaited by the transaction (takePendingCommit); never an unhandled rejection
+    this.#pendingCommit = commit;
+  }
+
+  /**
+   * Run `fn` with pipelining off on this connection (COPY streams and cursors need it): waits until every
+   * query already on the wire is answered, then turns pipeline mode off until `fn` settles.
+   */
+  async unpipelined<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.pipelined) return fn();
+    const self = this as unknown as { pipeline: boolean; _activeQuery?: unknown; _sentQueryQueue: unknown[]; _queryQueue: unknown[] };
+    while (self._activeQuery || self._sentQueryQueue.length || self._queryQueue.length) await new Promise((r) => this.once("drain", r));
+    self.pipeline = false;
+    try {
+      return await fn();
+    } finally {
+      self.pipeline = true;
+    }
   }
 
   /** How many statements this connection has named (for tests and the bench). */
@@ -107,25 +170,38 @@ export class PreparingClient extends pg.Client {
 
   // pg.Client.query has many overloads; this one forwards all of them and rewrites only (text, values[]).
   override query(...args: unknown[]): never {
-    const [config, values, callback] = args;
+    const [, values, callback] = args;
     const superQuery = super.query as (...a: unknown[]) => unknown;
+    if (this.#pendingCommit) {
+      // The transaction's COMMIT already went out behind what was declared its last statement: a statement
+      // now would run outside it (as the login role). A programming error: refuse it loudly.
+      return Promise.reject(new Error("a statement after the transaction's COMMIT (declared oneStatement, or sent after the access record)")) as never;
+    }
+    const result = this.#send(superQuery, args);
+    // A COMMIT armed for the transaction's last statement goes right behind it (pipelined: same round trip).
+    if (typeof callback !== "function" && typeof values !== "function") this.#commitBehind();
+    return result as never;
+  }
+
+  #send(superQuery: (...a: unknown[]) => unknown, args: unknown[]): unknown {
+    const [config, values, callback] = args;
     // Without values pg uses the simple protocol (which allows several statements in one text): keep it.
     if (!this.preparedStatements || typeof config !== "string" || !Array.isArray(values) || values.length === 0) {
-      return superQuery.apply(this, args) as never;
+      return superQuery.apply(this, args);
     }
     const name = this.#nameFor(config);
-    if (!name) return superQuery.apply(this, args) as never;
+    if (!name) return superQuery.apply(this, args);
     const named = { name, text: config, values };
     if (typeof callback === "function") {
       return superQuery.call(this, named, (err: Error, res: pg.QueryResult) => {
         if (err) this.#forget(config, name, err);
         (callback as QueryCallback)(err, res);
-      }) as never;
+      });
     }
     return (superQuery.call(this, named) as Promise<pg.QueryResult>).catch((err: unknown) => {
       this.#forget(config, name, err);
       throw err;
-    }) as never;
+    });
   }
 
   /**
@@ -161,6 +237,8 @@ export class PreparingClient extends pg.Client {
 export interface PoolOptions {
   /** Run parameterised queries as named prepared statements (DB_PREPARED_STATEMENTS); default true. */
   preparedStatements?: boolean;
+  /** Pipeline each transaction's statements (DB_PIPELINE); default false. */
+  pipeline?: boolean;
 }
 
 export function createPool(url: string, cfg: Config["pool"], opts: PoolOptions = {}): pg.Pool {
@@ -176,6 +254,7 @@ export function createPool(url: string, cfg: Config["pool"], opts: PoolOptions =
     application_name: "pg-foundation",
     Client: PreparingClient,
     preparedStatements: opts.preparedStatements ?? true,
+    pipeline: opts.pipeline ?? false,
   } as pg.PoolConfig);
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on("error", () => {});

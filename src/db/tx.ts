@@ -9,6 +9,12 @@
  * prepares it afresh and callers never see the error. The callback may therefore run more than once: keep
  * side effects outside the database out of it.
  *
+ * On a pipelined pool (src/db/pool.ts, DB_PIPELINE) BEGIN and the context are sent without waiting for
+ * their reply, so they ride with the body's first statement: a transaction of n statements costs n round
+ * trips plus COMMIT, and n when COMMIT rides with the last one (`oneStatement`, or `commitBehindNext` from
+ * a caller that knows which statement is last). A refused BEGIN message (a context check that raised) is
+ * the error reported, not the "current transaction is aborted" of the statements behind it.
+ *
  * withTenant adds the request's security context with transaction-local settings only
  * (set_config(..., true) = SET LOCAL): the role switches to the NOLOGIN role `app`, so grants and
  * row-level security apply even when the login user owns the tables, and `app.tenant_id` (and
@@ -18,7 +24,7 @@
 import type pg from "pg";
 import { z } from "zod";
 import { mapDbError } from "./errors";
-import { isStaleStatement } from "./pool";
+import { isStaleStatement, PreparingClient } from "./pool";
 import { parseInput } from "./validate";
 
 /** The NOLOGIN role the service layer acts as; created by the first migration. */
@@ -40,6 +46,11 @@ export interface TxOptions {
    * permission) at no extra round trip. A constant of the calling domain or declaration, never input.
    */
   check?: string;
+  /**
+   * The body sends exactly one statement and nothing after it may undo it (a read): on a pipelined pool,
+   * COMMIT goes right behind that statement, so BEGIN, context, statement and COMMIT make one round trip.
+   */
+  oneStatement?: boolean;
 }
 
 /** Transaction-local settings (set_config(name, value, true) = SET LOCAL) applied right after BEGIN. */
@@ -89,16 +100,33 @@ async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Pr
     } catch (e) {
       throw mapDbError(e);
     }
+    const pipelined = client instanceof PreparingClient && client.pipelined ? client : undefined;
+    let opened: Promise<unknown> | undefined;
     try {
-      await client.query(beginText(client, begin, settings, opts.check));
+      const text = beginText(client, begin, settings, opts.check);
+      if (pipelined) {
+        // Not awaited: it goes out with the body's first statement. Its outcome is checked below.
+        opened = client.query(text);
+        opened.catch(() => {});
+        if (opts.oneStatement) pipelined.armCommit();
+      } else {
+        await client.query(text);
+      }
       const result = await fn(client);
-      await client.query("COMMIT");
+      if (opened) await opened;
+      const committing = pipelined?.takePendingCommit();
+      await (committing ?? client.query("COMMIT"));
       client.release();
       return result;
-    } catch (e) {
+    } catch (caught) {
+      // A refused BEGIN message is the cause; the statements behind it only saw an aborted transaction.
+      const e = (opened && (await opened.then(() => undefined, (b: unknown) => b))) || caught;
       let broken: Error | undefined;
+      const sentCommit = pipelined?.takePendingCommit();
       try {
-        await client.query("ROLLBACK");
+        // A COMMIT already sent behind the last statement ended the transaction (as ROLLBACK if it failed).
+        if (sentCommit) await sentCommit.catch(() => undefined);
+        else await client.query("ROLLBACK");
       } catch (rollbackError) {
         broken = rollbackError as Error; // the connection is unusable: destroy it, do not pool it
       }
@@ -116,6 +144,15 @@ async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Pr
       throw mapDbError(e);
     }
   }
+}
+
+/**
+ * Send COMMIT right behind the next statement on `client` (pipelined pools only; otherwise nothing): for a
+ * caller that knows that statement is its transaction's last, such as the operation runner writing the
+ * data-access record. The transaction then awaits that COMMIT instead of sending its own.
+ */
+export function commitBehindNext(client: pg.ClientBase): void {
+  if (client instanceof PreparingClient) client.armCommit();
 }
 
 /** Set the tenant for row-level security for the rest of the transaction only (no role switch). */

@@ -127,5 +127,6 @@ export const costTotals = operation({
   context: "tenant",
   reveals: "tenant",
   audit: "none",
+  oneStatement: true,
   run: (p, { c, ctx }) => many(sql.audit.costTotals, { tenantId: ctx.tenantId, ...p }, c),
 });

@@ -50,6 +50,7 @@ export const tenantBySlug = platformOperation({
   context: "platform",
   reveals: "nothing",
   audit: "none",
+  oneStatement: true,
   run: (p, { c }) => one(sql.tenants.tenantBySlug, p, c, `tenant "${p.slug}" does not exist`),
 });
 

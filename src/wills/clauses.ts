@@ -119,6 +119,7 @@ export const currentClause = operation({
   context: "actor",
   reveals: "nothing",
   audit: "none",
+  oneStatement: true,
   run: (p, { c }): Promise<Clause> => one(sql.clauses.currentByCode, p, c, `clause "${p.code}" does not exist`),
 });
 
@@ -130,6 +131,7 @@ export const listCurrentClauses = operation({
   context: "actor",
   reveals: "nothing",
   audit: "none",
+  oneStatement: true,
   run: (p, { c }): Promise<Clause[]> => many(sql.clauses.listCurrent, p, c),
 });
 
@@ -141,6 +143,7 @@ export const clauseHistory = operation({
   context: "actor",
   reveals: "nothing",
   audit: "none",
+  oneStatement: true,
   async run(p, { c }) {
     const rows = await many(sql.clauses.clauseHistory, p, c);
     if (rows.length === 0) throw new NotFoundError(`clause "${p.code}" does not exist`);

@@ -16,5 +16,6 @@ export const auditLog = operation({
   context: "user",
   reveals: "tenant",
   audit: "none",
+  oneStatement: true,
   run: (p, { c, ctx }): Promise<AuditRow[]> => many(sql.audit.auditForOrganization, { organizationId: ctx.organizationId, ...p }, c),
 });

@@ -206,6 +206,7 @@ export const unreadCounts = operation({
   context: "user",
   reveals: "own",
   audit: "none",
+  oneStatement: true,
   async run(_p, { c, ctx }): Promise<Map<string, number>> {
     const rows = await many(sql.conversations.unreadCounts, { userId: actingUser(ctx) }, c);
     return new Map(rows.map((r) => [r.conversation_id, r.unread]));
@@ -220,5 +221,6 @@ export const searchMessages = operation({
   context: "user",
   reveals: "tenant",
   audit: "none",
+  oneStatement: true,
   run: (p, { c, ctx }) => many(sql.conversations.searchMessages, { userId: actingUser(ctx), ...p }, c),
 });

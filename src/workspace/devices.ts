@@ -57,6 +57,7 @@ export const activeDevices = operation({
   context: "user",
   reveals: "own",
   audit: "none",
+  oneStatement: true,
   run: (_p, { c, ctx }): Promise<Device[]> => many(sql.devices.activeDevices, { userId: actingUser(ctx) }, c),
 });
 
@@ -93,6 +94,7 @@ export const unreadNotifications = operation({
   context: "user",
   reveals: "own",
   audit: "none",
+  oneStatement: true,
   run: (p, { c, ctx }): Promise<Notification[]> => many(sql.devices.unreadNotifications, { userId: actingUser(ctx), ...p }, c),
 });
 

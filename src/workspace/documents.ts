@@ -49,6 +49,7 @@ export const listTemplates = operation({
   context: "tenant",
   reveals: "tenant",
   audit: "none",
+  oneStatement: true,
   run: (p, { c }) => many(sql.documents.listTemplates, p, c),
 });
 
@@ -121,5 +122,6 @@ export const documentsOfUser = operation({
   context: "user",
   reveals: "own",
   audit: "none",
+  oneStatement: true,
   run: (p, { c, ctx }) => many(sql.documents.documentsOfUser, { userId: actingUser(ctx), ...p }, c),
 });

@@ -82,6 +82,7 @@ export const integrationTokens = operation({
   context: "tenant",
   reveals: "own",
   audit: "none",
+  oneStatement: true,
   async run(p, { c, db }): Promise<{ access_token: string | null; refresh_token: string | null }> {
     const row = await one(sql.integrations.getIntegration, { id: p.integrationId }, c, "integration not found");
     const k = Keyring.forConfig(db.config);
@@ -239,6 +240,7 @@ export const searchMail = operation({
   context: "user",
   reveals: "own",
   audit: "none",
+  oneStatement: true,
   run: (p, { c, ctx }) => many(sql.integrations.searchGmail, { userId: actingUser(ctx), ...p }, c),
 });
 
@@ -250,5 +252,6 @@ export const calendarBetween = operation({
   context: "user",
   reveals: "own",
   audit: "none",
+  oneStatement: true,
   run: (p, { c, ctx }) => many(sql.integrations.eventsBetween, { userId: actingUser(ctx), ...p }, c),
 });

@@ -79,6 +79,7 @@ export const entityNeighbours = operation({
   context: "tenant",
   reveals: "own",
   audit: "none",
+  oneStatement: true,
   run: (p, { c }) => many(sql.knowledge.entityNeighbours, p, c),
 });
 
@@ -90,5 +91,6 @@ export const mentionsOf = operation({
   context: "tenant",
   reveals: "own",
   audit: "none",
+  oneStatement: true,
   run: (p, { c }) => many(sql.knowledge.mentionsOf, p, c),
 });

@@ -65,6 +65,7 @@ export const getMemory = operation({
   context: "user",
   reveals: "own",
   audit: "none",
+  oneStatement: true,
   run: (p, { c }): Promise<Memory> => one(sql.memories.getMemory, p, c, "memory not found"),
 });
 
@@ -213,5 +214,6 @@ export const memoriesUsedBy = operation({
   context: "tenant",
   reveals: "own",
   audit: "none",
+  oneStatement: true,
   run: (p, { c }) => many(sql.memories.memoryUsageForMessage, p, c),
 });

@@ -128,6 +128,7 @@ export const listRoles = operation({
   context: "tenant",
   reveals: "tenant",
   audit: "none",
+  oneStatement: true,
   run: (_p, { c }): Promise<Role[]> => many(sql.rbac.listRoles, undefined, c),
 });
 
@@ -183,6 +184,7 @@ export const hasPermission = operation({
   context: "tenant",
   reveals: "tenant",
   audit: "none",
+  oneStatement: true,
   run: async (p, { c }) => (await one(sql.rbac.hasPermission, p, c)).granted,
 });
 
@@ -194,6 +196,7 @@ export const permissionsOf = operation({
   context: "tenant",
   reveals: "tenant",
   audit: "none",
+  oneStatement: true,
   run: async (p, { c }): Promise<string[]> => (await one(sql.rbac.permissionsOfUser, p, c)).permissions,
 });
 
@@ -205,5 +208,6 @@ export const rolesOf = operation({
   context: "tenant",
   reveals: "tenant",
   audit: "none",
+  oneStatement: true,
   run: (p, { c }) => many(sql.rbac.rolesOfUser, p, c),
 });

@@ -90,5 +90,6 @@ export const tasksDueSoon = operation({
   context: "user",
   reveals: "own",
   audit: "none",
+  oneStatement: true,
   run: (p, { c, ctx }): Promise<Task[]> => many(sql.tasks.tasksDueSoon, { userId: actingUser(ctx), ...p }, c),
 });

@@ -110,6 +110,7 @@ export const getOrganization = operation({
   context: "tenant",
   reveals: "tenant",
   audit: "none",
+  oneStatement: true,
   run: (_p, { c, ctx }): Promise<Organization> => one(sql.organizations.getOrganization, { id: ctx.organizationId }, c, "organization not found"),
 });
 // README:end
@@ -139,6 +140,7 @@ export const findUserByEmail = operation({
   context: "tenant",
   reveals: "tenant",
   audit: "none",
+  oneStatement: true,
   async run(p, { c }): Promise<User | null> {
     const row = await maybeOne(sql.organizations.userByEmail, p, c);
     return row && withoutHash(row);
@@ -153,6 +155,7 @@ export const getUser = operation({
   context: "tenant",
   reveals: "tenant",
   audit: "none",
+  oneStatement: true,
   run: async (p, { c }): Promise<User> => withoutHash(await one(sql.organizations.getUser, { id: p.userId }, c, "user not found in this organization")),
 });
 
@@ -284,6 +287,7 @@ export const resolveSession = platformOperation({
   context: "platform",
   reveals: "nothing",
   audit: "none",
+  oneStatement: true,
   run: (p, { c }) => one(sql.organizations.resolveSession, { tokenHash: sha256(p.token) }, c, "no live session for this token"),
 });
 
