@@ -25,6 +25,7 @@ import * as s from "../../src/screening";
 import * as w from "../../src/wills";
 import * as ws from "../../src/workspace";
 import { useTestDb } from "../support/db";
+import { roundTripCounter } from "../support/round-trips";
 import { makeWorkspaceWorld, tablesChecksum, type WorkspaceWorld, workspaceChecksum, workspaceCounts } from "../support/workspace-fixtures";
 import { randomVector, rng } from "../workspace/fixtures";
 
@@ -657,7 +658,7 @@ const WORKSPACE_SPECS: Spec[] = [
     fields: { ttlSeconds: num(60, 90 * 86_400), withRefreshToken: bool },
     optional: ["ttlSeconds", "withRefreshToken"],
   },
-  { op: ws.resolveSession, valid: () => ({ token: "x".repeat(43) }), fields: { token: text(200, 20) } },
+  { op: ws.resolveSession, valid: () => ({ token: world.sessionToken }), fields: { token: text(200, 20) } },
   {
     op: ws.refreshSession,
     valid: () => ({ refreshToken: "x".repeat(43), ttlSeconds: 3600 }),
@@ -1189,5 +1190,30 @@ describe("bad-input matrix", () => {
     );
     expect(notValidation).toBe(0);
     expect(total).toBeGreaterThan(SPECS.length * 15);
+  });
+});
+
+// The same valid inputs show what a call costs on the wire: the registry says which reads send one
+// statement (`oneStatement`), and each of them is ONE round trip (BEGIN, context, statement, COMMIT
+// pipelined), counted on the connection, not timed.
+describe("round trips, from the registry", () => {
+  it("every single-statement read of the registry costs one round trip", async () => {
+    const counter = roundTripCounter(t.db.pool);
+    try {
+      const single = SPECS.filter((sp) => sp.op?.declaration.oneStatement);
+      expect(single.length).toBeGreaterThan(20);
+      const trips: Record<string, number | string> = {};
+      for (const sp of single) {
+        const call = () => callOf(sp)(sp.valid());
+        const warm = await call().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        trips[nameOf(sp)] = warm ? `failed: ${String(warm)}` : await counter.count(call);
+      }
+      expect(trips).toEqual(Object.fromEntries(single.map((sp) => [nameOf(sp), 1])));
+    } finally {
+      counter.stop();
+    }
   });
 });
