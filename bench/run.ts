@@ -16,6 +16,7 @@ import { concurrencyWorkload } from "./w4-concurrency";
 import { auditWorkload } from "./w5-audit";
 import { semanticWorkload } from "./w6-semantic";
 import { toolingWorkload } from "./w7-tooling";
+import { latencyWorkload } from "./w8-latency";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -45,6 +46,7 @@ export const WORKLOADS: Record<string, Workload> = {
   "5": auditWorkload,
   "6": semanticIfPresent,
   "7": quickSkip("7 make migrate / make gen", toolingWorkload),
+  "8": latencyWorkload,
 };
 
 /** Run the selected workloads in order; a failing workload is reported and the others still run. */

@@ -428,10 +428,13 @@ COMMENT ON FUNCTION screening.created_in_this_transaction(p_entity_id uuid) IS '
 --
 
 CREATE FUNCTION screening.current_tenant() RETURNS uuid
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'screening'
-    AS $$ SELECT t.tenant_id FROM screening.tenants t
-         WHERE t.tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid AND t.is_active $$;
+    AS $$
+BEGIN
+  RETURN (SELECT t.tenant_id FROM screening.tenants t
+           WHERE t.tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid AND t.is_active);
+END $$;
 
 --
 -- Name: FUNCTION current_tenant(); Type: COMMENT; Schema: screening; Owner: -
@@ -569,15 +572,16 @@ COMMENT ON FUNCTION workspace.current_org_id() IS 'The organisation (tenant) of 
 --
 
 CREATE FUNCTION workspace.current_user_id() RETURNS uuid
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     AS $$
+BEGIN
   -- Runs with the caller's rights: under RLS `app` sees only users of the current organisation, so a
   -- user id from another organisation (or none) yields NULL and matches no row.
-  SELECT u.id FROM workspace.users u
-   WHERE u.id = nullif(current_setting('app.user_id', true), '')::uuid
-     AND u.organization_id = workspace.current_org_id()
-     AND u.is_active
-$$;
+  RETURN (SELECT u.id FROM workspace.users u
+           WHERE u.id = nullif(current_setting('app.user_id', true), '')::uuid
+             AND u.organization_id = workspace.current_org_id()
+             AND u.is_active);
+END $$;
 
 --
 -- Name: FUNCTION current_user_id(); Type: COMMENT; Schema: workspace; Owner: -
@@ -611,9 +615,9 @@ COMMENT ON FUNCTION workspace.guard_member_status() IS 'Trigger: `app` changes u
 --
 
 CREATE FUNCTION workspace.has_permission(p_permission text) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'workspace'
-    AS $$ SELECT workspace.permission_covers(workspace.permissions_of(workspace.current_user_id()), p_permission) $$;
+    AS $$ BEGIN RETURN workspace.permission_covers(workspace.permissions_of(workspace.current_user_id()), p_permission); END $$;
 
 --
 -- Name: FUNCTION has_permission(p_permission text); Type: COMMENT; Schema: workspace; Owner: -
@@ -626,13 +630,14 @@ COMMENT ON FUNCTION workspace.has_permission(p_permission text) IS 'Whether the 
 --
 
 CREATE FUNCTION workspace.holds_all(p_permissions text[]) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'workspace'
     AS $$
-  SELECT coalesce(bool_and(workspace.permission_covers(h.held, w)), true)
-    FROM (SELECT workspace.permissions_of(workspace.current_user_id()) AS held) h
-   CROSS JOIN unnest(p_permissions) AS w
-  $$;
+DECLARE
+  held text[] := workspace.permissions_of(workspace.current_user_id());
+BEGIN
+  RETURN coalesce((SELECT bool_and(workspace.permission_covers(held, w)) FROM unnest(p_permissions) AS w), true);
+END $$;
 
 --
 -- Name: FUNCTION holds_all(p_permissions text[]); Type: COMMENT; Schema: workspace; Owner: -
@@ -645,11 +650,13 @@ COMMENT ON FUNCTION workspace.holds_all(p_permissions text[]) IS 'Whether the ac
 --
 
 CREATE FUNCTION workspace.is_participant(p_conversation_id uuid) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'workspace'
-    AS $$ SELECT EXISTS (SELECT FROM workspace.conversation_participants p
-                        WHERE p.conversation_id = p_conversation_id
-                          AND p.user_id = workspace.current_user_id()) $$;
+    AS $$
+BEGIN
+  RETURN EXISTS (SELECT FROM workspace.conversation_participants p
+                  WHERE p.conversation_id = p_conversation_id AND p.user_id = workspace.current_user_id());
+END $$;
 
 --
 -- Name: FUNCTION is_participant(p_conversation_id uuid); Type: COMMENT; Schema: workspace; Owner: -
@@ -706,9 +713,9 @@ COMMENT ON FUNCTION workspace.keep_an_owner() IS 'Trigger: refuses (OW001) remov
 --
 
 CREATE FUNCTION workspace.owner_role_id() RETURNS uuid
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'workspace'
-    AS $$ SELECT r.id FROM workspace.roles r WHERE r.organization_id IS NULL AND r.name = 'owner' $$;
+    AS $$ BEGIN RETURN (SELECT r.id FROM workspace.roles r WHERE r.organization_id IS NULL AND r.name = 'owner'); END $$;
 
 --
 -- Name: FUNCTION owner_role_id(); Type: COMMENT; Schema: workspace; Owner: -
@@ -736,18 +743,20 @@ COMMENT ON FUNCTION workspace.permission_covers(held text[], wanted text) IS 'Wh
 --
 
 CREATE FUNCTION workspace.permissions_of(p_user_id uuid) RETURNS text[]
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'workspace'
     AS $$
-  SELECT coalesce(array_agg(DISTINCT p ORDER BY p), '{}')
-    FROM workspace.user_roles g
-    JOIN workspace.roles r ON r.id = g.role_id AND (r.organization_id IS NULL OR r.organization_id = g.organization_id)
-    JOIN workspace.users u ON u.id = g.user_id AND u.organization_id = g.organization_id AND u.is_active
-   CROSS JOIN unnest(r.permissions) AS p
-   WHERE g.user_id = p_user_id
-     AND g.organization_id = workspace.current_org_id()
-     AND (g.expires_at IS NULL OR g.expires_at > now())
-  $$;
+BEGIN
+  RETURN (
+    SELECT coalesce(array_agg(DISTINCT p ORDER BY p), '{}')
+      FROM workspace.user_roles g
+      JOIN workspace.roles r ON r.id = g.role_id AND (r.organization_id IS NULL OR r.organization_id = g.organization_id)
+      JOIN workspace.users u ON u.id = g.user_id AND u.organization_id = g.organization_id AND u.is_active
+     CROSS JOIN unnest(r.permissions) AS p
+     WHERE g.user_id = p_user_id
+       AND g.organization_id = workspace.current_org_id()
+       AND (g.expires_at IS NULL OR g.expires_at > now()));
+END $$;
 
 --
 -- Name: FUNCTION permissions_of(p_user_id uuid); Type: COMMENT; Schema: workspace; Owner: -
@@ -780,10 +789,10 @@ COMMENT ON FUNCTION workspace.require_permission(p_permission text) IS 'Raises 4
 --
 
 CREATE FUNCTION workspace.role_permissions(p_role_id uuid) RETURNS text[]
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'workspace'
-    AS $$ SELECT r.permissions FROM workspace.roles r
-         WHERE r.id = p_role_id AND (r.organization_id IS NULL OR r.organization_id = workspace.current_org_id()) $$;
+    AS $$ BEGIN RETURN (SELECT r.permissions FROM workspace.roles r
+                       WHERE r.id = p_role_id AND (r.organization_id IS NULL OR r.organization_id = workspace.current_org_id())); END $$;
 
 --
 -- Name: FUNCTION role_permissions(p_role_id uuid); Type: COMMENT; Schema: workspace; Owner: -

@@ -69,9 +69,12 @@ INSERT INTO workspace.roles (organization_id, name, description, is_system, perm
 ON CONFLICT (organization_id, name) DO UPDATE SET description = excluded.description, permissions = excluded.permissions;
 ALTER TABLE workspace.roles FORCE ROW LEVEL SECURITY;
 
+-- The helpers policies call are plpgsql, not SQL: a SQL function whose body reads a table is planned again
+-- at every call (hundreds of microseconds per statement under RLS, measured); plpgsql keeps its plans
+-- for the session.
 CREATE FUNCTION workspace.owner_role_id() RETURNS uuid
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, workspace
-  AS $$ SELECT r.id FROM workspace.roles r WHERE r.organization_id IS NULL AND r.name = 'owner' $$;
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, workspace
+  AS $$ BEGIN RETURN (SELECT r.id FROM workspace.roles r WHERE r.organization_id IS NULL AND r.name = 'owner'); END $$;
 COMMENT ON FUNCTION workspace.owner_role_id() IS 'The id of the system role owner (seeded by the permissions migration).';
 
 CREATE FUNCTION workspace.permission_covers(held text[], wanted text) RETURNS boolean
@@ -80,37 +83,40 @@ CREATE FUNCTION workspace.permission_covers(held text[], wanted text) RETURNS bo
 COMMENT ON FUNCTION workspace.permission_covers(text[], text) IS 'Whether a set of held permissions covers one wanted permission: the same, its resource:*, or *. `users:*` is covered by users:* or * only.';
 
 CREATE FUNCTION workspace.permissions_of(p_user_id uuid) RETURNS text[]
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, workspace
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, workspace
   AS $$
-  SELECT coalesce(array_agg(DISTINCT p ORDER BY p), '{}')
-    FROM workspace.user_roles g
-    JOIN workspace.roles r ON r.id = g.role_id AND (r.organization_id IS NULL OR r.organization_id = g.organization_id)
-    JOIN workspace.users u ON u.id = g.user_id AND u.organization_id = g.organization_id AND u.is_active
-   CROSS JOIN unnest(r.permissions) AS p
-   WHERE g.user_id = p_user_id
-     AND g.organization_id = workspace.current_org_id()
-     AND (g.expires_at IS NULL OR g.expires_at > now())
-  $$;
+BEGIN
+  RETURN (
+    SELECT coalesce(array_agg(DISTINCT p ORDER BY p), '{}')
+      FROM workspace.user_roles g
+      JOIN workspace.roles r ON r.id = g.role_id AND (r.organization_id IS NULL OR r.organization_id = g.organization_id)
+      JOIN workspace.users u ON u.id = g.user_id AND u.organization_id = g.organization_id AND u.is_active
+     CROSS JOIN unnest(r.permissions) AS p
+     WHERE g.user_id = p_user_id
+       AND g.organization_id = workspace.current_org_id()
+       AND (g.expires_at IS NULL OR g.expires_at > now()));
+END $$;
 COMMENT ON FUNCTION workspace.permissions_of(uuid) IS 'The permissions a member of the current organisation holds through unexpired grants (empty for anyone else).';
 
 CREATE FUNCTION workspace.has_permission(p_permission text) RETURNS boolean
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, workspace
-  AS $$ SELECT workspace.permission_covers(workspace.permissions_of(workspace.current_user_id()), p_permission) $$;
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, workspace
+  AS $$ BEGIN RETURN workspace.permission_covers(workspace.permissions_of(workspace.current_user_id()), p_permission); END $$;
 COMMENT ON FUNCTION workspace.has_permission(text) IS 'Whether the acting user (app.user_id) holds the permission in the current organisation; false without an acting user.';
 
 CREATE FUNCTION workspace.holds_all(p_permissions text[]) RETURNS boolean
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, workspace
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, workspace
   AS $$
-  SELECT coalesce(bool_and(workspace.permission_covers(h.held, w)), true)
-    FROM (SELECT workspace.permissions_of(workspace.current_user_id()) AS held) h
-   CROSS JOIN unnest(p_permissions) AS w
-  $$;
+DECLARE
+  held text[] := workspace.permissions_of(workspace.current_user_id());
+BEGIN
+  RETURN coalesce((SELECT bool_and(workspace.permission_covers(held, w)) FROM unnest(p_permissions) AS w), true);
+END $$;
 COMMENT ON FUNCTION workspace.holds_all(text[]) IS 'Whether the acting user holds every one of the permissions (true for an empty list): nobody grants, edits or revokes more than they hold.';
 
 CREATE FUNCTION workspace.role_permissions(p_role_id uuid) RETURNS text[]
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, workspace
-  AS $$ SELECT r.permissions FROM workspace.roles r
-         WHERE r.id = p_role_id AND (r.organization_id IS NULL OR r.organization_id = workspace.current_org_id()) $$;
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, workspace
+  AS $$ BEGIN RETURN (SELECT r.permissions FROM workspace.roles r
+                       WHERE r.id = p_role_id AND (r.organization_id IS NULL OR r.organization_id = workspace.current_org_id())); END $$;
 COMMENT ON FUNCTION workspace.role_permissions(uuid) IS 'The permissions of a role the current organisation may grant (its own or a system role); NULL otherwise.';
 
 CREATE FUNCTION workspace.require_permission(p_permission text) RETURNS void

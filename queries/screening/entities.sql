@@ -32,6 +32,21 @@ SELECT e.entity_id, e.entity_type, e.canonical_identifiers, l.deleted_at, e.crea
   JOIN screening.tenant_entities l ON l.entity_id = e.entity_id AND l.tenant_id = :tenantId!
  WHERE e.entity_id = :entityId! AND (l.deleted_at IS NULL OR :includeDeleted!::boolean);
 
+/* @name EntityByIdRecorded */
+-- EntityById writing its own data_accessed event in the same statement, only when it reveals a row (a
+-- data-modifying CTE always runs): the personal read and its access record in one round trip.
+WITH e AS (
+  SELECT e.entity_id, e.entity_type, e.canonical_identifiers, l.deleted_at, e.created_at, e.updated_at
+    FROM screening.entities e
+    JOIN screening.tenant_entities l ON l.entity_id = e.entity_id AND l.tenant_id = :tenantId!
+   WHERE e.entity_id = :entityId! AND (l.deleted_at IS NULL OR :includeDeleted!::boolean)
+), recorded AS (
+  INSERT INTO screening.audit_events (tenant_id, actor_id, event_type, correlation_id, entity_id, details)
+  SELECT :tenantId!, :actorId, 'data_accessed', :correlationId!, e.entity_id, :details!::jsonb FROM e
+  RETURNING event_id
+)
+SELECT e.* FROM e;
+
 /* @name EntityRow */
 -- One entity row by primary key, as stored (the owner sees every row; `app` only its tenant's). `make bench`
 -- compares this lookup across clients.

@@ -103,6 +103,12 @@ interface DeclarationBase<S extends z.ZodType, Ctx, R> {
    * is one round trip. A second statement from the body is refused (an Error), so a wrong declaration shows.
    */
   oneStatement?: true;
+  /**
+   * For `audit: "access"` with `oneStatement`: the body's statement writes the data-access record itself (a
+   * data-modifying CTE that inserts it only when it reveals a row), so the runner writes none and the call
+   * is one round trip. The registry test checks such reads still leave exactly one record.
+   */
+  accessInStatement?: true;
   run(input: z.output<S>, call: Call<Ctx>): Promise<R>;
 }
 
@@ -159,6 +165,8 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
     if (REGISTRY.has(d.name)) throw new Error(`operation ${d.name} is declared twice`);
     if (d.audit === "access" && !domain.recordAccess) throw new Error(`operation ${d.name} audits access, but ${domain.name} has no access record`);
     if (d.oneStatement && d.kind !== "read") throw new Error(`operation ${d.name}: oneStatement is for reads (nothing after the statement may undo it)`);
+    if (d.accessInStatement && !(d.audit === "access" && d.oneStatement))
+      throw new Error(`operation ${d.name}: accessInStatement needs audit "access" and oneStatement`);
     if (d.permission !== undefined && !PERMISSION.test(d.permission))
       throw new Error(`operation ${d.name}: permission ${d.permission} must be resource:action`);
     const readOnly = d.kind === "read" && d.audit !== "access";
@@ -183,7 +191,7 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
             ctx,
             async (c) => {
               const r = await d.run(p, { c, ctx, db });
-              if (d.audit === "access") {
+              if (d.audit === "access" && !d.accessInStatement) {
                 const rec = d.accessed ? d.accessed(p, r) : {};
                 if (rec) {
                   // The access record is the transaction's last statement: COMMIT rides with it (pipelined pools).
@@ -193,7 +201,7 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
               }
               return r;
             },
-            { ...d.tx, readOnly, oneStatement: d.oneStatement === true && d.audit !== "access" },
+            { ...d.tx, readOnly, oneStatement: d.oneStatement === true && (d.audit !== "access" || d.accessInStatement === true) },
             d as Declaration<z.ZodType, Ctx, unknown>,
           );
           span.setStatus({ code: SpanStatusCode.OK });

@@ -120,7 +120,13 @@ async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Pr
       return result;
     } catch (caught) {
       // A refused BEGIN message is the cause; the statements behind it only saw an aborted transaction.
-      const e = (opened && (await opened.then(() => undefined, (b: unknown) => b))) || caught;
+      const e =
+        (opened &&
+          (await opened.then(
+            () => undefined,
+            (b: unknown) => b,
+          ))) ||
+        caught;
       let broken: Error | undefined;
       const sentCommit = pipelined?.takePendingCommit();
       try {

@@ -4,6 +4,8 @@ import { PreparedQuery } from '@pgtyped/runtime';
 
 export type entity_type = 'address' | 'individual' | 'organization';
 
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
 export type NumberOrString = number | string;
 
 export type stringArray = (string)[];
@@ -188,6 +190,57 @@ const entityByIdIR: any = {"usedParamSet":{"tenantId":true,"entityId":true,"incl
  * ```
  */
 export const entityById = new PreparedQuery<IEntityByIdParams,IEntityByIdResult>(entityByIdIR);
+
+
+/** 'EntityByIdRecorded' parameters type */
+export interface IEntityByIdRecordedParams {
+  actorId?: string | null | void;
+  correlationId: string;
+  details: Json;
+  entityId: string;
+  includeDeleted: boolean;
+  tenantId: string;
+}
+
+/** 'EntityByIdRecorded' return type */
+export interface IEntityByIdRecordedResult {
+  /** AES-256-GCM ciphertext (key id inside) of the JSON object of identifiers (ssn, ein, ...). Never plaintext. */
+  canonical_identifiers: Buffer;
+  created_at: Date;
+  /** Soft delete by this tenant: it stopped using the entity (hidden from its reads, graph and new links); restore clears it. */
+  deleted_at: Date | null;
+  entity_id: string;
+  entity_type: entity_type;
+  updated_at: Date;
+}
+
+/** 'EntityByIdRecorded' query type */
+export interface IEntityByIdRecordedQuery {
+  params: IEntityByIdRecordedParams;
+  result: IEntityByIdRecordedResult;
+}
+
+const entityByIdRecordedIR: any = {"usedParamSet":{"tenantId":true,"entityId":true,"includeDeleted":true,"actorId":true,"correlationId":true,"details":true},"params":[{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":427,"b":436},{"a":661,"b":670}]},{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":461,"b":470}]},{"name":"includeDeleted","required":true,"transform":{"type":"scalar"},"locs":[{"a":501,"b":516}]},{"name":"actorId","required":false,"transform":{"type":"scalar"},"locs":[{"a":673,"b":680}]},{"name":"correlationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":700,"b":714}]},{"name":"details","required":true,"transform":{"type":"scalar"},"locs":[{"a":730,"b":738}]}],"statement":"-- EntityById writing its own data_accessed event in the same statement, only when it reveals a row (a\n-- data-modifying CTE always runs): the personal read and its access record in one round trip.\nWITH e AS (\n  SELECT e.entity_id, e.entity_type, e.canonical_identifiers, l.deleted_at, e.created_at, e.updated_at\n    FROM screening.entities e\n    JOIN screening.tenant_entities l ON l.entity_id = e.entity_id AND l.tenant_id = :tenantId!\n   WHERE e.entity_id = :entityId! AND (l.deleted_at IS NULL OR :includeDeleted!::boolean)\n), recorded AS (\n  INSERT INTO screening.audit_events (tenant_id, actor_id, event_type, correlation_id, entity_id, details)\n  SELECT :tenantId!, :actorId, 'data_accessed', :correlationId!, e.entity_id, :details!::jsonb FROM e\n  RETURNING event_id\n)\nSELECT e.* FROM e"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- EntityById writing its own data_accessed event in the same statement, only when it reveals a row (a
+ * -- data-modifying CTE always runs): the personal read and its access record in one round trip.
+ * WITH e AS (
+ *   SELECT e.entity_id, e.entity_type, e.canonical_identifiers, l.deleted_at, e.created_at, e.updated_at
+ *     FROM screening.entities e
+ *     JOIN screening.tenant_entities l ON l.entity_id = e.entity_id AND l.tenant_id = :tenantId!
+ *    WHERE e.entity_id = :entityId! AND (l.deleted_at IS NULL OR :includeDeleted!::boolean)
+ * ), recorded AS (
+ *   INSERT INTO screening.audit_events (tenant_id, actor_id, event_type, correlation_id, entity_id, details)
+ *   SELECT :tenantId!, :actorId, 'data_accessed', :correlationId!, e.entity_id, :details!::jsonb FROM e
+ *   RETURNING event_id
+ * )
+ * SELECT e.* FROM e
+ * ```
+ */
+export const entityByIdRecorded = new PreparedQuery<IEntityByIdRecordedParams,IEntityByIdRecordedResult>(entityByIdRecordedIR);
 
 
 /** 'EntityRow' parameters type */
