@@ -3,6 +3,12 @@
  * at 20,000 embeddings of 1536 dimensions drawn from a low-dimensional latent space (uniform random vectors
  * make recall meaningless), for hnsw.ef_search 40 and 100, through the workspace service.
  *
+ * Issue 16 adds the raw pgvector SQL on the same data in the same run: BEGIN, SET LOCAL hnsw.ef_search,
+ * the ORDER BY embedding <=> $1 LIMIT 10 query, COMMIT, as the table owner (no RLS, no validation, no
+ * accessed_at update). The service searches as `app` under RLS, validates the 1,536 numbers, honours the
+ * user's preferences and moves accessed_at of what it returns (so it commits durably): the user here allows
+ * 10 memories per request (the default is 5).
+ *
  * Rows are loaded with the COPY path (src/db/copy.ts, vector column) before the HNSW index exists; the index
  * is then built as the migration defines it, with maintenance_work_mem 512MB (SET LOCAL).
  */
@@ -91,6 +97,7 @@ export async function semanticWorkload(b: BenchContext): Promise<ResultRow[]> {
     org.id,
     `${slug}@bench.invalid`,
   ]);
+  await b.plain.query("INSERT INTO workspace.user_preferences (user_id, max_memories_per_request) VALUES ($1, 10)", [user.id]);
   const indexDef = (await one<{ def: string }>("SELECT pg_get_indexdef('workspace.idx_memories_embedding'::regclass) AS def")).def;
 
   // Load without the index, then build it once (what a bulk import should do).
@@ -153,7 +160,34 @@ export async function semanticWorkload(b: BenchContext): Promise<ResultRow[]> {
     }
     return { ...summarise(`ef${ef}`, lat), recall: hits / (10 * QUERIES) };
   };
+  const raw = async (ef: number) => {
+    const lat: number[] = [];
+    let hits = 0;
+    for (const [i, q] of queries.entries()) {
+      const t0 = performance.now();
+      const cl = await b.plain.connect();
+      let ids: string[];
+      try {
+        await cl.query("BEGIN");
+        await cl.query(`SET LOCAL hnsw.ef_search = ${ef}`);
+        const r = await cl.query<{ id: string }>(
+          "SELECT id FROM workspace.memories WHERE user_id = $1 AND deleted_at IS NULL AND embedding IS NOT NULL ORDER BY embedding <=> $2::vector LIMIT 10",
+          [user.id, vectorText(q)],
+        );
+        await cl.query("COMMIT");
+        ids = r.rows.map((x) => x.id);
+      } finally {
+        cl.release();
+      }
+      lat.push(performance.now() - t0);
+      const truth = new Set(exactIds[i]);
+      hits += ids.filter((id) => truth.has(id)).length;
+      if (i % 10 === 0) p.update(`raw pgvector ef_search ${ef}: ${i}/${QUERIES}`);
+    }
+    return { ...summarise(`raw${ef}`, lat), recall: hits / (10 * QUERIES) };
+  };
   const ef40 = await ann(40);
+  const raw40 = await raw(40);
   const ef100 = await ann(100);
   const exact = summarise("exact", exactLat);
   p.done();
@@ -176,10 +210,18 @@ export async function semanticWorkload(b: BenchContext): Promise<ResultRow[]> {
         contender: `ours: semanticSearchMemories, HNSW ef_search ${ef}`,
         p50Ms: m.p50,
         p99Ms: m.p99,
-        ratios: { "recall@10": m.recall, "x exact time": ratio(m.p50, exact.p50) },
-        note: `recall@10 ${m.recall.toFixed(3)}`,
+        ratios: { "recall@10": m.recall, "x exact time": ratio(m.p50, exact.p50), ...(ef === 40 ? { "x raw pgvector": ratio(m.p50, raw40.p50) } : {}) },
+        note: `recall@10 ${m.recall.toFixed(3)}${ef === 40 ? "; goal <= 1.2x raw pgvector at the same recall, p50 <= 5 ms" : ""}`,
       };
     }),
+    {
+      workload: W,
+      contender: "raw pgvector SQL (owner: BEGIN, SET LOCAL hnsw.ef_search 40, ORDER BY <=> LIMIT 10, COMMIT)",
+      p50Ms: raw40.p50,
+      p99Ms: raw40.p99,
+      ratios: { "recall@10": raw40.recall, "x exact time": ratio(raw40.p50, exact.p50) },
+      note: `recall@10 ${raw40.recall.toFixed(3)}; 4 round trips, no RLS, no validation, no accessed_at update`,
+    },
     {
       workload: W,
       contender: "load (COPY) + HNSW build",
