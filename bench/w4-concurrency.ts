@@ -5,6 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import postgres from "postgres";
 import { recordAuditEvent } from "../src/screening";
 import { insertAuditEvent } from "../src/screening/queries/audit.queries";
 import { entityRow } from "../src/screening/queries/entities.queries";
@@ -60,6 +61,17 @@ export async function concurrencyWorkload(b: BenchContext): Promise<ResultRow[]>
     },
   };
 
+  // postgres.js (issue 16): the same reads and writes through its own pool of the same size.
+  const pjs = postgres(b.engine.url, { max: b.poolSize, prepare: true, onnotice: () => {} });
+  const viaPostgresJs: Ops = {
+    read: () => pjs.unsafe(text, [pick()]),
+    write: () =>
+      pjs.begin((sql) => [
+        sql`SELECT set_config('role', 'app', true), set_config('app.tenant_id', ${b.ctx.tenantId}, true)`,
+        sql.unsafe(auditSql, [b.ctx.tenantId, b.ctx.actorId, "data_accessed", b.ctx.correlationId, pick(), { via: "bench" }, null]),
+      ]),
+  };
+
   const run = async (label: string, callers: number, ops: Ops) => {
     const latencies: number[] = [];
     let errors = 0;
@@ -102,12 +114,27 @@ export async function concurrencyWorkload(b: BenchContext): Promise<ResultRow[]>
     }),
   );
   results.push({ contender: `plain pg pool (${b.poolSize} conns), ${top} callers`, r: plainMix, mix: true });
+  if (!embedded)
+    results.push({
+      contender: `postgres.js (${b.poolSize} conns), ${top} callers`,
+      r: await run("postgres.js", top, viaPostgresJs),
+      mix: true,
+      base: plainMix,
+    });
   // Lookups only: the same work as pgbench -S, for the ratio to the ceiling.
   const readsOnly = (o: Ops): Ops => ({ read: o.read, write: o.read });
   const oursReads = await run("ours, lookups only", top, readsOnly(ours));
   const plainReads = await run("plain pg, lookups only", top, readsOnly(plain));
   results.push({ contender: `ours: lookups only, ${top} callers`, r: oursReads, mix: false, base: plainReads, goal: true });
   results.push({ contender: `plain pg: lookups only, ${top} callers`, r: plainReads, mix: false });
+  if (!embedded)
+    results.push({
+      contender: `postgres.js: lookups only, ${top} callers`,
+      r: await run("postgres.js, lookups only", top, readsOnly(viaPostgresJs)),
+      mix: false,
+      base: plainReads,
+    });
+  await pjs.end();
 
   let ceiling: number | undefined;
   let ceilingNote = "";
