@@ -2064,7 +2064,8 @@ CREATE TABLE workspace.memories (
     CONSTRAINT memories_source_format CHECK ((source ~ '^[a-z][a-z0-9_]{0,49}$'::text)),
     CONSTRAINT memories_source_id_length CHECK ((char_length(source_id) <= 255)),
     CONSTRAINT memories_title_length CHECK ((char_length(title) <= 500))
-);
+)
+WITH (fillfactor='80');
 
 ALTER TABLE ONLY workspace.memories FORCE ROW LEVEL SECURITY;
 
