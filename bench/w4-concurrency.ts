@@ -2,14 +2,19 @@
  * Workload 4: 200 and 1,000 concurrent callers through one pool, a read-mostly mix (9 lookups by primary
  * key through the layer for every audited service write), for a fixed time each. Zero errors required.
  * Ceiling: pgbench -S (select-only, prepared) with as many connections as the pool, when pgbench is installed.
+ * Issue 16: postgres.js with the same reads and writes, and the top level of the mix again through
+ * bench/latency-proxy.ts (BENCH_LATENCY_MS each way, default 0.25) for ours, plain pg and postgres.js.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import pg from "pg";
 import postgres from "postgres";
+import { type Db, dbFor } from "../src/db/connect";
 import { recordAuditEvent } from "../src/screening";
 import { insertAuditEvent } from "../src/screening/queries/audit.queries";
 import { entityRow } from "../src/screening/queries/entities.queries";
-import type { BenchContext } from "./context";
+import { benchConfig, type BenchContext } from "./context";
+import { startLatencyProxy } from "./latency-proxy";
 import { progressLine, ratio, type ResultRow, summarise } from "./harness";
 import { seedEntities, sqlOf } from "./w1-lookup";
 
@@ -39,14 +44,14 @@ export async function concurrencyWorkload(b: BenchContext): Promise<ResultRow[]>
     read: () => Promise<unknown>;
     write: () => Promise<unknown>;
   }
-  const ours: Ops = {
-    read: () => entityRow.run({ entityId: pick() }, b.db.pool),
-    write: () => recordAuditEvent(b.db, b.ctx, { eventType: "data_accessed", entityId: pick(), details: { via: "bench" } }),
-  };
-  const plain: Ops = {
-    read: () => b.plain.query(text, [pick()]),
+  const oursOn = (db: Db): Ops => ({
+    read: () => entityRow.run({ entityId: pick() }, db.pool),
+    write: () => recordAuditEvent(db, b.ctx, { eventType: "data_accessed", entityId: pick(), details: { via: "bench" } }),
+  });
+  const plainOn = (pool: pg.Pool): Ops => ({
+    read: () => pool.query(text, [pick()]),
     write: async () => {
-      const c = await b.plain.connect();
+      const c = await pool.connect();
       try {
         await c.query("BEGIN");
         await c.query("SELECT set_config('role', 'app', true), set_config('app.tenant_id', $1, true)", [b.ctx.tenantId]);
@@ -59,18 +64,21 @@ export async function concurrencyWorkload(b: BenchContext): Promise<ResultRow[]>
         c.release();
       }
     },
-  };
-
+  });
   // postgres.js (issue 16): the same reads and writes through its own pool of the same size.
-  const pjs = postgres(b.engine.url, { max: b.poolSize, prepare: true, onnotice: () => {} });
-  const viaPostgresJs: Ops = {
+  const pjsOn = (pjs: postgres.Sql): Ops => ({
     read: () => pjs.unsafe(text, [pick()]),
     write: () =>
       pjs.begin((sql) => [
         sql`SELECT set_config('role', 'app', true), set_config('app.tenant_id', ${b.ctx.tenantId}, true)`,
         sql.unsafe(auditSql, [b.ctx.tenantId, b.ctx.actorId, "data_accessed", b.ctx.correlationId, pick(), { via: "bench" }, null]),
       ]),
-  };
+  });
+  const newPostgresJs = (url: string) => postgres(url, { max: b.poolSize, prepare: true, onnotice: () => {} });
+  const ours = oursOn(b.db);
+  const plain = plainOn(b.plain);
+  const pjs = newPostgresJs(b.engine.url);
+  const viaPostgresJs = pjsOn(pjs);
 
   const run = async (label: string, callers: number, ops: Ops) => {
     const latencies: number[] = [];
@@ -135,6 +143,31 @@ export async function concurrencyWorkload(b: BenchContext): Promise<ResultRow[]>
       base: plainReads,
     });
   await pjs.end();
+
+  // The same mix through a proxy adding BENCH_LATENCY_MS (default 0.25) each way: what round trips cost
+  // when the database is on another host.
+  if (!embedded) {
+    const delayMs = Number(process.env.BENCH_LATENCY_MS ?? 0.25);
+    const tag = `+${delayMs} ms each way`;
+    const proxy = await startLatencyProxy(b.engine.url, delayMs);
+    const dbP = dbFor({ ...b.engine, url: proxy.url, async stop() {} }, { ...benchConfig(proxy.url, b.poolSize), keys: b.db.config.keys });
+    const plainP = new pg.Pool({ connectionString: proxy.url, max: b.poolSize });
+    plainP.on("error", () => {});
+    const pjsP = newPostgresJs(proxy.url);
+    try {
+      const o = await run(`ours, ${tag}`, top, oursOn(dbP));
+      const pl = await run(`plain pg, ${tag}`, top, plainOn(plainP));
+      const pj = await run(`postgres.js, ${tag}`, top, pjsOn(pjsP));
+      results.push({ contender: `ours: layer pool (${b.poolSize} conns), ${top} callers, ${tag}`, r: o, mix: true, base: pl });
+      results.push({ contender: `plain pg pool (${b.poolSize} conns), ${top} callers, ${tag}`, r: pl, mix: true });
+      results.push({ contender: `postgres.js (${b.poolSize} conns), ${top} callers, ${tag}`, r: pj, mix: true, base: pl });
+    } finally {
+      await plainP.end();
+      await pjsP.end();
+      await dbP.pool.end();
+      await proxy.close();
+    }
+  }
 
   let ceiling: number | undefined;
   let ceilingNote = "";
