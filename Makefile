@@ -68,11 +68,12 @@ bench: $(DEPS) ## Benchmarks vs plain pg, Kysely, Drizzle, COPY and pgbench on a
 $(SQUAWK):
 	npm install --prefix .tools/squawk-$(SQUAWK_VERSION) --no-save --no-package-lock --no-audit --no-fund squawk-cli@$(SQUAWK_VERSION)
 
-lint: $(DEPS) $(SQUAWK) ## Type-check (tsc), lint TypeScript (eslint), check formatting (prettier) and migrations (squawk)
+lint: $(DEPS) $(SQUAWK) ## Type-check (tsc), lint TypeScript (eslint), check formatting (prettier) and migrations (squawk; CONCURRENTLY without timeouts in TS ones)
 	@node_modules/.bin/tsc --noEmit
 	@node_modules/.bin/eslint --max-warnings 0 .
 	@node_modules/.bin/prettier --check --log-level warn "**/*.{ts,js,json}"
 	@$(SQUAWK) --assume-in-transaction migrations/*.sql
+	@$(CLI) lint-migrations
 
 format: $(DEPS) ## Format TypeScript, JavaScript and JSON with prettier (make lint checks it)
 	@node_modules/.bin/prettier --write --log-level warn "**/*.{ts,js,json}"

@@ -131,6 +131,18 @@ export async function doctor(db: Queryable, monthsAhead = 3): Promise<CheckResul
   ).catch(() => []);
   results.push({ name: "DEFAULT partitions are empty", why: "rows there block creating their month's partition", problems: defaults });
 
+  const invalid = await list(
+    db,
+    `SELECT n.nspname || '.' || c.relname || ' on ' || i.indrelid::regclass::text AS v
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
+  );
+  results.push({
+    name: "no INVALID indexes",
+    why: "a cancelled or failed CREATE INDEX CONCURRENTLY leaves one: it costs writes and serves no read; drop it (DROP INDEX CONCURRENTLY) and build it again",
+    problems: invalid,
+  });
+
   return [...results, ...(await checkConventions(db))];
 }
 

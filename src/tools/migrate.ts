@@ -55,6 +55,30 @@ SET LOCAL statement_timeout = '60s';
 
 `;
 
+/**
+ * What `make lint` refuses in non-transactional (TypeScript/JavaScript) migrations, which squawk does not
+ * read: a lock_timeout (or statement_timeout) set to anything but 0 in a migration that builds or drops an
+ * index CONCURRENTLY. A concurrent build waits for every transaction older than itself; a short timeout
+ * cancels it half-way and leaves an INVALID index behind (make doctor reports those). Returns one line per
+ * offending file.
+ */
+export function lintConcurrentMigrations(dir = MIGRATIONS_DIR): string[] {
+  const problems: string[] = [];
+  for (const f of fs.readdirSync(dir).filter((x) => /\.(ts|js)$/.test(x))) {
+    const text = fs.readFileSync(path.join(dir, f), "utf8");
+    if (!/\bCONCURRENTLY\b/i.test(text)) continue;
+    if (!/noTransaction\(\)/.test(text)) problems.push(`${f}: uses CONCURRENTLY without pgm.noTransaction() (it cannot run in a transaction)`);
+    for (const m of text.matchAll(/\b(lock_timeout|statement_timeout)\s*(?:=|TO)\s*'?([^'";\s)]+)/gi)) {
+      if (!/^0+(ms|s)?$/i.test(m[2] as string)) {
+        problems.push(
+          `${f}: sets ${m[1]} = ${m[2]} around CONCURRENTLY: a concurrent build waits for older transactions, a timeout cancels it and leaves an INVALID index (set it to 0)`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
 /** Create migrations/<17-digit UTC timestamp>_<name>.sql from the template; returns its path. */
 export function newMigration(name: string, dir = MIGRATIONS_DIR): string {
   if (!/^[a-z][a-z0-9_]{2,80}$/.test(name)) {

@@ -2,8 +2,12 @@
  * Catalog conventions and `make doctor`, checked against the fully migrated schema. The rules live once, in
  * src/db/doctor.ts; here each must hold, and each must be able to fail (shown on deliberately bad tables).
  */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CONVENTIONS, checkConventions, doctor, formatReport } from "../../src/tools/doctor";
+import { lintConcurrentMigrations } from "../../src/tools/migrate";
 import { useTestDb } from "../support/db";
 
 const t = useTestDb();
@@ -60,5 +64,41 @@ describe("doctor", () => {
     expect(ok).toBe(false);
     expect(text).toContain("wills.audit_logs: 1 row(s) in audit_logs_default");
     expect(text).toContain(`wills.audit_logs: no partition for ${part.split("_p")[1]}`);
+  });
+});
+
+describe("concurrent index builds", () => {
+  it("make doctor reports an INVALID index (what a cancelled or failed CREATE INDEX CONCURRENTLY leaves)", async () => {
+    await t.db.pool.query("CREATE TABLE public.doctor_probe (x int)");
+    await t.db.pool.query("INSERT INTO public.doctor_probe VALUES (1), (1)");
+    // A unique concurrent build over duplicates fails and leaves its index behind, INVALID.
+    await expect(t.db.pool.query("CREATE UNIQUE INDEX CONCURRENTLY doctor_probe_x ON public.doctor_probe (x)")).rejects.toThrow();
+    const { text, ok } = formatReport(await doctor(t.db.pool));
+    expect(ok).toBe(false);
+    expect(text).toContain("FAIL no INVALID indexes");
+    expect(text).toContain("public.doctor_probe_x on doctor_probe");
+    await t.db.pool.query("DROP TABLE public.doctor_probe");
+    expect(formatReport(await doctor(t.db.pool)).text).toContain("ok   no INVALID indexes");
+  });
+
+  it("make lint refuses a non-transactional migration that sets a timeout around CONCURRENTLY, and one without noTransaction", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lint-migrations-"));
+    const write = (name: string, body: string) => fs.writeFileSync(path.join(dir, name), body);
+    write(
+      "1_ok.ts",
+      `export async function up(pgm) { pgm.noTransaction(); pgm.sql("SET lock_timeout = 0"); pgm.sql("CREATE INDEX CONCURRENTLY i ON t (x)"); }`,
+    );
+    write(
+      "2_timeout.ts",
+      `export async function up(pgm) { pgm.noTransaction(); pgm.sql("SET lock_timeout = '5s'"); pgm.sql("CREATE INDEX CONCURRENTLY i ON t (x)"); }`,
+    );
+    write("3_in_tx.ts", `export async function up(pgm) { pgm.sql("CREATE INDEX CONCURRENTLY i ON t (x)"); }`);
+    write("4_plain.sql", "SET LOCAL lock_timeout = '5s'; CREATE INDEX i ON t (x);");
+    const problems = lintConcurrentMigrations(dir);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^2_timeout\.ts: sets lock_timeout = 5s around CONCURRENTLY/);
+    expect(problems[1]).toMatch(/^3_in_tx\.ts: uses CONCURRENTLY without pgm\.noTransaction\(\)/);
+    expect(lintConcurrentMigrations()).toEqual([]); // the project's own migrations
+    fs.rmSync(dir, { recursive: true });
   });
 });
