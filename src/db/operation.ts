@@ -167,6 +167,8 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
     if (d.oneStatement && d.kind !== "read") throw new Error(`operation ${d.name}: oneStatement is for reads (nothing after the statement may undo it)`);
     if (d.accessInStatement && !(d.audit === "access" && d.oneStatement))
       throw new Error(`operation ${d.name}: accessInStatement needs audit "access" and oneStatement`);
+    if (d.oneStatement && d.audit === "access" && !d.accessInStatement)
+      throw new Error(`operation ${d.name}: the runner's access record would be a second statement: declare accessInStatement or drop oneStatement`);
     if (d.permission !== undefined && !PERMISSION.test(d.permission))
       throw new Error(`operation ${d.name}: permission ${d.permission} must be resource:action`);
     const readOnly = d.kind === "read" && d.audit !== "access";
@@ -201,7 +203,7 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
               }
               return r;
             },
-            { ...d.tx, readOnly, oneStatement: d.oneStatement === true && (d.audit !== "access" || d.accessInStatement === true) },
+            { ...d.tx, readOnly, oneStatement: d.oneStatement === true },
             d as Declaration<z.ZodType, Ctx, unknown>,
           );
           span.setStatus({ code: SpanStatusCode.OK });

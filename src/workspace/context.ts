@@ -13,7 +13,7 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import { ForbiddenError } from "../db/errors";
+import { ForbiddenError, NotFoundError } from "../db/errors";
 import { defineDomain, platformDomain } from "../db/operation";
 import { many } from "../db/rows";
 import { setLocalTenant } from "../db/tx";
@@ -34,6 +34,14 @@ export type WorkspaceContext = Readonly<z.output<typeof contextSchema>>;
 
 export function workspaceContext(input: z.input<typeof contextSchema>): WorkspaceContext {
   return Object.freeze(parseInput(contextSchema, input, "workspace context"));
+}
+
+/**
+ * Why a change found no row: the row is there but guarded by the permission policies (ForbiddenError), or
+ * it is not there at all (NotFoundError). Runs only on that failure path.
+ */
+export async function refusal(exists: Promise<unknown>, reason: string, notFound: string): Promise<never> {
+  throw (await exists) != null ? new ForbiddenError(reason) : new NotFoundError(notFound);
 }
 
 /** The acting user; operations declared with `context: "user"` are admitted only with one. */

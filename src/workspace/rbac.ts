@@ -13,10 +13,9 @@
  * (everything but deleting the organisation and touching owners), member (no permission).
  */
 import { z } from "zod";
-import { ForbiddenError, NotFoundError } from "../db/errors";
 import { many, maybeOne, one } from "../db/rows";
 import { timestamp } from "../db/validate";
-import { operation, recordAudit } from "./context";
+import { operation, recordAudit, refusal } from "./context";
 import type { IInsertRoleResult } from "./queries/rbac.queries";
 import { sql } from "./sql";
 
@@ -51,13 +50,6 @@ const description = z.string().max(10_000);
 const permissions = z.array(rolePermission).max(200);
 const unique = (ps: string[]) => [...new Set(ps)];
 
-/**
- * Why a change found no row: the row is there but guarded by the permission policies (ForbiddenError), or
- * it is not there at all (NotFoundError). Runs only on that failure path.
- */
-async function refusal(exists: Promise<unknown>, reason: string, notFound: string): Promise<never> {
-  throw (await exists) != null ? new ForbiddenError(reason) : new NotFoundError(notFound);
-}
 const GUARDED_ROLE = "the role is a system role or carries permissions the acting user does not hold";
 
 /** Create a role of the organisation: a named set of permissions, none of them beyond the creator's own. */

@@ -10,10 +10,9 @@
 import crypto from "node:crypto";
 import { z } from "zod";
 import { many, maybeOne, one } from "../db/rows";
-import { ForbiddenError, NotFoundError } from "../db/errors";
 import { setLocalTenant } from "../db/tx";
 import { jsonRecord, timestamp } from "../db/validate";
-import { actingUser, type AuditEntry, operation, platformOperation, recordAudit, recordPlatformAudit, word, workspaceContext } from "./context";
+import { actingUser, type AuditEntry, operation, platformOperation, recordAudit, recordPlatformAudit, refusal, word, workspaceContext } from "./context";
 import type { IGetPreferencesResult, IInsertOrganizationResult, IInsertUserResult } from "./queries/organizations.queries";
 import { sql } from "./sql";
 
@@ -174,10 +173,11 @@ export const deleteUser = operation({
   audit: "change",
   async run(p, { c, ctx }): Promise<void> {
     if (!(await maybeOne(sql.organizations.deleteUser, { id: p.userId }, c))) {
-      const exists = await maybeOne(sql.organizations.getUser, { id: p.userId }, c);
-      throw exists
-        ? new ForbiddenError("the member holds permissions the acting user does not hold")
-        : new NotFoundError("user not found in this organization");
+      await refusal(
+        maybeOne(sql.organizations.getUser, { id: p.userId }, c),
+        "the member holds permissions the acting user does not hold",
+        "user not found in this organization",
+      );
     }
     await recordAudit(c, ctx, { action: "user.deleted", resourceType: "user", resourceId: p.userId });
   },
