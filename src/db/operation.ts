@@ -103,6 +103,8 @@ interface DeclarationBase<S extends z.ZodType, Ctx, R> {
    * is one round trip. A second statement from the body is refused (an Error), so a wrong declaration shows.
    */
   oneStatement?: true;
+  /** Per-call transaction-local settings from the input (e.g. hnsw.ef_search), sent with BEGIN: no round trip of their own. */
+  settings?(input: z.output<S>): Record<string, string>;
   /**
    * For `audit: "access"` with `oneStatement`: the body's statement writes the data-access record itself (a
    * data-modifying CTE that inserts it only when it reveals a row), so the runner writes none and the call
@@ -203,7 +205,7 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
               }
               return r;
             },
-            { ...d.tx, readOnly, oneStatement: d.oneStatement === true },
+            { ...d.tx, readOnly, oneStatement: d.oneStatement === true, settings: d.settings?.(p) },
             d as Declaration<z.ZodType, Ctx, unknown>,
           );
           span.setStatus({ code: SpanStatusCode.OK });

@@ -51,7 +51,16 @@ export interface TxOptions {
    * COMMIT goes right behind that statement, so BEGIN, context, statement and COMMIT make one round trip.
    */
   oneStatement?: boolean;
+  /**
+   * Per-call transaction-local settings (e.g. `hnsw.ef_search`, `statement_timeout`) sent with BEGIN, in the
+   * same message: no statement of their own. Names are constants of the caller (not `role` nor `app.*`,
+   * which the context owns); values are written as escaped literals.
+   */
+  settings?: Record<string, string>;
 }
+
+/** What a per-call setting may be named: a plain or dotted GUC name, never the role or the tenant context. */
+const SETTING_NAME = /^(?!role$|app\.)[a-z_]+(\.[a-z_]+)?$/;
 
 /** Transaction-local settings (set_config(name, value, true) = SET LOCAL) applied right after BEGIN. */
 type LocalSettings = Record<string, string>;
@@ -75,6 +84,11 @@ function beginText(client: pg.ClientBase, begin: string, settings: LocalSettings
 const CHECK_CALL = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\((?:'[a-z_:*]+')?\)$/;
 
 const RETRYABLE = new Set(["40001", "40P01"]);
+
+function perCall(settings: Record<string, string> | undefined): LocalSettings {
+  for (const name of Object.keys(settings ?? {})) if (!SETTING_NAME.test(name)) throw new Error(`per-call setting ${name} is not allowed`);
+  return settings ?? {};
+}
 
 /**
  * Re-runs for stale prepared statements, counted apart from maxRetries: each connection of the pool can
@@ -103,7 +117,7 @@ async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Pr
     const pipelined = client instanceof PreparingClient && client.pipelined ? client : undefined;
     let opened: Promise<unknown> | undefined;
     try {
-      const text = beginText(client, begin, settings, opts.check);
+      const text = beginText(client, begin, { ...perCall(opts.settings), ...settings }, opts.check);
       if (pipelined) {
         // Not awaited: it goes out with the body's first statement. Its outcome is checked below.
         opened = client.query(text);

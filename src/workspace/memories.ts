@@ -2,7 +2,6 @@
  * Memories: create with tags and metadata, embeddings, semantic (pgvector HNSW) and keyword search, soft
  * delete, and which memories a message used. Every memory is private to its user (RLS on app.user_id).
  */
-import type pg from "pg";
 import { z } from "zod";
 import { many, one } from "../db/rows";
 import { jsonRecord } from "../db/validate";
@@ -132,8 +131,8 @@ export const semanticSearchMemories = operation({
   context: "user",
   reveals: "own",
   audit: "none",
+  settings: (p) => hnswSettings(p.efSearch),
   async run(p, { c, ctx }): Promise<SemanticHit[]> {
-    await setHnswSearch(c, p.efSearch);
     return many(
       sql.memories.semanticSearch,
       { userId: actingUser(ctx), embedding: vectorLiteral(p.embedding), k: p.k, tags: p.tags, autoInclude: p.autoInclude },
@@ -142,10 +141,8 @@ export const semanticSearchMemories = operation({
   },
 });
 
-/** Transaction-local HNSW search settings (SET LOCAL): candidate list size and iterative index scans. */
-export async function setHnswSearch(c: pg.ClientBase, efSearch: number) {
-  await c.query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)", [String(efSearch)]);
-}
+/** Transaction-local HNSW search settings: candidate list size and iterative index scans (sent with BEGIN). */
+export const hnswSettings = (efSearch: number) => ({ "hnsw.ef_search": String(efSearch), "hnsw.iterative_scan": "relaxed_order" });
 
 /**
  * Full-text search (English stemming, web-search syntax) over the acting user's live memories. Honours the

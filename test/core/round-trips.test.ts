@@ -72,6 +72,20 @@ describe("round trips per call", () => {
     expect(await tripsOf(() => screening.getEntity(t.db, tenant, { entityId }))).toBe(1);
   });
 
+  it("per-call settings (hnsw.ef_search) ride with BEGIN: a semantic search is its statement plus COMMIT, two round trips", async () => {
+    const embedding = Array.from({ length: ws.EMBEDDING_DIMENSIONS }, (_, i) => (i % 7) / 7);
+    expect(await tripsOf(() => ws.semanticSearchMemories(t.db, owner, { embedding, efSearch: 77 }))).toBe(2);
+    const seen = await t.db.tenant(org.id, (c) => c.query<{ v: string }>("SELECT current_setting('hnsw.ef_search') AS v"), {
+      settings: { "hnsw.ef_search": "77" },
+      oneStatement: true,
+    });
+    expect(seen.rows[0]!.v).toBe("77");
+    // The context's own settings are not the caller's to set.
+    for (const name of ["role", "app.tenant_id"]) {
+      await expect(t.db.tenant(org.id, (c) => c.query("SELECT 1"), { settings: { [name]: "x" } })).rejects.toThrow(/not allowed/);
+    }
+  });
+
   it("a write of two statements (createTask: row, audit row): BEGIN rides with the first, COMMIT waits for the audit row", async () => {
     expect(await tripsOf(() => ws.createTask(t.db, owner, { title: "rt" }))).toBe(3);
   });
