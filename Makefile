@@ -12,7 +12,7 @@ SQUAWK_VERSION := 2.66.0
 SQUAWK := .tools/squawk-$(SQUAWK_VERSION)/node_modules/.bin/squawk
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate migrate-down migration gen db demo doctor explain schema erd test lint format partitions purge-sessions bench clean
+.PHONY: help install migrate migrate-down migrate-repair migration gen db demo doctor explain schema erd test lint format partitions purge-sessions bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ migrate: $(DEPS) ## Apply pending migrations (DATABASE_URL, else embedded .data/
 
 migrate-down: $(DEPS) ## Revert the last migration (n=N for more)
 	@$(CLI) migrate-down $(n)
+
+migrate-repair: $(DEPS) ## Accept an edit to an applied migration: make migrate-repair name=<migration> reason="why"
+	@$(CLI) migrate-repair $(name) "$(reason)"
 
 migration: $(DEPS) ## New migration from the template: make migration name=add_x
 	@$(CLI) migration $(name)

@@ -12,7 +12,7 @@ import { dbFor, openEngine, openLocalEmbedded } from "./db/connect";
 import { type Engine, startEmbedded } from "./db/engine";
 import { AppError } from "./db/errors";
 import { generatedModules } from "./tools/generated";
-import { lintConcurrentMigrations, migrate, newMigration } from "./tools/migrate";
+import { lintConcurrentMigrations, MigrationIntegrityError, migrate, newMigration, repairChecksum } from "./tools/migrate";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -40,7 +40,13 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   async migrate() {
     await withEngine(async (engine) => {
       console.log(`migrating ${describe(engine)}`);
-      const ran = await migrate(engine.url, { direction: "up", onApplied: print });
+      const adopted: string[] = [];
+      const ran = await migrate(engine.url, { direction: "up", onApplied: print, onAdopted: (n) => adopted.push(n) });
+      if (adopted.length) {
+        console.log(
+          `recorded the checksums of ${adopted.length} migration(s) applied before checksums were kept (adopted; docs/dba.md says how to confirm them)`,
+        );
+      }
       console.log(ran.length ? `${ran.length} migration(s) applied` : "already up to date");
     });
   },
@@ -51,6 +57,16 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       console.log(`reverting ${count} migration(s) on ${describe(engine)}`);
       const ran = await migrate(engine.url, { direction: "down", count, onApplied: print });
       console.log(ran.length ? `${ran.length} migration(s) reverted` : "nothing to revert");
+    });
+  },
+
+  /** Accept an edit to an applied migration, with a reason (make migrate-repair name=... reason="..."). */
+  async "migrate-repair"(args) {
+    const [name, ...reason] = args;
+    if (!name) throw new Error('usage: make migrate-repair name=<migration name, without .sql> reason="<why the edit is accepted>"');
+    await withEngine(async (engine) => {
+      const r = await repairChecksum(engine.url, name, reason.join(" "));
+      console.log(`recorded ${name}: sha256 ${r.was?.slice(0, 12) ?? "(none)"} -> ${r.now.slice(0, 12)}, with the reason, on ${describe(engine)}`);
     });
   },
 
@@ -310,7 +326,9 @@ async function main() {
   try {
     await cmd(args);
   } catch (e) {
-    console.error(e instanceof AppError ? `error (${e.code}): ${e.message}` : e);
+    if (e instanceof AppError) console.error(`error (${e.code}): ${e.message}`);
+    else if (e instanceof MigrationIntegrityError) console.error(e.message);
+    else console.error(e);
     process.exit(1);
   }
 }

@@ -2,9 +2,8 @@
  * Health checks of a live database, shared by `make doctor` and the catalog conventions test (one place
  * for each rule). Each check returns the violations it found, by name; an empty list means healthy.
  */
-import fs from "node:fs";
 import type pg from "pg";
-import { MIGRATIONS_DIR, MIGRATIONS_TABLE } from "./migrate";
+import { integrityProblems, MIGRATIONS_DIR, migrationState, unrecorded } from "./migrate";
 
 export interface CheckResult {
   name: string;
@@ -86,7 +85,7 @@ export async function checkConventions(db: Queryable): Promise<CheckResult[]> {
 }
 
 /** Everything `make doctor` checks: server, extensions, migrations, partitions, then the conventions. */
-export async function doctor(db: Queryable, monthsAhead = 3): Promise<CheckResult[]> {
+export async function doctor(db: Queryable, { monthsAhead = 3, dir = MIGRATIONS_DIR } = {}): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   const version = Number((await db.query("SHOW server_version_num")).rows[0].server_version_num);
   results.push({ name: "PostgreSQL 15 or newer", why: "the schema uses PG15 features", problems: version >= 150000 ? [] : [`server_version_num ${version}`] });
@@ -98,18 +97,15 @@ export async function doctor(db: Queryable, monthsAhead = 3): Promise<CheckResul
     problems: ext.map((e) => `missing extension ${e}`),
   });
 
-  const files = fs
-    .readdirSync(MIGRATIONS_DIR)
-    .filter((f) => /\.(sql|ts|js)$/.test(f))
-    .map((f) => f.replace(/\.(sql|ts|js)$/, ""));
-  const hasTable = (await db.query("SELECT to_regclass($1) IS NOT NULL AS ok", [`public.${MIGRATIONS_TABLE}`])).rows[0].ok;
-  const applied = hasTable ? await list(db, `SELECT name AS v FROM public.${MIGRATIONS_TABLE} ORDER BY run_on, id`) : [];
+  const state = await migrationState(db, dir);
+  const missing = unrecorded(state);
   results.push({
-    name: "migrations applied, none unknown",
-    why: "the database must match migrations/ exactly",
+    name: "migrations applied as written (checksums), none unknown, none pending",
+    why: "the database must match migrations/ exactly: an applied migration edited afterwards or run out of order is a schema nobody reviewed",
     problems: [
-      ...files.filter((f) => !applied.includes(f)).map((f) => `pending: ${f}`),
-      ...applied.filter((a) => !files.includes(a)).map((a) => `applied but not in migrations/: ${a}`),
+      ...integrityProblems(state),
+      ...state.files.filter((f) => !state.applied.includes(f.name)).map((f) => `pending: ${f.name}`),
+      ...(missing.length ? [`no checksum recorded yet for ${missing.length} applied migration(s): run make migrate once to adopt them (docs/dba.md)`] : []),
     ],
   });
 

@@ -48,7 +48,7 @@ describe("doctor", () => {
     const results = await doctor(t.db.pool);
     const { text, ok } = formatReport(results);
     expect(ok, text).toBe(true);
-    expect(text).toContain("ok   migrations applied, none unknown");
+    expect(text).toContain("ok   migrations applied as written (checksums), none unknown, none pending");
   });
 
   it("flags rows in a DEFAULT partition and a missing month", async () => {

@@ -21,7 +21,6 @@ const REVIEWED: Record<string, string> = {
   "src/tools/databases.ts: ${q(name)}": "identifier quoted by q()",
   'src/tools/databases.ts: ${q(template ?? "template0")}': "identifier quoted by q()",
   "src/tools/doctor.ts: ${OURS}": "module constant built from literals",
-  "src/tools/doctor.ts: ${MIGRATIONS_TABLE}": "module constant",
   "src/tools/erd.ts: ${OURS}": "module constant built from literals",
   "src/tools/explain.ts: ${captured.text}": "SQL text pgtyped generated from our own queries/*.sql (values stay bind parameters)",
   'src/tools/explain.ts: ${isRead ? "ANALYZE, " : ""}': "choice between two literals",

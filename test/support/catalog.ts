@@ -28,14 +28,14 @@ const SECTIONS: Record<string, string> = {
            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
            LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
           WHERE ${OWN} AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
-            AND c.relname <> 'pgmigrations' AND ${NOT_EXT("pg_class", "c.oid")}`,
+            AND c.relname NOT LIKE 'pgmigrations%' AND ${NOT_EXT("pg_class", "c.oid")}`,
   constraint: `SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(co.oid)
                  || ' comment=' || coalesce(obj_description(co.oid, 'pg_constraint'), '')
                FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace
-              WHERE ${OWN} AND conrelid <> 0 AND conrelid::regclass::text NOT LIKE '%pgmigrations'`,
+              WHERE ${OWN} AND conrelid <> 0 AND conrelid::regclass::text NOT LIKE '%pgmigrations%'`,
   index: `SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE ${OWN} AND i.indrelid::regclass::text NOT LIKE '%pgmigrations' AND ${NOT_EXT("pg_class", "i.indrelid")}`,
+           WHERE ${OWN} AND i.indrelid::regclass::text NOT LIKE '%pgmigrations%' AND ${NOT_EXT("pg_class", "i.indrelid")}`,
   trigger: `SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${OWN} AND NOT t.tgisinternal`,
   function: `SELECT pg_get_functiondef(p.oid) || ' acl=' || coalesce(p.proacl::text, '') || ' comment=' || coalesce(obj_description(p.oid, 'pg_proc'), '')
