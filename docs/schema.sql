@@ -443,6 +443,32 @@ END $$;
 COMMENT ON FUNCTION screening.current_tenant() IS 'The tenant of app.tenant_id while it exists and is active, else NULL. Every screening policy for app goes through it.';
 
 --
+-- Name: entity_for_update(uuid); Type: FUNCTION; Schema: screening; Owner: -
+--
+
+CREATE FUNCTION screening.entity_for_update(p_entity_id uuid) RETURNS TABLE(entity_id uuid, entity_type screening.entity_type, canonical_identifiers bytea, created_at timestamp with time zone, updated_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'screening'
+    AS $$
+DECLARE
+  t uuid := screening.require_live_tenant();
+BEGIN
+  -- Explicit tenant filter: RLS does not bind a superuser owner.
+  RETURN QUERY
+    SELECT e.entity_id, e.entity_type, e.canonical_identifiers, e.created_at, e.updated_at
+      FROM screening.entities e
+     WHERE e.entity_id = p_entity_id
+       AND EXISTS (SELECT FROM screening.tenant_entities l WHERE l.tenant_id = t AND l.entity_id = e.entity_id AND l.deleted_at IS NULL)
+       FOR NO KEY UPDATE OF e;
+END $$;
+
+--
+-- Name: FUNCTION entity_for_update(p_entity_id uuid); Type: COMMENT; Schema: screening; Owner: -
+--
+
+COMMENT ON FUNCTION screening.entity_for_update(p_entity_id uuid) IS 'The entity row, locked until the transaction ends, when the current live tenant uses it and has not deleted it; no row otherwise. The first step of updateEntity.';
+
+--
 -- Name: erase_entity(uuid, uuid, uuid); Type: FUNCTION; Schema: screening; Owner: -
 --
 
@@ -535,6 +561,36 @@ END $$;
 --
 
 COMMENT ON FUNCTION screening.resolve_identifier(p_kind text, p_blind_index bytea) IS 'The entity holding this blind-indexed identifier, linked to the current (live) tenant: how a tenant starts screening a shared entity. NULL when none.';
+
+--
+-- Name: set_entity_identifiers(uuid, bytea, text[], bytea[], text[]); Type: FUNCTION; Schema: screening; Owner: -
+--
+
+CREATE FUNCTION screening.set_entity_identifiers(p_entity_id uuid, p_canonical_identifiers bytea, p_kinds text[], p_blind_indexes bytea[], p_removed_kinds text[]) RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'screening'
+    AS $$
+DECLARE
+  t uuid := screening.require_live_tenant();
+  changed timestamptz;
+BEGIN
+  IF NOT EXISTS (SELECT FROM screening.tenant_entities l WHERE l.tenant_id = t AND l.entity_id = p_entity_id AND l.deleted_at IS NULL) THEN
+    RETURN NULL;
+  END IF;
+  DELETE FROM screening.entity_identifiers i
+   WHERE i.entity_id = p_entity_id AND i.identifier_kind = ANY (coalesce(p_kinds, '{}') || coalesce(p_removed_kinds, '{}'));
+  INSERT INTO screening.entity_identifiers (identifier_kind, blind_index, entity_id)
+  SELECT x.k, x.b, p_entity_id FROM unnest(p_kinds, p_blind_indexes) AS x (k, b);
+  UPDATE screening.entities e SET canonical_identifiers = p_canonical_identifiers WHERE e.entity_id = p_entity_id
+  RETURNING e.updated_at INTO changed;
+  RETURN changed;
+END $$;
+
+--
+-- Name: FUNCTION set_entity_identifiers(p_entity_id uuid, p_canonical_identifiers bytea, p_kinds text[], p_blind_indexes bytea[], p_removed_kinds text[]); Type: COMMENT; Schema: screening; Owner: -
+--
+
+COMMENT ON FUNCTION screening.set_entity_identifiers(p_entity_id uuid, p_canonical_identifiers bytea, p_kinds text[], p_blind_indexes bytea[], p_removed_kinds text[]) IS 'For an entity the current live tenant uses and has not deleted: replace the blind indexes of p_kinds (new ones from p_blind_indexes) and drop those of p_removed_kinds, and store the new identifier ciphertext. Returns the new updated_at, NULL when the tenant may not change the entity.';
 
 --
 -- Name: policy_in_force(); Type: FUNCTION; Schema: wills; Owner: -
@@ -816,8 +872,7 @@ CREATE TABLE screening.audit_events (
     entity_id uuid,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
     sensitive_details bytea,
-    CONSTRAINT audit_events_details_object CHECK ((jsonb_typeof(details) = 'object'::text)),
-    CONSTRAINT audit_events_event_type_check CHECK ((event_type = ANY (ARRAY['screening_initiated'::text, 'screening_completed'::text, 'data_accessed'::text, 'entity_created'::text, 'entity_updated'::text, 'entity_deleted'::text, 'entity_erased'::text, 'profile_created'::text, 'relation_created'::text, 'cache_stored'::text, 'tenant_created'::text, 'tenant_deactivated'::text, 'error'::text])))
+    CONSTRAINT audit_events_details_object CHECK ((jsonb_typeof(details) = 'object'::text))
 )
 PARTITION BY RANGE (created_at);
 
@@ -881,8 +936,7 @@ CREATE TABLE screening.audit_events_default (
     entity_id uuid,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
     sensitive_details bytea,
-    CONSTRAINT audit_events_details_object CHECK ((jsonb_typeof(details) = 'object'::text)),
-    CONSTRAINT audit_events_event_type_check CHECK ((event_type = ANY (ARRAY['screening_initiated'::text, 'screening_completed'::text, 'data_accessed'::text, 'entity_created'::text, 'entity_updated'::text, 'entity_deleted'::text, 'entity_erased'::text, 'profile_created'::text, 'relation_created'::text, 'cache_stored'::text, 'tenant_created'::text, 'tenant_deactivated'::text, 'error'::text])))
+    CONSTRAINT audit_events_details_object CHECK ((jsonb_typeof(details) = 'object'::text))
 );
 
 --
@@ -2570,6 +2624,19 @@ ALTER TABLE ONLY screening.audit_events_default
     ADD CONSTRAINT audit_events_default_pkey PRIMARY KEY (event_id, created_at);
 
 --
+-- Name: audit_events audit_events_event_type_check; Type: CHECK CONSTRAINT; Schema: screening; Owner: -
+--
+
+ALTER TABLE screening.audit_events
+    ADD CONSTRAINT audit_events_event_type_check CHECK ((event_type = ANY (ARRAY['screening_initiated'::text, 'screening_completed'::text, 'data_accessed'::text, 'entity_created'::text, 'entity_updated'::text, 'entity_deleted'::text, 'entity_erased'::text, 'profile_created'::text, 'relation_created'::text, 'cache_stored'::text, 'cache_purged'::text, 'tenant_created'::text, 'tenant_updated'::text, 'tenant_deactivated'::text, 'error'::text]))) NOT VALID;
+
+--
+-- Name: CONSTRAINT audit_events_event_type_check ON audit_events; Type: COMMENT; Schema: screening; Owner: -
+--
+
+COMMENT ON CONSTRAINT audit_events_event_type_check ON screening.audit_events IS 'NOT VALID on purpose: it widens a validated CHECK (migration 20261130010000000), so old rows satisfy it; new rows are checked.';
+
+--
 -- Name: cached_data_sources cached_data_sources_pkey; Type: CONSTRAINT; Schema: screening; Owner: -
 --
 
@@ -3002,6 +3069,18 @@ CREATE INDEX idx_cache_origin ON screening.cached_data_sources USING btree (data
 --
 
 CREATE INDEX idx_cache_provider ON screening.cached_data_sources USING btree (provider_id);
+
+--
+-- Name: idx_cache_stale_until; Type: INDEX; Schema: screening; Owner: -
+--
+
+CREATE INDEX idx_cache_stale_until ON screening.cached_data_sources USING btree (stale_until);
+
+--
+-- Name: INDEX idx_cache_stale_until; Type: COMMENT; Schema: screening; Owner: -
+--
+
+COMMENT ON INDEX screening.idx_cache_stale_until IS 'The retention purge: rows whose stale_until is older than its cutoff.';
 
 --
 -- Name: idx_entity_created; Type: INDEX; Schema: screening; Owner: -
@@ -4916,6 +4995,13 @@ REVOKE ALL ON FUNCTION screening.current_tenant() FROM PUBLIC;
 GRANT ALL ON FUNCTION screening.current_tenant() TO app;
 
 --
+-- Name: FUNCTION entity_for_update(p_entity_id uuid); Type: ACL; Schema: screening; Owner: -
+--
+
+REVOKE ALL ON FUNCTION screening.entity_for_update(p_entity_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION screening.entity_for_update(p_entity_id uuid) TO app;
+
+--
 -- Name: FUNCTION erase_entity(p_entity_id uuid, p_actor_id uuid, p_correlation_id uuid); Type: ACL; Schema: screening; Owner: -
 --
 
@@ -4934,6 +5020,13 @@ GRANT ALL ON FUNCTION screening.require_live_tenant() TO app;
 
 REVOKE ALL ON FUNCTION screening.resolve_identifier(p_kind text, p_blind_index bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION screening.resolve_identifier(p_kind text, p_blind_index bytea) TO app;
+
+--
+-- Name: FUNCTION set_entity_identifiers(p_entity_id uuid, p_canonical_identifiers bytea, p_kinds text[], p_blind_indexes bytea[], p_removed_kinds text[]); Type: ACL; Schema: screening; Owner: -
+--
+
+REVOKE ALL ON FUNCTION screening.set_entity_identifiers(p_entity_id uuid, p_canonical_identifiers bytea, p_kinds text[], p_blind_indexes bytea[], p_removed_kinds text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION screening.set_entity_identifiers(p_entity_id uuid, p_canonical_identifiers bytea, p_kinds text[], p_blind_indexes bytea[], p_removed_kinds text[]) TO app;
 
 --
 -- Name: FUNCTION has_permission(p_permission text); Type: ACL; Schema: workspace; Owner: -
@@ -5055,6 +5148,12 @@ GRANT UPDATE(deleted_at) ON TABLE screening.tenant_entities TO app;
 --
 
 GRANT SELECT ON TABLE screening.tenants TO app;
+
+--
+-- Name: COLUMN tenants.name; Type: ACL; Schema: screening; Owner: -
+--
+
+GRANT UPDATE(name) ON TABLE screening.tenants TO app;
 
 --
 -- Name: TABLE audit_logs; Type: ACL; Schema: wills; Owner: -

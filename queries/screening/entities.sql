@@ -73,6 +73,20 @@ UPDATE screening.tenant_entities SET deleted_at = NULL
  WHERE tenant_id = :tenantId! AND entity_id = :entityId! AND deleted_at IS NOT NULL
 RETURNING entity_id;
 
+/* @name EntityForUpdate */
+-- updateEntity's first step: the entity, locked (FOR NO KEY UPDATE) until the transaction ends, when the tenant
+-- uses it and has not deleted it (screening.entity_for_update: `app` holds no UPDATE on entities to lock it).
+SELECT entity_id AS "entity_id!", entity_type AS "entity_type!", canonical_identifiers AS "canonical_identifiers!",
+       created_at AS "created_at!", updated_at AS "updated_at!"
+  FROM screening.entity_for_update(:entityId!);
+
+/* @name SetEntityIdentifiers */
+-- updateEntity's second step, through screening.set_entity_identifiers (`app` may not change identifiers by
+-- hand): the blind indexes of the kinds set are replaced and those of the kinds removed dropped, with the new
+-- ciphertext; an identifier another entity holds fails on entity_identifiers_pkey. NULL: not the tenant's to change.
+SELECT screening.set_entity_identifiers(:entityId!, :canonicalIdentifiers!, :identifierKinds!::text[], :blindIndexes!::bytea[], :removedKinds!::text[])
+       AS updated_at;
+
 /* @name LockEntityForErasure */
 -- Platform only: the entity exists, and no one else changes it until the erasure commits.
 SELECT entity_id FROM screening.entities WHERE entity_id = :entityId! FOR UPDATE;

@@ -6,9 +6,10 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import { many, one } from "../db/rows";
+import { many, maybeOne, one } from "../db/rows";
+import { setLocalTenant } from "../db/tx";
 import { jsonRecord, timeRange, timestamp } from "../db/validate";
-import { batchOperation, keyring, operation, recordEvent } from "./context";
+import { batchOperation, keyring, operation, platformOperation, recordEvent } from "./context";
 import { sql } from "./sql";
 
 const checkType = z.string().regex(/^[a-z][a-z0-9_]{0,99}$/, "must be snake_case");
@@ -95,6 +96,33 @@ export const lookupCache = operation({
 });
 
 /**
+ * The cached entry worth using now for (entity, check type), or null when there is none (nothing cached, or
+ * only expired entries): a fresh entry if there is one, else a stale one, the newest acquired first; never an
+ * expired one. `freshness` ("fresh" or "stale", as of now) says which. One indexed query; the raw response is
+ * decrypted, so the read is audited like lookupCache. An entity the tenant does not use is a NotFoundError.
+ */
+export const bestCacheEntry = operation({
+  name: "screening.cache.best",
+  input: z.object({ entityId: z.uuid(), checkType }),
+  kind: "read",
+  context: "tenant",
+  reveals: "personal",
+  audit: "access",
+  async run(p, { c, ctx, db }) {
+    await usedByTenant(c, ctx.tenantId, p.entityId);
+    const r = await maybeOne(sql.cache.bestCacheEntry, p, c);
+    return (
+      r && {
+        ...r,
+        freshness: r.freshness as Exclude<Freshness, "expired">,
+        raw_response: keyring(db.config).decryptString(r.raw_response, rawResponseAad(r.entity_id, r.check_type)),
+      }
+    );
+  },
+  accessed: (p, r) => (r ? { subject: p.entityId, details: { check_type: p.checkType, cache_id: r.cache_id, freshness: r.freshness } } : null),
+});
+
+/**
  * Update stored freshness_status everywhere; returns the rows changed per status. RLS applies to every role
  * here, so the sweep runs once per active tenant (each pass also covers the shared paid rows), one
  * transaction each.
@@ -129,4 +157,53 @@ export const costTotals = operation({
   audit: "none",
   oneStatement: true,
   run: (p, { c, ctx }) => many(sql.audit.costTotals, { tenantId: ctx.tenantId, ...p }, c),
+});
+
+/** What a retention purge removed: per tenant whose data went (each also got a cache_purged event), and in all. */
+export interface CachePurgeReport {
+  /** Rows whose stale_until was before this went: now() minus olderThanDays days, in the database's clock. */
+  cutoff: Date;
+  /** Rows deleted in all: every tenant's customer_provided rows plus the shared rows, each counted once. */
+  purged: number;
+  /** Shared paid_external rows deleted. */
+  shared_rows: number;
+  /** One entry per tenant with rows gone: its customer_provided rows, and the shared rows of entities it uses. */
+  tenants: { tenant_id: string; customer_rows: number; shared_rows: number }[];
+}
+
+/**
+ * Retention (a platform operation, for a scheduler): delete the cache rows whose stale_until is older than
+ * now() minus `olderThanDays` (default 90): expired data kept that long after it stopped being usable. One
+ * transaction on the owner connection, working through every tenant (active or not) because the cache is
+ * under forced RLS. Each tenant whose data goes gets one cache_purged event with counts, never values: its
+ * own customer_provided rows, and the shared paid_external rows of entities it uses (deleted or not), the
+ * way an erasure is recorded: a shared row is counted in the trail of every tenant that could see it, and
+ * once in the report. A shared row of an entity no tenant uses is counted in the report only.
+ */
+export const purgeExpiredCache = platformOperation({
+  name: "screening.cache.purge",
+  input: z.object({ olderThanDays: z.number().int().min(0).max(36_500).default(90) }),
+  kind: "write",
+  affects: "platform",
+  context: "platform",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<CachePurgeReport> {
+    const tenants: CachePurgeReport["tenants"] = [];
+    for (const { tenant_id } of await many(sql.tenants.allTenantIds, undefined, c)) {
+      // audit_events and tenant_entities are FORCEd: the owner, too, works as one tenant at a time.
+      await setLocalTenant(c, tenant_id);
+      const r = await one(
+        sql.cache.purgeTenantCache,
+        { tenantId: tenant_id, olderThanDays: p.olderThanDays, actorId: ctx.actorId, correlationId: ctx.correlationId },
+        c,
+      );
+      const counts = { customer_rows: Number(r.customer_rows), shared_rows: Number(r.shared_rows) };
+      if (counts.customer_rows + counts.shared_rows > 0) tenants.push({ tenant_id, ...counts });
+    }
+    await setLocalTenant(c, "");
+    const shared = await one(sql.cache.purgeSharedCache, p, c);
+    const sharedRows = Number(shared.purged);
+    return { cutoff: shared.cutoff, purged: tenants.reduce((n, x) => n + x.customer_rows, sharedRows), shared_rows: sharedRows, tenants };
+  },
 });

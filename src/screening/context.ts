@@ -39,7 +39,9 @@ export type EventType =
   | "profile_created"
   | "relation_created"
   | "cache_stored"
+  | "cache_purged"
   | "tenant_created"
+  | "tenant_updated"
   | "tenant_deactivated"
   | "error";
 

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { Db } from "../db/connect";
 import { blindIndex } from "../db/crypto";
+import { NotFoundError } from "../db/errors";
 import { many, maybeOne, one } from "../db/rows";
 import { blindIndexKey, keyring, operation, platformOperation, recordEvent } from "./context";
 import type { entity_type, IEntityByIdResult } from "./queries/entities.queries";
@@ -27,12 +28,19 @@ const identifierValue = z
   .min(1)
   .max(200)
   .refine((v) => !v.includes("\u0000"), "must not contain NUL");
-const identifiers = z.partialRecord(z.enum(IDENTIFIER_KINDS), identifierValue).superRefine((ids, ctx) => {
-  if (ids.ssn !== undefined && !/^\d{9}$/.test(normaliseIdentifier("ssn", ids.ssn)))
-    ctx.addIssue({ code: "custom", path: ["ssn"], message: "must be 9 digits" });
-  if (ids.ein !== undefined && !/^\d{9}$/.test(normaliseIdentifier("ein", ids.ein)))
-    ctx.addIssue({ code: "custom", path: ["ein"], message: "must be 9 digits" });
-});
+/** The formats an identifier kind must have once normalised (createEntity and updateEntity alike). */
+function checkFormats(ids: Partial<Record<IdentifierKind, string | null>>, ctx: z.RefinementCtx) {
+  for (const kind of ["ssn", "ein"] as const) {
+    const v = ids[kind];
+    if (typeof v === "string" && !/^\d{9}$/.test(normaliseIdentifier(kind, v))) ctx.addIssue({ code: "custom", path: [kind], message: "must be 9 digits" });
+  }
+}
+const identifiers = z.partialRecord(z.enum(IDENTIFIER_KINDS), identifierValue).superRefine(checkFormats);
+/** What updateEntity takes: each kind given is set (added or changed), or removed when null; at least one kind. */
+const identifierChanges = z
+  .partialRecord(z.enum(IDENTIFIER_KINDS), identifierValue.nullable())
+  .superRefine(checkFormats)
+  .refine((ids) => Object.keys(ids).length > 0, "must name at least one identifier kind");
 
 export interface Entity {
   entity_id: string;
@@ -46,10 +54,14 @@ export interface Entity {
 /** AAD binding an entity's identifier ciphertext to its row. */
 export const identifiersAad = (entityId: string) => `screening.entities.canonical_identifiers:${entityId}`;
 
+/** An entity's identifiers from their ciphertext. */
+const decryptIdentifiers = (db: Db, entityId: string, ciphertext: Buffer): Partial<Record<IdentifierKind, string>> =>
+  JSON.parse(keyring(db.config).decryptString(ciphertext, identifiersAad(entityId)));
+
 /** An entity row as the tenant sees it, its identifiers decrypted (exported for `make bench`'s contenders). */
 export function decodeEntity(db: Db, row: IEntityByIdResult): Entity {
   const { canonical_identifiers, ...rest } = row;
-  return { ...rest, identifiers: JSON.parse(keyring(db.config).decryptString(canonical_identifiers, identifiersAad(row.entity_id))) };
+  return { ...rest, identifiers: decryptIdentifiers(db, row.entity_id, canonical_identifiers) };
 }
 
 /** What createEntity (and each element of bulkCreateEntities) takes. */
@@ -145,6 +157,65 @@ export const getEntity = operation({
       ),
     ),
   accessed: (p) => ({ subject: p.entityId }),
+});
+
+/**
+ * Change an entity's identifiers: each kind given is set (added, or changed to the new value), each given as
+ * null removed; the entity type is what the entity is and does not change. The caller's tenant must use the
+ * entity and not have deleted it (another tenant's entity is not found). Identity is shared, so every tenant
+ * using the entity sees the change. The blind indexes change with the ciphertext, in the same transaction:
+ * an identifier another entity holds is a ConflictError (entity_identifiers_pkey) and nothing changes.
+ * Concurrent updates of one entity queue on its row lock (screening.entity_for_update). The entity_updated
+ * event names the kinds added, changed and removed, never values.
+ */
+export const updateEntity = operation({
+  name: "screening.entity.update",
+  input: entityId.extend({ identifiers: identifierChanges }),
+  kind: "write",
+  affects: "tenant",
+  context: "tenant",
+  reveals: "personal",
+  audit: "change",
+  async run(p, { c, ctx, db }): Promise<Entity> {
+    const row = await one(sql.entities.entityForUpdate, p, c, "entity not found or deleted");
+    const before = decryptIdentifiers(db, row.entity_id, row.canonical_identifiers);
+    const after = { ...before };
+    const change = { added: [] as IdentifierKind[], changed: [] as IdentifierKind[], removed: [] as IdentifierKind[] };
+    for (const kind of IDENTIFIER_KINDS) {
+      const v = p.identifiers[kind];
+      if (v === undefined) continue;
+      if (v === null) {
+        if (before[kind] !== undefined) change.removed.push(kind);
+        delete after[kind];
+      } else if (before[kind] !== normaliseIdentifier(kind, v)) {
+        (before[kind] === undefined ? change.added : change.changed).push(kind);
+        after[kind] = normaliseIdentifier(kind, v);
+      }
+    }
+    let updatedAt = row.updated_at;
+    const set = [...change.added, ...change.changed];
+    if (set.length || change.removed.length) {
+      const key = blindIndexKey(db.config);
+      const r = await one(
+        sql.entities.setEntityIdentifiers,
+        {
+          entityId: p.entityId,
+          canonicalIdentifiers: keyring(db.config).encrypt(JSON.stringify(after), identifiersAad(p.entityId)),
+          identifierKinds: set,
+          blindIndexes: set.map((k) => blindIndex(key, k, after[k] as string)),
+          removedKinds: change.removed,
+        },
+        c,
+      );
+      if (!r.updated_at) throw new NotFoundError("entity not found or deleted"); // the tenant deleted it meanwhile
+      updatedAt = r.updated_at;
+    }
+    await recordEvent(c, db, ctx, "entity_updated", {
+      entityId: p.entityId,
+      details: { identifiers_added: change.added, identifiers_changed: change.changed, identifiers_removed: change.removed },
+    });
+    return { entity_id: row.entity_id, entity_type: row.entity_type, identifiers: after, deleted_at: null, created_at: row.created_at, updated_at: updatedAt };
+  },
 });
 
 /**

@@ -1,7 +1,16 @@
 /** The screening domain (seeds 000-002): its public operations, each called as `(db, ctx, input)`. */
 export { listAuditEvents, recordAuditEvent } from "./audit";
 export { bulkCreateEntities, type EntityRow, importEntityRows, MAX_BULK_ENTITIES } from "./bulk";
-export { costTotals, type Freshness, lookupCache, storeProviderResponse, sweepFreshness } from "./cache";
+export {
+  bestCacheEntry,
+  type CachePurgeReport,
+  costTotals,
+  type Freshness,
+  lookupCache,
+  purgeExpiredCache,
+  storeProviderResponse,
+  sweepFreshness,
+} from "./cache";
 export { type EventType, type RequestContext, requestContext } from "./context";
 export { computeDelta, type Connection, type Finding, type ProfileDelta } from "./delta";
 export {
@@ -17,8 +26,9 @@ export {
   normaliseIdentifier,
   restoreEntity,
   softDeleteEntity,
+  updateEntity,
 } from "./entities";
 export { createProfileVersion, latestProfile, type Profile, profileHistory, profileVersion } from "./profiles";
 export { connections, linkEntities, neighbours, type Relation } from "./relations";
 export { reencryptToActiveKey, type RotationReport } from "./rotation";
-export { createTenant, deactivateTenant, type Tenant, tenantBySlug } from "./tenants";
+export { createTenant, deactivateTenant, renameTenant, type Tenant, tenantBySlug, updateTenant } from "./tenants";

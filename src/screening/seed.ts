@@ -113,6 +113,9 @@ export const explainSeed: ExplainSeed = {
         entityTypes: ["individual"],
         identifierKinds: ["ssn"],
         blindIndexes: [Buffer.alloc(32)],
+        removedKinds: [],
+        olderThanDays: 90,
+        isActive: null,
       },
       files: { "bulk.sql": { details: ["{}"], canonicalIdentifiers: [Buffer.alloc(40)] } },
     };

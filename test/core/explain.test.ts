@@ -34,6 +34,8 @@ describe("query plans on seeded volume", () => {
     const idx = (q: string) => lines.find((l) => l.query === q)?.indexes ?? [];
     expect(idx("profileByVersion")).toContain("idx_profile_version");
     expect(idx("cacheForCheck")).toContain("idx_cache_entity_check");
+    expect(idx("bestCacheEntry")).toContain("idx_cache_entity_check");
+    expect(idx("purgeTenantCache")).toContain("idx_cache_stale_until");
     expect(idx("entityById")).toContain("entities_pkey");
     const audit = lines.find((l) => l.query === "auditEventsInRange");
     expect(new Set(audit?.scans.map((s) => s.split(" ").at(-1)))).toEqual(new Set([expect.stringMatching(/^audit_events_p\d{4}_\d{2}$/)]));

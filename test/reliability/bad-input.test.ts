@@ -212,6 +212,13 @@ const SPECS: Spec[] = [
   { op: s.tenantBySlug, valid: () => ({ slug: "bad-input" }), fields: { slug: { k: "text", min: 1, max: 63 } } },
   { op: s.deactivateTenant, valid: () => ({ tenantId: crypto.randomUUID() }), fields: { tenantId: uuid } },
   {
+    op: s.updateTenant,
+    valid: () => ({ tenantId: crypto.randomUUID(), name: "Renamed", isActive: true }),
+    fields: { tenantId: uuid, name: { k: "text", min: 1, max: 200, trim: true }, isActive: { k: "bool" } },
+    optional: ["name", "isActive"],
+  },
+  { op: s.renameTenant, valid: () => ({ name: "Renamed" }), fields: { name: { k: "text", min: 1, max: 200, trim: true } } },
+  {
     op: s.createEntity,
     valid: () => ({ entityType: "individual", identifiers: { passport: "X1" } }),
     fields: { entityType: { k: "enum", values: ["individual", "organization", "address"] }, identifiers: { k: "record" } },
@@ -253,6 +260,18 @@ const SPECS: Spec[] = [
       "rows.0.entityType": { k: "enum", values: ["individual", "organization", "address"] },
       "rows.0.canonicalIdentifiers": { k: "format", bad: ["\\x01", "AQID", Buffer.alloc(1_000_001) as never] },
     },
+  },
+  {
+    op: s.updateEntity,
+    valid: () => ({ entityId, identifiers: { passport: "U1", ssn: null } }),
+    fields: {
+      entityId: uuid,
+      identifiers: { k: "record" },
+      "identifiers.passport": { k: "text", min: 1, max: 200 },
+      "identifiers.ssn": { k: "format", bad: ["12345", "1234567890", "abc-de-fghi"] },
+    },
+    nullable: ["identifiers.passport", "identifiers.ssn"],
+    optional: ["identifiers.passport", "identifiers.ssn"],
   },
   { op: s.softDeleteEntity, valid: () => ({ entityId: crypto.randomUUID() }), fields: { entityId: uuid } },
   { op: s.eraseEntity, valid: () => ({ entityId: crypto.randomUUID() }), fields: { entityId: uuid } },
@@ -328,6 +347,13 @@ const SPECS: Spec[] = [
     },
   },
   { op: s.lookupCache, valid: () => ({ entityId, checkType: "credit" }), fields: { entityId: uuid, checkType: { k: "text", min: 1, max: 100 } } },
+  { op: s.bestCacheEntry, valid: () => ({ entityId, checkType: "credit" }), fields: { entityId: uuid, checkType: { k: "text", min: 1, max: 100 } } },
+  {
+    op: s.purgeExpiredCache,
+    valid: () => ({ olderThanDays: 30 }),
+    fields: { olderThanDays: { k: "number", min: 0, max: 36_500, int: true } },
+    optional: ["olderThanDays"],
+  },
   { op: s.costTotals, valid: range, fields: { from: { k: "date" }, to: { k: "date" } } },
   {
     op: s.listAuditEvents,

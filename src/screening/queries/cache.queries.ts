@@ -111,6 +111,60 @@ const cacheForCheckIR: any = {"usedParamSet":{"entityId":true,"checkType":true},
 export const cacheForCheck = new PreparedQuery<ICacheForCheckParams,ICacheForCheckResult>(cacheForCheckIR);
 
 
+/** 'BestCacheEntry' parameters type */
+export interface IBestCacheEntryParams {
+  checkType: string;
+  entityId: string;
+}
+
+/** 'BestCacheEntry' return type */
+export interface IBestCacheEntryResult {
+  acquired_at: Date;
+  cache_id: string;
+  check_type: string;
+  cost_currency: string;
+  /** What acquiring the data cost, in cost_currency (ISO 4217). */
+  cost_incurred: string;
+  /** The tenant that provided the data; required for customer_provided, forbidden for paid_external. */
+  customer_id: string | null;
+  /** paid_external (bought from a provider, shared) or customer_provided (supplied by customer_id, private). */
+  data_origin: string;
+  entity_id: string;
+  /** Until then the data is FRESH; then STALE until stale_until; then EXPIRED. */
+  fresh_until: Date;
+  freshness: string;
+  normalized_data: Json;
+  provider_id: string;
+  /** AES-256-GCM ciphertext of the provider's raw response. */
+  raw_response: Buffer;
+  stale_until: Date;
+}
+
+/** 'BestCacheEntry' query type */
+export interface IBestCacheEntryQuery {
+  params: IBestCacheEntryParams;
+  result: IBestCacheEntryResult;
+}
+
+const bestCacheEntryIR: any = {"usedParamSet":{"entityId":true,"checkType":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":551,"b":560}]},{"name":"checkType","required":true,"transform":{"type":"scalar"},"locs":[{"a":579,"b":589}]}],"statement":"-- The entry for (entity, check type) worth using now: a fresh one before a stale one, the newest acquired first;\n-- never an expired one (idx_cache_entity_check finds the few rows of one entity and check; they are sorted).\nSELECT cache_id, entity_id, provider_id, check_type, data_origin, customer_id, acquired_at, fresh_until, stale_until,\n       raw_response, normalized_data, cost_incurred, cost_currency,\n       (CASE WHEN now() < fresh_until THEN 'fresh' ELSE 'stale' END) AS \"freshness!\"\n  FROM screening.cached_data_sources\n WHERE entity_id = :entityId! AND check_type = :checkType! AND now() < stale_until\n ORDER BY now() < fresh_until DESC, acquired_at DESC, cache_id DESC\n LIMIT 1"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- The entry for (entity, check type) worth using now: a fresh one before a stale one, the newest acquired first;
+ * -- never an expired one (idx_cache_entity_check finds the few rows of one entity and check; they are sorted).
+ * SELECT cache_id, entity_id, provider_id, check_type, data_origin, customer_id, acquired_at, fresh_until, stale_until,
+ *        raw_response, normalized_data, cost_incurred, cost_currency,
+ *        (CASE WHEN now() < fresh_until THEN 'fresh' ELSE 'stale' END) AS "freshness!"
+ *   FROM screening.cached_data_sources
+ *  WHERE entity_id = :entityId! AND check_type = :checkType! AND now() < stale_until
+ *  ORDER BY now() < fresh_until DESC, acquired_at DESC, cache_id DESC
+ *  LIMIT 1
+ * ```
+ */
+export const bestCacheEntry = new PreparedQuery<IBestCacheEntryParams,IBestCacheEntryResult>(bestCacheEntryIR);
+
+
 /** 'SweepFreshness' parameters type */
 export type ISweepFreshnessParams = void;
 
@@ -208,5 +262,97 @@ const setCacheCiphertextIR: any = {"usedParamSet":{"ciphertext":true,"cacheId":t
  * ```
  */
 export const setCacheCiphertext = new PreparedQuery<ISetCacheCiphertextParams,ISetCacheCiphertextResult>(setCacheCiphertextIR);
+
+
+/** 'PurgeTenantCache' parameters type */
+export interface IPurgeTenantCacheParams {
+  actorId?: string | null | void;
+  correlationId: string;
+  olderThanDays: number;
+  tenantId: string;
+}
+
+/** 'PurgeTenantCache' return type */
+export interface IPurgeTenantCacheResult {
+  customer_rows: string;
+  shared_rows: string;
+}
+
+/** 'PurgeTenantCache' query type */
+export interface IPurgeTenantCacheQuery {
+  params: IPurgeTenantCacheParams;
+  result: IPurgeTenantCacheResult;
+}
+
+const purgeTenantCacheIR: any = {"usedParamSet":{"olderThanDays":true,"tenantId":true,"actorId":true,"correlationId":true},"params":[{"name":"olderThanDays","required":true,"transform":{"type":"scalar"},"locs":[{"a":594,"b":608},{"a":1410,"b":1424}]},{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":759,"b":768},{"a":1128,"b":1137},{"a":1308,"b":1317}]},{"name":"actorId","required":false,"transform":{"type":"scalar"},"locs":[{"a":1320,"b":1327}]},{"name":"correlationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":1346,"b":1360}]}],"statement":"-- Retention purge, owner connection with app.tenant_id set to the tenant's (audit_events and tenant_entities are\n-- FORCEd; the explicit tenant filters also hold for a superuser, whom RLS does not bind): delete the tenant's\n-- customer_provided rows whose stale_until is older than now() minus olderThanDays days, count the shared\n-- paid_external rows of entities it uses (deleted or not) that PurgeSharedCache deletes next, and write the\n-- tenant's cache_purged event with both counts when either is not zero (idx_cache_stale_until).\nWITH cutoff AS (\n  SELECT now() - make_interval(days => :olderThanDays!::int) AS at\n), gone AS (\n  DELETE FROM screening.cached_data_sources c USING cutoff\n   WHERE c.data_origin = 'customer_provided' AND c.customer_id = :tenantId! AND c.stale_until < cutoff.at\n  RETURNING c.cache_id\n), counts AS (\n  SELECT (SELECT count(*) FROM gone) AS customer_rows,\n         (SELECT count(*) FROM screening.cached_data_sources c, cutoff\n           WHERE c.data_origin = 'paid_external' AND c.stale_until < cutoff.at\n             AND EXISTS (SELECT FROM screening.tenant_entities l WHERE l.tenant_id = :tenantId! AND l.entity_id = c.entity_id)) AS shared_rows\n), recorded AS (\n  INSERT INTO screening.audit_events (tenant_id, actor_id, event_type, correlation_id, details)\n  SELECT :tenantId!, :actorId, 'cache_purged', :correlationId!,\n         jsonb_build_object('older_than_days', :olderThanDays!::int, 'customer_rows', customer_rows, 'shared_rows', shared_rows)\n    FROM counts\n   WHERE customer_rows + shared_rows > 0\n  RETURNING event_id\n)\nSELECT customer_rows AS \"customer_rows!\", shared_rows AS \"shared_rows!\" FROM counts"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Retention purge, owner connection with app.tenant_id set to the tenant's (audit_events and tenant_entities are
+ * -- FORCEd; the explicit tenant filters also hold for a superuser, whom RLS does not bind): delete the tenant's
+ * -- customer_provided rows whose stale_until is older than now() minus olderThanDays days, count the shared
+ * -- paid_external rows of entities it uses (deleted or not) that PurgeSharedCache deletes next, and write the
+ * -- tenant's cache_purged event with both counts when either is not zero (idx_cache_stale_until).
+ * WITH cutoff AS (
+ *   SELECT now() - make_interval(days => :olderThanDays!::int) AS at
+ * ), gone AS (
+ *   DELETE FROM screening.cached_data_sources c USING cutoff
+ *    WHERE c.data_origin = 'customer_provided' AND c.customer_id = :tenantId! AND c.stale_until < cutoff.at
+ *   RETURNING c.cache_id
+ * ), counts AS (
+ *   SELECT (SELECT count(*) FROM gone) AS customer_rows,
+ *          (SELECT count(*) FROM screening.cached_data_sources c, cutoff
+ *            WHERE c.data_origin = 'paid_external' AND c.stale_until < cutoff.at
+ *              AND EXISTS (SELECT FROM screening.tenant_entities l WHERE l.tenant_id = :tenantId! AND l.entity_id = c.entity_id)) AS shared_rows
+ * ), recorded AS (
+ *   INSERT INTO screening.audit_events (tenant_id, actor_id, event_type, correlation_id, details)
+ *   SELECT :tenantId!, :actorId, 'cache_purged', :correlationId!,
+ *          jsonb_build_object('older_than_days', :olderThanDays!::int, 'customer_rows', customer_rows, 'shared_rows', shared_rows)
+ *     FROM counts
+ *    WHERE customer_rows + shared_rows > 0
+ *   RETURNING event_id
+ * )
+ * SELECT customer_rows AS "customer_rows!", shared_rows AS "shared_rows!" FROM counts
+ * ```
+ */
+export const purgeTenantCache = new PreparedQuery<IPurgeTenantCacheParams,IPurgeTenantCacheResult>(purgeTenantCacheIR);
+
+
+/** 'PurgeSharedCache' parameters type */
+export interface IPurgeSharedCacheParams {
+  olderThanDays: number;
+}
+
+/** 'PurgeSharedCache' return type */
+export interface IPurgeSharedCacheResult {
+  cutoff: Date;
+  purged: string;
+}
+
+/** 'PurgeSharedCache' query type */
+export interface IPurgeSharedCacheQuery {
+  params: IPurgeSharedCacheParams;
+  result: IPurgeSharedCacheResult;
+}
+
+const purgeSharedCacheIR: any = {"usedParamSet":{"olderThanDays":true},"params":[{"name":"olderThanDays","required":true,"transform":{"type":"scalar"},"locs":[{"a":276,"b":290}]}],"statement":"-- Retention purge, owner connection, after every tenant's PurgeTenantCache: delete the shared paid_external rows\n-- whose stale_until is older than now() minus olderThanDays days; returns that cutoff and how many went.\nWITH cutoff AS (\n  SELECT now() - make_interval(days => :olderThanDays!::int) AS at\n), gone AS (\n  DELETE FROM screening.cached_data_sources c USING cutoff\n   WHERE c.data_origin = 'paid_external' AND c.stale_until < cutoff.at\n  RETURNING c.cache_id\n)\nSELECT (SELECT at FROM cutoff) AS \"cutoff!\", (SELECT count(*) FROM gone) AS \"purged!\""};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Retention purge, owner connection, after every tenant's PurgeTenantCache: delete the shared paid_external rows
+ * -- whose stale_until is older than now() minus olderThanDays days; returns that cutoff and how many went.
+ * WITH cutoff AS (
+ *   SELECT now() - make_interval(days => :olderThanDays!::int) AS at
+ * ), gone AS (
+ *   DELETE FROM screening.cached_data_sources c USING cutoff
+ *    WHERE c.data_origin = 'paid_external' AND c.stale_until < cutoff.at
+ *   RETURNING c.cache_id
+ * )
+ * SELECT (SELECT at FROM cutoff) AS "cutoff!", (SELECT count(*) FROM gone) AS "purged!"
+ * ```
+ */
+export const purgeSharedCache = new PreparedQuery<IPurgeSharedCacheParams,IPurgeSharedCacheResult>(purgeSharedCacheIR);
 
 

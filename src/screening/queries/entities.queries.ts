@@ -4,6 +4,8 @@ import { PreparedQuery } from '@pgtyped/runtime';
 
 export type entity_type = 'address' | 'individual' | 'organization';
 
+export type BufferArray = (Buffer)[];
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export type NumberOrString = number | string;
@@ -398,6 +400,76 @@ const restoreEntityIR: any = {"usedParamSet":{"tenantId":true,"entityId":true},"
  * ```
  */
 export const restoreEntity = new PreparedQuery<IRestoreEntityParams,IRestoreEntityResult>(restoreEntityIR);
+
+
+/** 'EntityForUpdate' parameters type */
+export interface IEntityForUpdateParams {
+  entityId: string;
+}
+
+/** 'EntityForUpdate' return type */
+export interface IEntityForUpdateResult {
+  canonical_identifiers: Buffer;
+  created_at: Date;
+  entity_id: string;
+  entity_type: entity_type;
+  updated_at: Date;
+}
+
+/** 'EntityForUpdate' query type */
+export interface IEntityForUpdateQuery {
+  params: IEntityForUpdateParams;
+  result: IEntityForUpdateResult;
+}
+
+const entityForUpdateIR: any = {"usedParamSet":{"entityId":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":439,"b":448}]}],"statement":"-- updateEntity's first step: the entity, locked (FOR NO KEY UPDATE) until the transaction ends, when the tenant\n-- uses it and has not deleted it (screening.entity_for_update: `app` holds no UPDATE on entities to lock it).\nSELECT entity_id AS \"entity_id!\", entity_type AS \"entity_type!\", canonical_identifiers AS \"canonical_identifiers!\",\n       created_at AS \"created_at!\", updated_at AS \"updated_at!\"\n  FROM screening.entity_for_update(:entityId!)"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- updateEntity's first step: the entity, locked (FOR NO KEY UPDATE) until the transaction ends, when the tenant
+ * -- uses it and has not deleted it (screening.entity_for_update: `app` holds no UPDATE on entities to lock it).
+ * SELECT entity_id AS "entity_id!", entity_type AS "entity_type!", canonical_identifiers AS "canonical_identifiers!",
+ *        created_at AS "created_at!", updated_at AS "updated_at!"
+ *   FROM screening.entity_for_update(:entityId!)
+ * ```
+ */
+export const entityForUpdate = new PreparedQuery<IEntityForUpdateParams,IEntityForUpdateResult>(entityForUpdateIR);
+
+
+/** 'SetEntityIdentifiers' parameters type */
+export interface ISetEntityIdentifiersParams {
+  blindIndexes: BufferArray;
+  canonicalIdentifiers: Buffer;
+  entityId: string;
+  identifierKinds: stringArray;
+  removedKinds: stringArray;
+}
+
+/** 'SetEntityIdentifiers' return type */
+export interface ISetEntityIdentifiersResult {
+  updated_at: Date | null;
+}
+
+/** 'SetEntityIdentifiers' query type */
+export interface ISetEntityIdentifiersQuery {
+  params: ISetEntityIdentifiersParams;
+  result: ISetEntityIdentifiersResult;
+}
+
+const setEntityIdentifiersIR: any = {"usedParamSet":{"entityId":true,"canonicalIdentifiers":true,"identifierKinds":true,"blindIndexes":true,"removedKinds":true},"params":[{"name":"entityId","required":true,"transform":{"type":"scalar"},"locs":[{"a":378,"b":387}]},{"name":"canonicalIdentifiers","required":true,"transform":{"type":"scalar"},"locs":[{"a":390,"b":411}]},{"name":"identifierKinds","required":true,"transform":{"type":"scalar"},"locs":[{"a":414,"b":430}]},{"name":"blindIndexes","required":true,"transform":{"type":"scalar"},"locs":[{"a":441,"b":454}]},{"name":"removedKinds","required":true,"transform":{"type":"scalar"},"locs":[{"a":466,"b":479}]}],"statement":"-- updateEntity's second step, through screening.set_entity_identifiers (`app` may not change identifiers by\n-- hand): the blind indexes of the kinds set are replaced and those of the kinds removed dropped, with the new\n-- ciphertext; an identifier another entity holds fails on entity_identifiers_pkey. NULL: not the tenant's to change.\nSELECT screening.set_entity_identifiers(:entityId!, :canonicalIdentifiers!, :identifierKinds!::text[], :blindIndexes!::bytea[], :removedKinds!::text[])\n       AS updated_at"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- updateEntity's second step, through screening.set_entity_identifiers (`app` may not change identifiers by
+ * -- hand): the blind indexes of the kinds set are replaced and those of the kinds removed dropped, with the new
+ * -- ciphertext; an identifier another entity holds fails on entity_identifiers_pkey. NULL: not the tenant's to change.
+ * SELECT screening.set_entity_identifiers(:entityId!, :canonicalIdentifiers!, :identifierKinds!::text[], :blindIndexes!::bytea[], :removedKinds!::text[])
+ *        AS updated_at
+ * ```
+ */
+export const setEntityIdentifiers = new PreparedQuery<ISetEntityIdentifiersParams,ISetEntityIdentifiersResult>(setEntityIdentifiersIR);
 
 
 /** 'LockEntityForErasure' parameters type */

@@ -130,3 +130,104 @@ const activeTenantIdsIR: any = {"usedParamSet":{},"params":[],"statement":"SELEC
 export const activeTenantIds = new PreparedQuery<IActiveTenantIdsParams,IActiveTenantIdsResult>(activeTenantIdsIR);
 
 
+/** 'AllTenantIds' parameters type */
+export type IAllTenantIdsParams = void;
+
+/** 'AllTenantIds' return type */
+export interface IAllTenantIdsResult {
+  tenant_id: string;
+}
+
+/** 'AllTenantIds' query type */
+export interface IAllTenantIdsQuery {
+  params: IAllTenantIdsParams;
+  result: IAllTenantIdsResult;
+}
+
+const allTenantIdsIR: any = {"usedParamSet":{},"params":[],"statement":"-- Every tenant, active or not (the retention purge works through each one's rows).\nSELECT tenant_id FROM screening.tenants ORDER BY tenant_id"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Every tenant, active or not (the retention purge works through each one's rows).
+ * SELECT tenant_id FROM screening.tenants ORDER BY tenant_id
+ * ```
+ */
+export const allTenantIds = new PreparedQuery<IAllTenantIdsParams,IAllTenantIdsResult>(allTenantIdsIR);
+
+
+/** 'RenameTenant' parameters type */
+export interface IRenameTenantParams {
+  name: string;
+  tenantId: string;
+}
+
+/** 'RenameTenant' return type */
+export interface IRenameTenantResult {
+  created_at: Date;
+  /** False once deactivated; rows are kept. */
+  is_active: boolean;
+  name: string;
+  /** Stable url-safe identity: lower-case letters, digits and inner hyphens, at most 63 chars. */
+  slug: string;
+  tenant_id: string;
+  updated_at: Date;
+}
+
+/** 'RenameTenant' query type */
+export interface IRenameTenantQuery {
+  params: IRenameTenantParams;
+  result: IRenameTenantResult;
+}
+
+const renameTenantIR: any = {"usedParamSet":{"name":true,"tenantId":true},"params":[{"name":"name","required":true,"transform":{"type":"scalar"},"locs":[{"a":159,"b":164}]},{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":184,"b":193}]}],"statement":"-- As `app`: the policy own_tenant leaves only the caller's own live tenant to UPDATE, and `app` may change only the name.\nUPDATE screening.tenants SET name = :name! WHERE tenant_id = :tenantId! RETURNING *"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- As `app`: the policy own_tenant leaves only the caller's own live tenant to UPDATE, and `app` may change only the name.
+ * UPDATE screening.tenants SET name = :name! WHERE tenant_id = :tenantId! RETURNING *
+ * ```
+ */
+export const renameTenant = new PreparedQuery<IRenameTenantParams,IRenameTenantResult>(renameTenantIR);
+
+
+/** 'UpdateTenant' parameters type */
+export interface IUpdateTenantParams {
+  isActive?: boolean | null | void;
+  name?: string | null | void;
+  tenantId: string;
+}
+
+/** 'UpdateTenant' return type */
+export interface IUpdateTenantResult {
+  created_at: Date;
+  /** False once deactivated; rows are kept. */
+  is_active: boolean;
+  name: string;
+  /** Stable url-safe identity: lower-case letters, digits and inner hyphens, at most 63 chars. */
+  slug: string;
+  tenant_id: string;
+  updated_at: Date;
+}
+
+/** 'UpdateTenant' query type */
+export interface IUpdateTenantQuery {
+  params: IUpdateTenantParams;
+  result: IUpdateTenantResult;
+}
+
+const updateTenantIR: any = {"usedParamSet":{"name":true,"isActive":true,"tenantId":true},"params":[{"name":"name","required":false,"transform":{"type":"scalar"},"locs":[{"a":115,"b":119}]},{"name":"isActive","required":false,"transform":{"type":"scalar"},"locs":[{"a":150,"b":158}]},{"name":"tenantId","required":true,"transform":{"type":"scalar"},"locs":[{"a":191,"b":200}]}],"statement":"-- Platform (owner): a column whose parameter is NULL stays as it is.\nUPDATE screening.tenants SET name = coalesce(:name, name), is_active = coalesce(:isActive, is_active)\n WHERE tenant_id = :tenantId!\nRETURNING *"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Platform (owner): a column whose parameter is NULL stays as it is.
+ * UPDATE screening.tenants SET name = coalesce(:name, name), is_active = coalesce(:isActive, is_active)
+ *  WHERE tenant_id = :tenantId!
+ * RETURNING *
+ * ```
+ */
+export const updateTenant = new PreparedQuery<IUpdateTenantParams,IUpdateTenantResult>(updateTenantIR);
+
+
