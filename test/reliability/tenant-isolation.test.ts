@@ -21,15 +21,19 @@
  * callers: a run tenant, a deactivated tenant (made in beforeAll with data of its own, see `retired`) or an
  * unknown tenant. Operations: create entities (single and bulk) with random identifiers, re-create one with
  * an identifier that is taken, resolve entities by identifier (also another tenant's, respelled, or an
- * identifier nobody holds, with or without includeDeleted), get, soft delete and restore, create profile
+ * identifier nobody holds, with or without includeDeleted), get, update identifiers (set a new one, remove
+ * one, set one another entity holds, or what is already there), soft delete and restore, create profile
  * versions with random findings and risk (seed shape `overall` or `score`), link entities, store paid or
  * customer-provided provider data, record audit events, calls that fail validation or reference missing
- * entities, deactivation, platform erasure, and reads. A model keeps, per tenant, the entities it uses
- * (and whether it deleted them), its profiles, relations, cache rows and audit trail. Data of earlier
+ * entities, a tenant renaming itself, the platform renaming, deactivating or reactivating a run tenant,
+ * deactivation, platform erasure, the platform's cache retention purge, and reads (the best cache entry
+ * among them). A model keeps, per tenant, the entities it uses (and whether it deleted them), its name,
+ * profiles, relations, cache rows (with their freshness windows) and audit trail. Data of earlier
  * runs stays in the database, so every run also checks against all earlier tenants. Properties:
  *   (a) every service call returns exactly what the model says its caller may see (entities and their
  *       decrypted identifiers, profile versions and history with their deltas, neighbours and
- *       connections, cache rows with their content, audit events with their details, cost totals) or
+ *       connections, cache rows with their content, the best cache entry as of the call, audit events with
+ *       their details, cost totals, what a purge removed per tenant) or
  *       fails with the error the model predicts; the audit trail of every tenant (read through the
  *       service, and as the owner for tenants that are not live and for unknown ones) holds exactly the
  *       model's events: change events, the `data_accessed` event of each read of personal data, the
@@ -43,7 +47,9 @@
  *       (ForbiddenError, "permission denied") where `app` lacks it (e.g. DELETE on entities: a tenant
  *       cannot erase); INSERTs for another tenant (link, profile, relation, cache row, audit event), of an
  *       identifier on an entity the tenant does not use, and of a relation to such an entity are refused by
- *       the policies' WITH CHECK ("row-level security"); for a tenant that is not live even its own
+ *       the policies' WITH CHECK ("row-level security"); a tenant renames only its own row and changes no
+ *       other column of it; the functions behind updateEntity lock and change only an entity the tenant
+ *       uses (no row, NULL) and refuse a tenant that is not live; for a tenant that is not live even its own
  *       INSERTs are refused, while for a live tenant the same INSERTs succeed (so the refusals are not
  *       vacuous). The probes run inside a transaction that is always rolled back.
  *
@@ -85,6 +91,10 @@ interface CacheRow {
   owner: string | null;
   raw: string;
   data: Record<string, unknown>;
+  /** Freshness windows, ms since the epoch. */
+  acquiredAt: number;
+  freshUntil: number;
+  staleUntil: number;
 }
 interface EntityModel {
   id: string;
@@ -135,6 +145,8 @@ const events = new Map<string, ModelEvent[]>();
 const spent = new Map<string, Map<string, { cents: number; count: number }>>();
 const allTenants: string[] = [];
 const live = new Set<string>();
+/** Each tenant's name, as stored (trimmed). */
+const names = new Map<string, string>();
 let setupTenant = "";
 /** A tenant deactivated in beforeAll after it created, resolved, profiled, linked and stored. */
 let retired = "";
@@ -154,6 +166,7 @@ const stats = {
   serviceReads: 0,
   rowsCompared: 0,
   erasures: 0,
+  purged: 0,
   sharedEntities: 0,
   /** Per operation name: [succeeded, failed as the model predicted, refused to a caller that is not live]. */
   outcomes: {} as Record<string, [number, number, number]>,
@@ -185,6 +198,7 @@ async function newTenant(slug: string, name: string): Promise<string> {
   const id = (await s.createTenant(t.db, pctx, { slug, name })).tenant_id;
   allTenants.push(id);
   live.add(id);
+  names.set(id, name.trim());
   eventsOf(id).push({ type: "tenant_created", correlationId: pctx.correlationId, entityId: null, details: { slug } });
   return id;
 }
@@ -273,6 +287,8 @@ const findings = fc.uniqueArray(fc.record({ id: fc.constantFrom("f1", "f2", "f3"
   selector: (f) => f.id,
   maxLength: 4,
 });
+/** A tenant name the service accepts (it trims it). */
+const tenantName = text(60).filter((n) => n.trim().length > 0);
 const riskScore = fc.oneof(
   fc.record({ overall: fc.integer({ min: 0, max: 100 }).map((n) => n / 100) }), // seed 001's shape
   fc.record({ score: fc.integer({ min: 0, max: 100 }) }),
@@ -294,6 +310,17 @@ const opArb = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("get" as const), who, entity, includeDeleted: fc.boolean() }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      k: fc.constant("update" as const),
+      who,
+      entity,
+      kind: fc.nat(),
+      change: fc.constantFrom("set", "set", "remove", "taken", "same"),
+      spaced: fc.boolean(),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("delete" as const), who, entity }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("restore" as const), who, entity }) },
   {
@@ -341,6 +368,17 @@ const opArb = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("bad" as const), who, kind: fc.constantFrom("negative-cost", "missing-entity", "self-link") }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("deactivate" as const), who }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("rename" as const), who, name: tenantName }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant("tenant_update" as const),
+      who,
+      name: fc.option(tenantName, { nil: null }),
+      isActive: fc.option(fc.boolean(), { nil: null }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("purge" as const), days: fc.constantFrom(0, 0, 1) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("erase" as const), entity }) },
   {
     weight: 3,
@@ -349,17 +387,14 @@ const opArb = fc.oneof(
       who,
       entity,
       checkType,
-      what: fc.constantFrom("lookup", "latest", "history", "versions", "neighbours", "connections", "audit", "cost"),
+      what: fc.constantFrom("lookup", "best", "latest", "history", "versions", "neighbours", "connections", "audit", "cost"),
     }),
   },
 );
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
 
 const runArb = fc.record({
-  names: fc.array(
-    text(60).filter((n) => n.trim().length > 0),
-    { minLength: 2, maxLength: 4 },
-  ),
+  names: fc.array(tenantName, { minLength: 2, maxLength: 4 }),
   ops: fc.array(opArb, { minLength: 10, maxLength: 40, size: "max" }),
 });
 
@@ -558,6 +593,43 @@ async function checkLookup(tenant: string, entityId: string, ct: string): Promis
   if (rows.length) accessed(tenant, r.ctx, entityId, { operation: "screening.cache.lookup", check_type: ct, entries: rows.length });
 }
 
+/** The entry bestCacheEntry must return at instant `now`: fresh before stale, newest acquired first, never expired. */
+function bestAt(rows: CacheRow[], now: number): { row: CacheRow; freshness: "fresh" | "stale" } | null {
+  const usable = rows.filter((r) => now < r.staleUntil);
+  const fresh = (r: CacheRow) => Number(now < r.freshUntil);
+  const [row] = usable.sort((a, b) => fresh(b) - fresh(a) || b.acquiredAt - a.acquiredAt || byId(b.cacheId, a.cacheId));
+  return row ? { row, freshness: now < row.freshUntil ? "fresh" : "stale" } : null;
+}
+
+/**
+ * The database's now() lies between the instants before and after the call: the result is the model's best
+ * entry at one of them (they differ only when a window ends during the call).
+ */
+async function checkBest(tenant: string, entityId: string, ct: string): Promise<void> {
+  const used = exists(entityId) && liveLink(tenant, entityId);
+  const before = Date.now();
+  const r = await call(tenant, "screening.cache.best", used ? "ok" : "not_found", (ctx) => s.bestCacheEntry(t.db, ctx, { entityId, checkType: ct }));
+  const after = Date.now();
+  stats.serviceReads++;
+  if (!r) return;
+  const label = `bestCacheEntry as ${tenant} (${entityId}, ${ct})`;
+  const got = r.value && { cacheId: r.value.cache_id, freshness: r.value.freshness };
+  const expected = [bestAt(visibleCache(tenant, entityId, ct), before), bestAt(visibleCache(tenant, entityId, ct), after)].map(
+    (m) => m && { cacheId: m.row.cacheId, freshness: m.freshness },
+  );
+  expect(expected, label).toContainEqual(got);
+  stats.rowsCompared++;
+  if (!r.value) return; // nothing revealed, no access event
+  const m = cache.find((x) => x.cacheId === r.value?.cache_id) as CacheRow;
+  expect({ origin: r.value.data_origin, owner: r.value.customer_id, raw: r.value.raw_response, data: r.value.normalized_data }, label).toEqual({
+    origin: m.origin,
+    owner: m.owner,
+    raw: m.raw,
+    data: m.data,
+  });
+  accessed(tenant, r.ctx, entityId, { operation: "screening.cache.best", check_type: ct, cache_id: r.value.cache_id, freshness: r.value.freshness });
+}
+
 const eventKey = (type: string, correlationId: string, entityId: string | null) => `${type} ${correlationId} ${entityId ?? "-"}`;
 
 /** The trail as stored (service rows or the owner's) against the model: the same events, with their details. */
@@ -634,6 +706,7 @@ async function checkEntityReads(tenant: string, entityId: string): Promise<void>
   await checkNeighbours(tenant, entityId);
   await checkConnections(tenant, entityId);
   for (const ct of CHECK_TYPES) await checkLookup(tenant, entityId, ct);
+  for (const ct of CHECK_TYPES) await checkBest(tenant, entityId, ct);
 }
 
 // ---- the operations -----------------------------------------------------------------------------------
@@ -798,6 +871,41 @@ async function apply(op: Op, run: Run): Promise<void> {
       const tenant = caller(op.who, run);
       return checkGet(tenant, pickFor(tenant)(op.entity), op.includeDeleted);
     }
+    case "update": {
+      // Identity is shared: a change by any tenant using the entity is what every tenant using it sees, and
+      // its blind indexes follow (resolve and taken, above, read the model's identifiers).
+      const tenant = caller(op.who, run);
+      const entityId = pickFor(tenant)(op.entity);
+      const m = entities.get(entityId) as EntityModel;
+      const held = Object.keys(m.identifiers) as IdKind[];
+      const other = entities.get(any(op.kind)) as EntityModel;
+      const [kind, value]: [IdKind, string | null] =
+        op.change === "remove" && held.length > 1 // the runs keep at least one identifier per entity (resolve and taken need one)
+          ? [held[op.kind % held.length] as IdKind, null]
+          : op.change === "same" && held.length
+            ? [held[op.kind % held.length] as IdKind, m.identifiers[held[op.kind % held.length] as IdKind] as string]
+            : op.change === "taken" && Object.keys(other.identifiers).length
+              ? (Object.entries(other.identifiers)[op.kind % Object.keys(other.identifiers).length] as [IdKind, string])
+              : [ID_KINDS[op.kind % ID_KINDS.length] as IdKind, freshIdentifier(ID_KINDS[op.kind % ID_KINDS.length] as IdKind)];
+      const asked = value !== null && op.spaced ? respelled(value) : value;
+      const holder = value === null ? undefined : holderOf(kind, normalised(value));
+      const expected: Outcome = !exists(entityId) || !liveLink(tenant, entityId) ? "not_found" : holder && holder.id !== entityId ? "conflict" : "ok";
+      const r = await call(tenant, "screening.entity.update", expected, (ctx) => s.updateEntity(t.db, ctx, { entityId, identifiers: { [kind]: asked } }));
+      if (!r) return;
+      const was = m.identifiers[kind];
+      const change = { identifiers_added: [] as string[], identifiers_changed: [] as string[], identifiers_removed: [] as string[] };
+      if (value === null) {
+        if (was !== undefined) change.identifiers_removed.push(kind);
+        delete m.identifiers[kind];
+      } else if (was !== normalised(value)) {
+        (was === undefined ? change.identifiers_added : change.identifiers_changed).push(kind);
+        m.identifiers[kind] = normalised(value);
+      }
+      expectEntity(r.value, tenant, entityId, `updateEntity as ${tenant}`);
+      eventsOf(tenant).push({ type: "entity_updated", correlationId: r.ctx.correlationId, entityId, details: change, sensitive: null });
+      stats.writes++;
+      return;
+    }
     case "delete": {
       const tenant = caller(op.who, run);
       const entityId = pickFor(tenant, false)(op.entity);
@@ -922,6 +1030,9 @@ async function apply(op: Op, run: Run): Promise<void> {
         owner: op.origin === "customer_provided" ? tenant : null,
         raw: op.raw,
         data: op.data,
+        acquiredAt: acquiredAt.getTime(),
+        freshUntil: freshUntil.getTime(),
+        staleUntil: freshUntil.getTime() + HOUR,
       });
       eventsOf(tenant).push({
         type: "cache_stored",
@@ -988,6 +1099,85 @@ async function apply(op: Op, run: Run): Promise<void> {
       stats.writes++;
       return;
     }
+    case "rename": {
+      // A tenant renames itself: its own row only (the probes below try the others' with SQL as app).
+      const tenant = caller(op.who, run);
+      const r = await call(tenant, "screening.tenant.rename", "ok", (ctx) => s.renameTenant(t.db, ctx, { name: op.name }));
+      if (!r) return;
+      expect({ id: r.value.tenant_id, name: r.value.name, active: r.value.is_active }, `renameTenant as ${tenant}`).toEqual({
+        id: tenant,
+        name: op.name.trim(),
+        active: true,
+      });
+      names.set(tenant, op.name.trim());
+      eventsOf(tenant).push({ type: "tenant_updated", correlationId: r.ctx.correlationId, entityId: null, details: { name: op.name.trim() }, sensitive: null });
+      stats.writes++;
+      return;
+    }
+    case "tenant_update": {
+      // The platform renames, deactivates or reactivates a run tenant (the deactivated setup tenant stays so), or an unknown one.
+      const pctx = platformFor();
+      const tenant = op.who < 95 ? (run.tenants[op.who % run.tenants.length] as string) : crypto.randomUUID();
+      const input = { tenantId: tenant, ...(op.name !== null && { name: op.name }), ...(op.isActive !== null && { isActive: op.isActive }) };
+      if (op.name === null && op.isActive === null) {
+        await expect(s.updateTenant(t.db, pctx, input), "updateTenant without a change").rejects.toBeInstanceOf(ValidationError);
+        stats.failedCalls++;
+        return;
+      }
+      if (!allTenants.includes(tenant)) {
+        await expect(s.updateTenant(t.db, pctx, input), "updateTenant of an unknown tenant").rejects.toBeInstanceOf(NotFoundError);
+        stats.failedCalls++;
+        return;
+      }
+      const got = await s.updateTenant(t.db, pctx, input);
+      if (op.name !== null) names.set(tenant, op.name.trim());
+      if (op.isActive === true) live.add(tenant);
+      if (op.isActive === false) live.delete(tenant);
+      expect({ name: got.name, active: got.is_active }, `updateTenant ${tenant}`).toEqual({ name: names.get(tenant), active: live.has(tenant) });
+      eventsOf(tenant).push({
+        type: "tenant_updated",
+        correlationId: pctx.correlationId,
+        entityId: null,
+        details: { ...(op.name !== null && { name: op.name.trim() }), ...(op.isActive !== null && { is_active: op.isActive }) },
+        sensitive: null,
+      });
+      stats.writes++;
+      return;
+    }
+    case "purge": {
+      // Retention: rows whose stale_until is before the database's cutoff go, in every tenant, live or not. Each
+      // tenant with rows gone gets one event: its customer rows, and the shared rows of entities it uses.
+      const pctx = platformFor();
+      const before = Date.now();
+      const report = await s.purgeExpiredCache(t.db, pctx, { olderThanDays: op.days });
+      const cutoff = report.cutoff.getTime();
+      expect(cutoff + op.days * 86_400_000, "the cutoff is now() minus the period").toBeGreaterThanOrEqual(before - 1);
+      expect(cutoff + op.days * 86_400_000, "the cutoff is now() minus the period").toBeLessThanOrEqual(Date.now() + 1);
+      const gone = cache.filter((r) => r.staleUntil < cutoff);
+      const expected = allTenants
+        .map((tenant) => ({
+          tenant_id: tenant,
+          customer_rows: gone.filter((r) => r.origin === "customer_provided" && r.owner === tenant).length,
+          shared_rows: gone.filter((r) => r.origin === "paid_external" && linkOf(tenant, r.entityId) !== undefined).length,
+        }))
+        .filter((x) => x.customer_rows + x.shared_rows > 0)
+        .sort((a, b) => byId(a.tenant_id, b.tenant_id));
+      const shared = gone.filter((r) => r.origin === "paid_external").length;
+      expect(report, "purgeExpiredCache").toEqual({ cutoff: report.cutoff, purged: gone.length, shared_rows: shared, tenants: expected });
+      for (const x of expected) {
+        eventsOf(x.tenant_id).push({
+          type: "cache_purged",
+          correlationId: pctx.correlationId,
+          entityId: null,
+          details: { older_than_days: op.days, customer_rows: x.customer_rows, shared_rows: x.shared_rows },
+          sensitive: null,
+        });
+      }
+      for (let i = cache.length - 1; i >= 0; i--) if ((cache[i] as CacheRow).staleUntil < cutoff) cache.splice(i, 1);
+      stats.purged += gone.length;
+      stats.writes++;
+      return;
+    }
     case "erase":
       return erase(any(op.entity));
     case "read": {
@@ -996,6 +1186,8 @@ async function apply(op: Op, run: Run): Promise<void> {
       switch (op.what) {
         case "lookup":
           return checkLookup(tenant, entityId, op.checkType);
+        case "best":
+          return checkBest(tenant, entityId, op.checkType);
         case "latest":
           return checkLatest(tenant, entityId);
         case "history":
@@ -1106,6 +1298,7 @@ async function checkHandWritten(as: As, victims: string[]): Promise<void> {
 
     // Reads: exactly the model's rows of this tenant (nothing of anyone else); shared rows only while live.
     expect(await ids(c, "SELECT tenant_id AS id FROM screening.tenants"), l("tenants")).toEqual(mine(me ? [me] : []));
+    expect((await c.query<{ name: string }>("SELECT name FROM screening.tenants")).rows, l("its own name")).toEqual(mine(me ? [{ name: names.get(me) }] : []));
     expect(
       sorted(
         (await c.query<{ e: string; d: boolean }>("SELECT entity_id AS e, deleted_at IS NOT NULL AS d FROM screening.tenant_entities")).rows.map(
@@ -1197,6 +1390,24 @@ async function checkHandWritten(as: As, victims: string[]): Promise<void> {
       "UPDATE screening.entity_identifiers SET entity_id = entity_id WHERE entity_id = ANY($1::uuid[])",
       [existing],
     );
+    // The functions behind updateEntity lock and change only an entity the tenant uses and has not deleted
+    // (no row, NULL), and only for a live tenant.
+    for (const e of [retiredEntity, notMine[0], myDeleted[0]].filter((x): x is string => x !== undefined && exists(x) && !(me && liveLink(me, x)))) {
+      const lock = "SELECT entity_id FROM screening.entity_for_update($1)";
+      const change = "SELECT screening.set_entity_identifiers($1, '\\x00', '{}', '{}', '{passport,national_id,tax_id}') AS u";
+      if (isLive) {
+        expect(await inSavepoint(c, lock, [e]), l(`lock entity ${e} for update, which it does not use`)).toEqual({ rowCount: 0 });
+        expect(await inSavepoint(c, change, [e]), l(`change the identifiers of entity ${e}, which it does not use`)).toEqual({ rowCount: 1, row: { u: null } });
+        stats.writesZeroRows += 2;
+      } else {
+        await expectForbidden(c, l(`lock entity ${e} for update`), /unknown or deactivated/, lock, [e]);
+        await expectForbidden(c, l(`change the identifiers of entity ${e}`), /unknown or deactivated/, change, [e]);
+      }
+    }
+    // A tenant's own row: only the name, and only its own (the slug and is_active are the platform's).
+    await expectForbidden(c, l("UPDATE its own slug"), NO_PRIVILEGE, "UPDATE screening.tenants SET slug = 'taken-over' WHERE tenant_id = $1", [
+      me ?? crypto.randomUUID(),
+    ]);
     // Identifiers attach only to an entity the tenant uses and has not deleted.
     for (const e of [retiredEntity, notMine[0], myDeleted[0]].filter((x): x is string => x !== undefined && exists(x) && !(me && liveLink(me, x)))) {
       await expectForbidden(
@@ -1323,6 +1534,7 @@ async function checkHandWritten(as: As, victims: string[]): Promise<void> {
       );
       await expectForbidden(c, v("DELETE another tenant's audit events"), NO_PRIVILEGE, "DELETE FROM screening.audit_events WHERE tenant_id = $1", [victim]);
       await expectForbidden(c, v("UPDATE another tenant"), NO_PRIVILEGE, "UPDATE screening.tenants SET is_active = false WHERE tenant_id = $1", [victim]);
+      await expectZeroRows(c, v("rename another tenant"), "UPDATE screening.tenants SET name = 'hijacked' WHERE tenant_id = $1", [victim]);
       await expectForbidden(c, v("DELETE another tenant"), NO_PRIVILEGE, "DELETE FROM screening.tenants WHERE tenant_id = $1", [victim]);
     }
 
@@ -1364,6 +1576,9 @@ async function checkHandWritten(as: As, victims: string[]): Promise<void> {
       if (isLive) await expectRows(c, what, 1, sql, params);
       else await expectForbidden(c, what, RLS, sql, params);
     }
+    if (isLive && me) await expectRows(c, own("rename itself"), 1, "UPDATE screening.tenants SET name = 'probe' WHERE tenant_id = $1", [me]);
+    else await expectZeroRows(c, own("rename any tenant"), "UPDATE screening.tenants SET name = 'probe'", []);
+    if (isLive && a) await expectRows(c, own("lock an entity it uses for update"), 1, "SELECT entity_id FROM screening.entity_for_update($1)", [a]);
     if (isLive) {
       const ownRows = cache.filter((r) => r.origin === "customer_provided" && r.owner === me).length + (a ? 1 : 0);
       await expectRows(c, own("DELETE its own cache rows (not the shared ones)"), ownRows, "DELETE FROM screening.cached_data_sources", []);
@@ -1537,7 +1752,7 @@ describe("tenant isolation (property-based)", () => {
       console.log(
         `[tenant-isolation] ${engineKind}: ${stats.runs} runs, ${stats.tenants} random tenants (${allTenants.length} in the database, ${allTenants.length - live.size} deactivated), ` +
           `${stats.ops} random operations (${stats.writes} writes, ${stats.failedCalls} failing calls, ${stats.refusedCalls} calls refused to a deactivated or unknown tenant, ` +
-          `${stats.erasures} erasures, ${stats.sharedEntities} times a second tenant started using an entity) through the service; ` +
+          `${stats.erasures} erasures, ${stats.purged} cache rows purged, ${stats.sharedEntities} times a second tenant started using an entity) through the service; ` +
           `the model: ${entities.size} entities, ${[...profiles.values()].flat().length} profile versions, ${relations.length} relations, ${customer} private and ${cache.length - customer} shared cache rows; ` +
           `${stats.serviceReads} service reads comparing ${stats.rowsCompared} rows with the model; ` +
           `${stats.contexts} app contexts (another, a deactivated, an unknown or no tenant): ${stats.sqlReads} hand-written reads equal to the model, ` +
