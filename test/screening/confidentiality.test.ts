@@ -435,12 +435,14 @@ const VALID: Record<string, (f: Fixture) => unknown> = {
   "screening.entity.create": () => ({ entityType: "individual", identifiers: { ssn: ssn() } }),
   "screening.entity.find_by_identifier": (f) => ({ kind: "ssn", value: f.ssn }),
   "screening.entity.get": (f) => ({ entityId: f.entity }),
+  "screening.entity.update": (f) => ({ entityId: f.entity, identifiers: { passport: `U${crypto.randomBytes(4).toString("hex")}` } }),
   "screening.entity.delete": (f) => ({ entityId: f.toDelete }),
   "screening.entity.restore": (f) => ({ entityId: f.deleted }),
   "screening.entity.bulk_create": () => ({ entities: [{ entityType: "organization", identifiers: { ein: ssn() } }, { entityType: "address" }] }),
   "screening.entity.import": () => ({ rows: [storedRow()] }),
   "screening.cache.store": (f) => paid(f.entity, { checkType: "credit" }),
   "screening.cache.lookup": (f) => ({ entityId: f.entity, checkType: "criminal_record" }),
+  "screening.cache.best": (f) => ({ entityId: f.entity, checkType: "criminal_record" }),
   "screening.cache.cost_totals": () => today(),
   "screening.profile.create": (f) => ({ entityId: f.entity, triggerType: "monitoring", findings: [{ id: "f2" }], riskScore: { overall: 0.3 } }),
   "screening.profile.latest": (f) => ({ entityId: f.entity }),
@@ -449,6 +451,7 @@ const VALID: Record<string, (f: Fixture) => unknown> = {
   "screening.relation.create": (f) => ({ fromEntityId: f.other, toEntityId: f.entity, relationType: "household", confidenceScore: 0.5 }),
   "screening.relation.neighbours": (f) => ({ entityId: f.entity }),
   "screening.relation.connections": (f) => ({ entityId: f.entity, maxDepth: 2 }),
+  "screening.tenant.rename": () => ({ name: "Renamed Tenant" }),
 };
 
 type AnyOperation = (db: Db, ctx: unknown, input: unknown) => Promise<unknown>;
@@ -591,6 +594,11 @@ describe("data-access records", () => {
       "screening.cache.lookup": {
         call: inScreening("screening.cache.lookup", { entityId: f.entity, checkType: "criminal_record" }),
         found: nonEmpty,
+        names: entity,
+      },
+      "screening.cache.best": {
+        call: inScreening("screening.cache.best", { entityId: f.entity, checkType: "criminal_record" }),
+        found: (r) => (r as { entity_id?: string } | null)?.entity_id === f.entity,
         names: entity,
       },
       "screening.profile.latest": { call: inScreening("screening.profile.latest", { entityId: f.entity }), found: (r) => r !== null, names: entity },
