@@ -12,7 +12,7 @@ SQUAWK_VERSION := 2.66.0
 SQUAWK := .tools/squawk-$(SQUAWK_VERSION)/node_modules/.bin/squawk
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate migrate-down migrate-repair migration gen db demo doctor explain schema erd test lint format partitions purge-sessions bench clean
+.PHONY: help install migrate migrate-down migrate-repair migration gen db demo doctor drift rehearse explain schema erd test lint format partitions purge-sessions purge-cache bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,11 +56,20 @@ explain: $(DEPS) ## Seed realistic volume (scale=1: 20k entities) and EXPLAIN ev
 doctor: $(DEPS) ## Check the live database (version, extensions, migrations, partitions, conventions); exit 1 on problems
 	@$(CLI) doctor
 
+drift: $(DEPS) ## Compare the live schema with what its applied migrations produce; exit 0 none, 1 drift, 2 could not check
+	@$(CLI) drift
+
+rehearse: $(DEPS) ## Rehearse pending migrations on a seeded copy under load (scale=0.2, last=N, budget=ms); exit 1 over budget
+	@$(CLI) rehearse scale=$(or $(scale),0.2) $(if $(last),last=$(last)) $(if $(budget),budget=$(budget))
+
 partitions: $(DEPS) ## Keep monthly partitions 3 months ahead; warn about rows in DEFAULT partitions
 	@$(CLI) partitions $(ahead)
 
 purge-sessions: $(DEPS) ## Delete expired workspace sessions (for a scheduler); audited per organisation
 	@$(CLI) purge-sessions
+
+purge-cache: $(DEPS) ## Delete screening cache rows expired for more than days=90 (for a scheduler); audited per tenant with counts
+	@$(CLI) purge-cache $(days)
 
 test: $(DEPS) ## Run the test suite (DATABASE_URL server, else embedded)
 	@node_modules/.bin/vitest run $(args)

@@ -208,17 +208,107 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   /** Check a live database; exit 1 with a readable report when anything is off. */
   async doctor() {
     const { doctor, formatReport } = await import("./tools/doctor");
+    const { drift } = await import("./tools/drift");
     await withEngine(async (engine) => {
       const pool = new pg.Pool({ connectionString: engine.url, max: 1 });
       try {
         console.log(`checking ${describe(engine)}\n`);
-        const { text, ok } = formatReport(await doctor(pool));
+        const results = await doctor(pool);
+        const d = await drift(engine.url, { engine: engine.kind }).catch((e: Error) => ({ differences: [`could not check: ${e.message}`] }));
+        results.push({ name: "no schema drift (make drift)", why: "the live schema must be what the applied migrations produce", problems: d.differences });
+        const { text, ok } = formatReport(results);
         console.log(text);
         if (!ok) process.exitCode = 1;
       } finally {
         await pool.end();
       }
     });
+  },
+
+  /**
+   * Compare the live schema with what its applied migrations produce (replayed on a throwaway database of
+   * the same engine). Exit 0 no drift, 1 drift found, 2 could not check.
+   */
+  async drift() {
+    const { checkDrift } = await import("./tools/drift");
+    await withEngine(async (engine) => {
+      console.log(`checking ${describe(engine)} for drift`);
+      const { text, code } = await checkDrift(engine.url, { engine: engine.kind });
+      console.log(text);
+      process.exitCode = code;
+    });
+  },
+
+  /**
+   * Rehearse the pending migrations (or the last n with last=n) on a scratch copy seeded at `scale` under a
+   * read/write load; exit 1 when one makes the load wait longer than its budget. Usage:
+   * make rehearse [scale=0.2] [last=N] [budget=ms]. The load needs a server (DATABASE_URL).
+   */
+  async rehearse(args) {
+    const opt = Object.fromEntries(args.filter((a) => a.includes("=")).map((a) => a.split("=", 2) as [string, string]));
+    const scale = opt.scale ? Number(opt.scale) : 0.2;
+    const { rehearse, formatRehearsal } = await import("./tools/rehearse");
+    const { migrationFiles, migrationState } = await import("./tools/migrate");
+    const cfg = loadConfig();
+    const files = migrationFiles();
+    let baseCount: number;
+    if (opt.last) baseCount = files.length - Number(opt.last);
+    else {
+      const engine = await openEngine(cfg);
+      const pool = new pg.Pool({ connectionString: engine.url, max: 1 });
+      try {
+        baseCount = (await migrationState(pool)).applied.length;
+        console.log(`${describe(engine)} has ${baseCount} of ${files.length} migration(s) applied`);
+      } finally {
+        await pool.end();
+        await engine.stop();
+      }
+    }
+    if (!(baseCount >= 0 && baseCount <= files.length)) throw new Error("last= must be between 0 and the number of migrations");
+    if (baseCount === files.length) {
+      console.log("nothing to rehearse: no pending migration (last=N rehearses the last N)");
+      return;
+    }
+    const { createDatabase } = await import("./tools/databases");
+    const scratch = cfg.databaseUrl ? await createDatabase(cfg.databaseUrl) : undefined;
+    const embedded = scratch ? undefined : await startEmbedded();
+    try {
+      const url = scratch?.url ?? (embedded as Engine).url;
+      console.log(
+        `rehearsing ${files.length - baseCount} migration(s) on ${scratch ? "a scratch server database" : "a throwaway embedded database"} seeded at scale ${scale}\n`,
+      );
+      const reports = await rehearse({
+        url,
+        baseCount,
+        scale,
+        concurrent: Boolean(scratch),
+        budgetMs: opt.budget ? Number(opt.budget) : undefined,
+        onSeedError: (domain, e) =>
+          console.log(`note: the ${domain} seed does not fit the schema before these migrations (${e.message}); its tables are seeded only as far as it got`),
+      });
+      const { text, ok } = formatRehearsal(reports, Boolean(scratch));
+      console.log(text);
+      if (!ok) process.exitCode = 1;
+    } finally {
+      await scratch?.drop();
+      await embedded?.stop();
+    }
+  },
+
+  /** Delete expired screening cache rows past retention (for a scheduler); each tenant's trail records its counts. */
+  async "purge-cache"(args) {
+    const { purgeExpiredCache } = await import("./screening");
+    const { platformContext } = await import("./db/operation");
+    const cfg = loadConfig();
+    const db = dbFor(await openEngine(cfg), cfg);
+    try {
+      const r = await purgeExpiredCache(db, platformContext(), args[0] ? { olderThanDays: Number(args[0]) } : {});
+      console.log(
+        `${r.purged} expired cache row(s) purged (${r.shared_rows} shared), stale before ${r.cutoff.toISOString()}, in ${r.tenants.length} tenant(s)`,
+      );
+    } finally {
+      await db.close();
+    }
   },
 
   /** Delete expired workspace sessions (for a scheduler); each organisation's audit trail records its count. */
