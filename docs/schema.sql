@@ -608,6 +608,25 @@ CREATE FUNCTION wills.policy_in_force() RETURNS text
 COMMENT ON FUNCTION wills.policy_in_force() IS 'The privacy-policy version in force: the latest effective_from not in the future (ties: the greater version); NULL when none.';
 
 --
+-- Name: conversation_role(uuid); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.conversation_role(p_conversation_id uuid) RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'workspace'
+    AS $$
+BEGIN
+  RETURN (SELECT p.role FROM workspace.conversation_participants p
+           WHERE p.conversation_id = p_conversation_id AND p.user_id = workspace.current_user_id());
+END $$;
+
+--
+-- Name: FUNCTION conversation_role(p_conversation_id uuid); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.conversation_role(p_conversation_id uuid) IS 'The acting user''s role (owner, admin, member) in the conversation; NULL when not a participant. Reads participants as the owner.';
+
+--
 -- Name: current_org_id(); Type: FUNCTION; Schema: workspace; Owner: -
 --
 
@@ -667,6 +686,52 @@ END $$;
 COMMENT ON FUNCTION workspace.guard_member_status() IS 'Trigger: `app` changes users.is_active or is_verified only holding users:update (42501).';
 
 --
+-- Name: guard_message_change(); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.guard_message_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'workspace'
+    AS $$
+DECLARE
+  actor uuid := workspace.current_user_id();
+  as_app boolean := current_user = 'app';
+BEGIN
+  IF OLD.deleted_at IS NOT NULL THEN
+    IF (NEW.content, NEW.status, NEW.is_edited, NEW.edited_at, NEW.deleted_at)
+       IS DISTINCT FROM (OLD.content, OLD.status, OLD.is_edited, OLD.edited_at, OLD.deleted_at) THEN
+      RAISE EXCEPTION 'a deleted message changes no more' USING ERRCODE = 'check_violation', CONSTRAINT = 'messages_deleted_is_final';
+    END IF;
+    RETURN NEW;
+  END IF;
+  IF array_position(ARRAY['sent', 'delivered', 'read'], NEW.status) < array_position(ARRAY['sent', 'delivered', 'read'], OLD.status) THEN
+    RAISE EXCEPTION 'a message status only moves forward (sent, delivered, read)' USING ERRCODE = 'check_violation', CONSTRAINT = 'messages_status_forward';
+  END IF;
+  IF NOT as_app THEN RETURN NEW; END IF;
+  IF NEW.deleted_at IS NOT NULL THEN
+    IF actor IS NULL OR (OLD.sender_id IS DISTINCT FROM actor AND coalesce(workspace.conversation_role(OLD.conversation_id), '') NOT IN ('owner', 'admin')) THEN
+      RAISE EXCEPTION 'only the sender or an owner or admin of the conversation deletes a message' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+  END IF;
+  IF (NEW.content, NEW.is_edited, NEW.edited_at) IS DISTINCT FROM (OLD.content, OLD.is_edited, OLD.edited_at)
+     AND (actor IS NULL OR OLD.sender_id IS DISTINCT FROM actor) THEN
+    RAISE EXCEPTION 'only the sender edits a message' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF NEW.status IS DISTINCT FROM OLD.status
+     AND (actor IS NULL OR OLD.sender_id IS NOT DISTINCT FROM actor OR workspace.conversation_role(OLD.conversation_id) IS NULL) THEN
+    RAISE EXCEPTION 'only a recipient (a participant other than the sender) moves a message''s status' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END $$;
+
+--
+-- Name: FUNCTION guard_message_change(); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.guard_message_change() IS 'Trigger: a message status only moves forward and a deleted message changes no more (23514); as `app`, only the sender edits, the sender or a conversation owner/admin deletes, and only a recipient moves the status (42501).';
+
+--
 -- Name: has_permission(text); Type: FUNCTION; Schema: workspace; Owner: -
 --
 
@@ -719,6 +784,42 @@ END $$;
 --
 
 COMMENT ON FUNCTION workspace.is_participant(p_conversation_id uuid) IS 'Whether the acting user (app.user_id) takes part in the conversation; used by the private-conversation policies (reads participants as the owner).';
+
+--
+-- Name: keep_a_conversation_admin(); Type: FUNCTION; Schema: workspace; Owner: -
+--
+
+CREATE FUNCTION workspace.keep_a_conversation_admin() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'workspace'
+    AS $$
+DECLARE
+  conv_type text;
+BEGIN
+  IF OLD.role NOT IN ('owner', 'admin') THEN RETURN NULL; END IF;
+  IF TG_OP = 'UPDATE' AND NEW.role IN ('owner', 'admin') AND NEW.conversation_id = OLD.conversation_id AND NEW.user_id = OLD.user_id THEN
+    RETURN NULL;
+  END IF;
+  -- Lock the live conversation: a concurrent leave waits here and then sees this one's outcome.
+  SELECT c.type INTO conv_type FROM workspace.conversations c
+   WHERE c.id = OLD.conversation_id AND c.deleted_at IS NULL
+     FOR NO KEY UPDATE;
+  IF NOT FOUND OR conv_type <> 'group' THEN RETURN NULL; END IF;            -- the conversation is going, or not a group
+  IF NOT EXISTS (SELECT FROM workspace.users u WHERE u.id = OLD.user_id) THEN RETURN NULL; END IF;  -- the member is being deleted
+  IF EXISTS (SELECT FROM workspace.conversation_participants p WHERE p.conversation_id = OLD.conversation_id)
+     AND NOT EXISTS (SELECT FROM workspace.conversation_participants p
+                      WHERE p.conversation_id = OLD.conversation_id AND p.role IN ('owner', 'admin')) THEN
+    RAISE EXCEPTION 'a group conversation must keep an owner or admin while it has participants: hand over first'
+      USING ERRCODE = 'OW001', CONSTRAINT = 'conversation_keeps_an_admin';
+  END IF;
+  RETURN NULL;
+END $$;
+
+--
+-- Name: FUNCTION keep_a_conversation_admin(); Type: COMMENT; Schema: workspace; Owner: -
+--
+
+COMMENT ON FUNCTION workspace.keep_a_conversation_admin() IS 'Trigger: refuses (OW001, conversation_keeps_an_admin) removing or demoting the last owner or admin of a live group conversation that keeps other participants.';
 
 --
 -- Name: keep_an_owner(); Type: FUNCTION; Schema: workspace; Owner: -
@@ -3923,6 +4024,18 @@ CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON workspace.audit_logs_defa
 CREATE TRIGGER guard_member_status BEFORE UPDATE OF is_active, is_verified ON workspace.users FOR EACH ROW WHEN (((new.is_active IS DISTINCT FROM old.is_active) OR (new.is_verified IS DISTINCT FROM old.is_verified))) EXECUTE FUNCTION workspace.guard_member_status();
 
 --
+-- Name: messages guard_message_change; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER guard_message_change BEFORE UPDATE ON workspace.messages FOR EACH ROW EXECUTE FUNCTION workspace.guard_message_change();
+
+--
+-- Name: conversation_participants keep_a_conversation_admin; Type: TRIGGER; Schema: workspace; Owner: -
+--
+
+CREATE TRIGGER keep_a_conversation_admin AFTER DELETE OR UPDATE OF role, conversation_id, user_id ON workspace.conversation_participants FOR EACH ROW EXECUTE FUNCTION workspace.keep_a_conversation_admin();
+
+--
 -- Name: user_roles keep_an_owner; Type: TRIGGER; Schema: workspace; Owner: -
 --
 
@@ -4601,6 +4714,12 @@ ALTER TABLE workspace.gmail_messages ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workspace.integrations ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: conversation_participants leave_or_remove; Type: POLICY; Schema: workspace; Owner: -
+--
+
+CREATE POLICY leave_or_remove ON workspace.conversation_participants AS RESTRICTIVE FOR DELETE TO app USING (((user_id = ( SELECT workspace.current_user_id() AS current_user_id)) OR (workspace.conversation_role(conversation_id) = ANY (ARRAY['owner'::text, 'admin'::text]))));
+
+--
 -- Name: memories; Type: ROW SECURITY; Schema: workspace; Owner: -
 --
 
@@ -5029,6 +5148,13 @@ REVOKE ALL ON FUNCTION screening.set_entity_identifiers(p_entity_id uuid, p_cano
 GRANT ALL ON FUNCTION screening.set_entity_identifiers(p_entity_id uuid, p_canonical_identifiers bytea, p_kinds text[], p_blind_indexes bytea[], p_removed_kinds text[]) TO app;
 
 --
+-- Name: FUNCTION conversation_role(p_conversation_id uuid); Type: ACL; Schema: workspace; Owner: -
+--
+
+REVOKE ALL ON FUNCTION workspace.conversation_role(p_conversation_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION workspace.conversation_role(p_conversation_id uuid) TO app;
+
+--
 -- Name: FUNCTION has_permission(p_permission text); Type: ACL; Schema: workspace; Owner: -
 --
 
@@ -5285,7 +5411,37 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.message_memory_usage TO app
 -- Name: TABLE messages; Type: ACL; Schema: workspace; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE workspace.messages TO app;
+GRANT SELECT,INSERT,DELETE ON TABLE workspace.messages TO app;
+
+--
+-- Name: COLUMN messages.content; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(content) ON TABLE workspace.messages TO app;
+
+--
+-- Name: COLUMN messages.status; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(status) ON TABLE workspace.messages TO app;
+
+--
+-- Name: COLUMN messages.is_edited; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(is_edited) ON TABLE workspace.messages TO app;
+
+--
+-- Name: COLUMN messages.edited_at; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(edited_at) ON TABLE workspace.messages TO app;
+
+--
+-- Name: COLUMN messages.deleted_at; Type: ACL; Schema: workspace; Owner: -
+--
+
+GRANT UPDATE(deleted_at) ON TABLE workspace.messages TO app;
 
 --
 -- Name: TABLE notifications; Type: ACL; Schema: workspace; Owner: -

@@ -77,3 +77,58 @@ SELECT m.id, m.conversation_id, m.sender_id, m.content, m.created_at,
    AND to_tsvector('english', m.content) @@ websearch_to_tsquery('english', :query!) AND m.deleted_at IS NULL
  ORDER BY 6 DESC, m.created_at DESC
  LIMIT :limit!;
+
+/* @name MessageForActor */
+-- A live message the acting user can see (RLS), with the user's role in its conversation (NULL when not a participant).
+SELECT m.id, m.conversation_id, m.sender_id, m.status, p.role AS "member_role?"
+  FROM workspace.messages m
+  LEFT JOIN workspace.conversation_participants p ON p.conversation_id = m.conversation_id AND p.user_id = :userId
+ WHERE m.id = :id! AND m.deleted_at IS NULL;
+
+/* @name EditMessage */
+-- Only the sender's own live message (guard_message_change holds the same line for hand-written SQL).
+UPDATE workspace.messages
+   SET content = :content!, is_edited = true, edited_at = now()
+ WHERE id = :id! AND sender_id = :userId! AND deleted_at IS NULL
+RETURNING *;
+
+/* @name DeleteMessage */
+-- Soft delete by the sender or an owner/admin of the conversation: deleted_at set and the content blanked in
+-- the same statement, so the text leaves reads and search at once; the row keeps the thread's shape.
+UPDATE workspace.messages m
+   SET deleted_at = now(), content = ''
+ WHERE m.id = :id! AND m.deleted_at IS NULL
+   AND (m.sender_id = :userId!
+        OR EXISTS (SELECT FROM workspace.conversation_participants p
+                    WHERE p.conversation_id = m.conversation_id AND p.user_id = :userId! AND p.role IN ('owner', 'admin')))
+RETURNING m.id, m.conversation_id, m.sender_id, m.deleted_at;
+
+/* @name AdvanceMessageStatus */
+-- A recipient (a participant other than the sender) moves a live message's status forward
+-- (sent -> delivered -> read); an earlier status than the current one leaves it as it is.
+UPDATE workspace.messages m
+   SET status = CASE WHEN array_position(ARRAY['sent', 'delivered', 'read'], :status!::text) > array_position(ARRAY['sent', 'delivered', 'read'], m.status)
+                     THEN :status!::text ELSE m.status END
+ WHERE m.id = :id! AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM :userId!
+   AND EXISTS (SELECT FROM workspace.conversation_participants p WHERE p.conversation_id = m.conversation_id AND p.user_id = :userId!)
+RETURNING m.id, m.conversation_id, m.status;
+
+/* @name LockConversationForMember */
+-- The live conversation, locked against a concurrent leave or hand-over, with the user's role in it.
+SELECT c.id, c.type, p.role AS "member_role?"
+  FROM workspace.conversations c
+  LEFT JOIN workspace.conversation_participants p ON p.conversation_id = c.id AND p.user_id = :userId
+ WHERE c.id = :id! AND c.deleted_at IS NULL
+   FOR NO KEY UPDATE OF c;
+
+/* @name OtherParticipantRoles */
+-- The roles of the conversation's other participants.
+SELECT p.user_id, p.role
+  FROM workspace.conversation_participants p
+ WHERE p.conversation_id = :conversationId! AND p.user_id <> :userId!
+ ORDER BY p.user_id;
+
+/* @name RemoveParticipant */
+DELETE FROM workspace.conversation_participants
+ WHERE conversation_id = :conversationId! AND user_id = :userId!
+RETURNING conversation_id, user_id, role;

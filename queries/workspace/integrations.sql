@@ -103,3 +103,24 @@ SELECT id, gmail_id, subject, from_email, snippet, received_at,
 SELECT * FROM workspace.calendar_events
  WHERE user_id = :userId! AND start_time < :to! AND end_time >= :from!
  ORDER BY start_time, id;
+
+/* @name DeleteGmailMessages */
+-- Tombstones: the provider deleted these mails; their rows go (idempotent: an id already gone deletes nothing).
+DELETE FROM workspace.gmail_messages g
+ USING workspace.integrations i
+ WHERE i.id = :integrationId! AND g.user_id = i.user_id AND g.gmail_id = ANY(:ids!::text[])
+RETURNING g.id;
+
+/* @name DeleteCalendarEvents */
+-- Tombstones: events the provider deleted (on the integration's provider).
+DELETE FROM workspace.calendar_events e
+ USING workspace.integrations i
+ WHERE i.id = :integrationId! AND e.user_id = i.user_id AND e.provider = i.provider AND e.provider_event_id = ANY(:ids!::text[])
+RETURNING e.id;
+
+/* @name DeleteDriveFiles */
+-- Tombstones: files the provider deleted (on the integration's provider).
+DELETE FROM workspace.drive_files f
+ USING workspace.integrations i
+ WHERE i.id = :integrationId! AND f.user_id = i.user_id AND f.provider = i.provider AND f.provider_file_id = ANY(:ids!::text[])
+RETURNING f.id;

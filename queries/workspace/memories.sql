@@ -110,3 +110,18 @@ SELECT u.memory_id, u.relevance_score, m.title, m.content
   JOIN workspace.memories m ON m.id = u.memory_id
  WHERE u.message_id = :messageId!
  ORDER BY u.relevance_score DESC NULLS LAST, u.memory_id;
+
+/* @name EditMemory */
+-- Fields left NULL keep their value. A new content or title sends the embedding back to pending and clears
+-- it (vector, model, time) in this same statement: no search ever ranks the new text by the old vector.
+UPDATE workspace.memories
+   SET content = coalesce(:content, content),
+       title = CASE WHEN :setTitle!::boolean THEN :title ELSE title END,
+       tags = coalesce(:tags::text[], tags),
+       embedding = CASE WHEN :reembed!::boolean THEN NULL ELSE embedding END,
+       embedding_status = CASE WHEN :reembed!::boolean THEN 'pending' ELSE embedding_status END,
+       embedding_model = CASE WHEN :reembed!::boolean THEN NULL ELSE embedding_model END,
+       embedding_updated_at = CASE WHEN :reembed!::boolean THEN NULL ELSE embedding_updated_at END
+ WHERE id = :id! AND deleted_at IS NULL
+RETURNING id, user_id, content, title, memory_type, source, source_id, tags, metadata, embedding_status,
+          embedding_model, embedding_updated_at, conversation_id, created_at, updated_at, accessed_at, deleted_at;

@@ -98,3 +98,19 @@ SELECT u.organization_id, count(*) AS "purged!"
   FROM gone JOIN workspace.users u ON u.id = gone.user_id
  GROUP BY u.organization_id
  ORDER BY 1;
+
+/* @name SetOrganizationPlan */
+-- Owner connection (platform: billing): the plan of one organisation; returns the plan before and after.
+UPDATE workspace.organizations o
+   SET plan_type = :planType!
+  FROM (SELECT id, plan_type FROM workspace.organizations WHERE id = :id! FOR UPDATE) old
+ WHERE o.id = old.id
+RETURNING o.*, old.plan_type AS "old_plan_type!";
+
+/* @name OrganizationMemberCount */
+-- Owner connection, tenant set: how many members the organisation has (they stay, with organization_id NULL, when it goes).
+SELECT count(*)::int AS "members!" FROM workspace.users WHERE organization_id = :organizationId!;
+
+/* @name MemberHolds */
+-- Owner connection, tenant set: whether :userId, an active member of the current organisation, holds :permission.
+SELECT workspace.permission_covers(workspace.permissions_of(:userId!), :permission!) AS "granted!";

@@ -23,3 +23,19 @@ SELECT * FROM workspace.tasks
  WHERE user_id = :userId! AND status IN ('todo', 'in_progress')
    AND due_date BETWEEN coalesce(:today::date, current_date) AND coalesce(:today::date, current_date) + :days!::int
  ORDER BY due_date, due_time NULLS LAST, priority = 'urgent' DESC, priority = 'high' DESC, id;
+
+/* @name EditTask */
+-- Fields left NULL keep their value; setDescription/setDue clear or set those (clearing the due date clears
+-- its time too). A new assignee must be an active member of the organisation (users under RLS: this one).
+UPDATE workspace.tasks t
+   SET title = coalesce(:title, t.title),
+       description = CASE WHEN :setDescription!::boolean THEN :description ELSE t.description END,
+       due_date = CASE WHEN :setDue!::boolean THEN :dueDate::date ELSE t.due_date END,
+       due_time = CASE WHEN :setDue!::boolean THEN :dueTime::time ELSE t.due_time END,
+       user_id = coalesce(:assigneeId, t.user_id)
+ WHERE t.id = :id!
+   AND (:assigneeId::uuid IS NULL OR EXISTS (SELECT FROM workspace.users u WHERE u.id = :assigneeId::uuid AND u.is_active))
+RETURNING t.*;
+
+/* @name GetTask */
+SELECT * FROM workspace.tasks WHERE id = :id!;

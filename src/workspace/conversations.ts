@@ -5,8 +5,8 @@
  */
 import type pg from "pg";
 import { z } from "zod";
-import { ForbiddenError, NotFoundError, ValidationError } from "../db/errors";
-import { many, one } from "../db/rows";
+import { ConflictError, ForbiddenError, mapDbError, NotFoundError, ValidationError } from "../db/errors";
+import { many, maybeOne, one } from "../db/rows";
 import { timestamp } from "../db/validate";
 import { actingUser, operation, recordAudit, type WorkspaceContext } from "./context";
 import type { IInsertConversationResult, IPostMessageResult } from "./queries/conversations.queries";
@@ -223,4 +223,130 @@ export const searchMessages = operation({
   audit: "none",
   oneStatement: true,
   run: (p, { c, ctx }) => many(sql.conversations.searchMessages, { userId: actingUser(ctx), ...p }, c),
+});
+
+const messageId = z.object({ messageId: z.uuid() });
+
+/** The live message the acting user can see and their role in its conversation; NotFoundError otherwise. */
+const visibleMessage = (c: pg.ClientBase, id: string, userId: string) => one(sql.conversations.messageForActor, { id, userId }, c, "message not found");
+
+/** Edit one of the acting user's own messages: new content, `is_edited` and `edited_at` set. Only the sender. */
+export const editMessage = operation({
+  name: "workspace.message.edit",
+  input: messageId.extend({ content: z.string().min(1).max(50_000) }),
+  kind: "write",
+  affects: "tenant",
+  context: "user",
+  reveals: "tenant",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<Message> {
+    const me = actingUser(ctx);
+    const m = await maybeOne(sql.conversations.editMessage, { id: p.messageId, userId: me, content: p.content }, c);
+    if (!m) {
+      await visibleMessage(c, p.messageId, me);
+      throw new ForbiddenError("only the sender edits a message");
+    }
+    // The trail says which message changed, never its text.
+    await recordAudit(c, ctx, { action: "message.edited", resourceType: "message", resourceId: m.id, metadata: { conversation_id: m.conversation_id } });
+    return m;
+  },
+});
+
+/**
+ * Delete a message (soft): `deleted_at` set and the content blanked in the same statement, so it leaves
+ * reads, unread counts and search at once. Only its sender, or an owner or admin of the conversation.
+ */
+export const deleteMessage = operation({
+  name: "workspace.message.delete",
+  input: messageId,
+  kind: "write",
+  affects: "tenant",
+  context: "user",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<void> {
+    const me = actingUser(ctx);
+    const m = await maybeOne(sql.conversations.deleteMessage, { id: p.messageId, userId: me }, c);
+    if (!m) {
+      await visibleMessage(c, p.messageId, me);
+      throw new ForbiddenError("only the sender or an owner or admin of the conversation deletes a message");
+    }
+    await recordAudit(c, ctx, {
+      action: "message.deleted",
+      resourceType: "message",
+      resourceId: m.id,
+      metadata: { conversation_id: m.conversation_id, by_sender: m.sender_id === me },
+    });
+  },
+});
+
+/**
+ * A recipient says a message was delivered or read. The status only moves forward (sent -> delivered ->
+ * read): asking for an earlier one than the message has leaves it as it is (the result says which it is).
+ * Only a participant other than the sender.
+ */
+export const setMessageStatus = operation({
+  name: "workspace.message.status",
+  input: messageId.extend({ status: z.enum(["delivered", "read"]) }),
+  kind: "write",
+  affects: "tenant",
+  context: "user",
+  reveals: "nothing",
+  audit: "none",
+  async run(p, { c, ctx }): Promise<{ id: string; status: string }> {
+    const me = actingUser(ctx);
+    const m = await maybeOne(sql.conversations.advanceMessageStatus, { id: p.messageId, userId: me, status: p.status }, c);
+    if (m) return { id: m.id, status: m.status };
+    const seen = await visibleMessage(c, p.messageId, me);
+    throw new ForbiddenError(
+      seen.sender_id === me ? "the sender does not set the delivery status of their own message" : "the acting user is not a participant of this conversation",
+    );
+  },
+});
+
+/** The rule a group conversation keeps (and the constraint the database names for it). */
+export const KEEPS_AN_ADMIN = "conversation_keeps_an_admin";
+const lastAdmin = (sqlstate?: string) =>
+  new ConflictError(`the last owner or admin of a group conversation cannot leave it before handing over (${KEEPS_AN_ADMIN})`, {
+    sqlstate,
+    constraint: KEEPS_AN_ADMIN,
+  });
+
+/**
+ * Leave a conversation: the acting user removes themself. The last owner or admin of a group that has
+ * other participants cannot leave before handing over (a ConflictError naming conversation_keeps_an_admin;
+ * trigger keep_a_conversation_admin holds it for SQL as `app` too). The conversation row is locked, so two
+ * last admins leaving at once queue and the second is refused.
+ */
+export const leaveConversation = operation({
+  name: "workspace.conversation.leave",
+  input: conversationId,
+  kind: "write",
+  affects: "tenant",
+  context: "user",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<void> {
+    const me = actingUser(ctx);
+    const conv = await one(sql.conversations.lockConversationForMember, { id: p.conversationId, userId: me }, c, "conversation not found");
+    if (!conv.member_role) throw new NotFoundError("not a participant of this conversation");
+    if (conv.type === "group" && ["owner", "admin"].includes(conv.member_role)) {
+      const others = await many(sql.conversations.otherParticipantRoles, { conversationId: p.conversationId, userId: me }, c);
+      if (others.length && !others.some((o) => o.role === "owner" || o.role === "admin")) throw lastAdmin();
+    }
+    try {
+      await one(sql.conversations.removeParticipant, { conversationId: p.conversationId, userId: me }, c);
+    } catch (e) {
+      // The database's own check (trigger keep_a_conversation_admin): the same error, in the same words.
+      const mapped = mapDbError(e);
+      if (mapped instanceof ConflictError && mapped.constraint === KEEPS_AN_ADMIN) throw lastAdmin(mapped.sqlstate);
+      throw e;
+    }
+    await recordAudit(c, ctx, {
+      action: "conversation.left",
+      resourceType: "conversation",
+      resourceId: p.conversationId,
+      oldValue: { role: conv.member_role },
+    });
+  },
 });

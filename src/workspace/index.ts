@@ -5,6 +5,10 @@ export {
   addMembers,
   type Conversation,
   createConversation,
+  deleteMessage,
+  editMessage,
+  KEEPS_AN_ADMIN,
+  leaveConversation,
   markConversationRead,
   type Message,
   messagesOf,
@@ -13,6 +17,7 @@ export {
   participantsOf,
   searchMessages,
   sendMessage,
+  setMessageStatus,
   unreadCounts,
 } from "./conversations";
 export { activeDevices, deactivateDevice, type Device, markNotificationsRead, type Notification, notify, registerDevice, unreadNotifications } from "./devices";
@@ -48,6 +53,7 @@ export { type Entity, type EntityInput, entityNeighbours, mentionsOf, observeEnt
 export {
   createMemory,
   deleteMemory,
+  editMemory,
   EMBEDDING_DIMENSIONS,
   type EmbeddingUpdate,
   getMemory,
@@ -75,11 +81,12 @@ export {
   rolesOf,
   updateRole,
 } from "./rbac";
-export { changeTaskStatus, createTask, type NewTask, type Task, type TaskStatus, tasksDueSoon, TRANSITIONS } from "./tasks";
+export { changeTaskStatus, createTask, editTask, type NewTask, type Task, type TaskStatus, tasksDueSoon, TRANSITIONS } from "./tasks";
 export {
   createOrganization,
   createSession,
   createUser,
+  deleteOrganization,
   deleteUser,
   endSession,
   findUserByEmail,
@@ -96,6 +103,7 @@ export {
   type RefreshedSession,
   refreshSession,
   resolveSession,
+  setOrganizationPlan,
   updateOrganization,
   updatePreferences,
   type User,

@@ -177,22 +177,31 @@ export type DriveRow = z.input<typeof driveRow>;
 export interface SyncResult {
   inserted: number;
   updated: number;
+  /** Rows removed by the batch's tombstones (0 for an id already gone: replaying a batch deletes nothing more). */
+  deleted: number;
 }
 
+type Ids = (integrationId: string, ids: string[], c: pg.ClientBase) => Promise<unknown[]>;
+
 /**
- * One generic upsert for the three synced kinds: validate, keep the last row per provider key (one statement
+ * One generic sync for the three synced kinds: validate, keep the last row per provider key (one statement
  * cannot upsert the same key twice), sort by key (concurrent syncs then lock rows in the same order and
- * do not deadlock), and send the batch as one JSON array.
+ * do not deadlock), and send the batch as one JSON array. `deleted` is the batch's tombstones: provider ids
+ * deleted at the provider, whose rows are deleted (not marked: the row is a copy of the provider's, and a
+ * deleted mail's body has no reason to stay). Tombstones apply after the upserts, so an id in both ends
+ * deleted; they are sorted too, and deleting an id already gone is a no-op, so a replayed or concurrent
+ * batch ends in the same state.
  */
 function syncOperation<R extends z.ZodType>(
   kind: "gmail" | "calendar" | "drive",
   row: R,
   key: (r: z.output<R>) => string,
   upsert: (integrationId: string, rowsJson: string, c: pg.ClientBase) => Promise<{ inserted: boolean }[]>,
+  remove: Ids,
 ) {
   return operation({
     name: `workspace.sync.${kind}`,
-    input: integrationId.extend({ rows: z.array(row).max(5000) }),
+    input: integrationId.extend({ rows: z.array(row).max(5000), deleted: z.array(short(255)).max(5000).default([]) }),
     kind: "write",
     affects: "own",
     context: "tenant",
@@ -200,36 +209,42 @@ function syncOperation<R extends z.ZodType>(
     audit: "change",
     async run(p, { c, ctx }): Promise<SyncResult> {
       await one(sql.integrations.getIntegration, { id: p.integrationId }, c, "integration not found");
-      const unique = [...new Map(p.rows.map((r) => [key(r), r])).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+      const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+      const unique = [...new Map(p.rows.map((r) => [key(r), r])).entries()].sort(([a], [b]) => byKey(a, b)).map(([, r]) => r);
       const out = unique.length ? await upsert(p.integrationId, JSON.stringify(unique), c) : [];
+      const tombstones = [...new Set(p.deleted)].sort(byKey);
+      const gone = tombstones.length ? await remove(p.integrationId, tombstones, c) : [];
       const inserted = out.filter((r) => r.inserted).length;
-      const result = { inserted, updated: out.length - inserted };
+      const result = { inserted, updated: out.length - inserted, deleted: gone.length };
       await recordAudit(c, ctx, { action: "integration.synced", resourceType: "integration", resourceId: p.integrationId, metadata: { kind, ...result } });
       return result;
     },
   });
 }
 
-/** Upsert synced Gmail messages on (user_id, gmail_id). */
+/** Upsert synced Gmail messages on (user_id, gmail_id); `deleted` gmail ids are removed. */
 export const syncGmailMessages = syncOperation(
   "gmail",
   gmailRow,
   (r) => r.gmail_id,
   (integrationId, rows, c) => many(sql.integrations.upsertGmailMessages, { integrationId, rows }, c),
+  (integrationId, ids, c) => many(sql.integrations.deleteGmailMessages, { integrationId, ids }, c),
 );
-/** Upsert synced calendar events on (user_id, provider, provider_event_id). */
+/** Upsert synced calendar events on (user_id, provider, provider_event_id); `deleted` event ids are removed. */
 export const syncCalendarEvents = syncOperation(
   "calendar",
   calendarRow,
   (r) => r.provider_event_id,
   (integrationId, rows, c) => many(sql.integrations.upsertCalendarEvents, { integrationId, rows }, c),
+  (integrationId, ids, c) => many(sql.integrations.deleteCalendarEvents, { integrationId, ids }, c),
 );
-/** Upsert synced drive files on (user_id, provider, provider_file_id). */
+/** Upsert synced drive files on (user_id, provider, provider_file_id); `deleted` file ids are removed. */
 export const syncDriveFiles = syncOperation(
   "drive",
   driveRow,
   (r) => r.provider_file_id,
   (integrationId, rows, c) => many(sql.integrations.upsertDriveFiles, { integrationId, rows }, c),
+  (integrationId, ids, c) => many(sql.integrations.deleteDriveFiles, { integrationId, ids }, c),
 );
 
 /** Full-text search over the acting user's synced mail (subject and body). */

@@ -161,6 +161,42 @@ export const keywordSearchMemories = operation({
   run: (p, { c, ctx }) => many(sql.memories.keywordSearch, { userId: actingUser(ctx), ...p }, c),
 });
 
+/**
+ * Edit one of the acting user's live memories: content, title (null clears it) and tags; fields left out keep
+ * their value. A new content or title sends the embedding back to pending and clears it (vector, model, time)
+ * in the same statement, so no search ranks the new text by the old vector; a tags-only edit keeps it. Only
+ * the memory's owner (RLS: another user's memory is not found).
+ */
+export const editMemory = operation({
+  name: "workspace.memory.edit",
+  input: id
+    .extend({ content: z.string().min(1).max(50_000).optional(), title: z.string().max(500).nullable().optional(), tags: z.array(tag).max(100).optional() })
+    .refine((m) => m.content !== undefined || m.title !== undefined || m.tags !== undefined, { path: ["content"], message: "nothing to change" }),
+  kind: "write",
+  affects: "own",
+  context: "user",
+  reveals: "own",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<Memory> {
+    const reembed = p.content !== undefined || p.title !== undefined;
+    const m = await one(
+      sql.memories.editMemory,
+      { id: p.id, content: p.content, setTitle: p.title !== undefined, title: p.title, tags: p.tags, reembed },
+      c,
+      "memory not found",
+    );
+    // The trail names what changed, never the text.
+    const changed = (["content", "title", "tags"] as const).filter((k) => p[k] !== undefined);
+    await recordAudit(c, ctx, {
+      action: "memory.edited",
+      resourceType: "memory",
+      resourceId: m.id,
+      newValue: { changed, embedding_status: m.embedding_status },
+    });
+    return m;
+  },
+});
+
 /** Soft delete: the memory disappears from reads and searches; the row stays until the user is deleted. */
 export const deleteMemory = operation({
   name: "workspace.memory.delete",

@@ -111,6 +111,12 @@ export const explainSeed: ExplainSeed = {
         accessTokenEncrypted: Buffer.alloc(40),
         timezone: null,
         syncCursor: null,
+        setTitle: false,
+        reembed: true,
+        setDescription: false,
+        setDue: false,
+        assigneeId: user?.id,
+        planType: "pro",
       },
     };
   },

@@ -1,7 +1,7 @@
 /** Tasks: create, status transitions (completed_at follows status = done), and what is due soon. */
 import { z } from "zod";
-import { ValidationError } from "../db/errors";
-import { many, one } from "../db/rows";
+import { NotFoundError, ValidationError } from "../db/errors";
+import { many, maybeOne, one } from "../db/rows";
 import { isoDate, timestamp } from "../db/validate";
 import { actingUser, operation, recordAudit, word } from "./context";
 import type { IInsertTaskResult } from "./queries/tasks.queries";
@@ -77,6 +77,68 @@ export const changeTaskStatus = operation({
       resourceId: p.id,
       oldValue: { status: from },
       newValue: { status: p.status },
+    });
+    return t;
+  },
+});
+
+const editSchema = z
+  .object({
+    id: z.uuid(),
+    title: z.string().trim().min(1).max(500).optional(),
+    /** null clears it. */
+    description: z.string().max(50_000).nullable().optional(),
+    /** null clears the due date (and its time); a date replaces both date and time (dueTime, or none). */
+    dueDate: isoDate.nullable().optional(),
+    dueTime: z.iso.time().optional(),
+    /** Who the task is for: an active member of the organisation. */
+    assigneeId: z.uuid().optional(),
+  })
+  .refine((t) => !t.dueTime || t.dueDate, { path: ["dueTime"], message: "needs a dueDate" })
+  .refine((t) => Object.keys(t).some((k) => k !== "id"), { path: ["title"], message: "nothing to change" });
+
+/**
+ * Edit a task of the organisation: title, description, due date (and time), assignee; fields left out keep
+ * their value. A new assignee must be an active member of the organisation (another organisation's user is
+ * not found, an inactive member a ValidationError naming assigneeId). Tasks are the organisation's working
+ * data: any member may edit one, as any member may move its status.
+ */
+export const editTask = operation({
+  name: "workspace.task.edit",
+  input: editSchema,
+  kind: "write",
+  affects: "tenant",
+  context: "user",
+  reveals: "tenant",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<Task> {
+    const setDue = p.dueDate !== undefined;
+    const t = await maybeOne(
+      sql.tasks.editTask,
+      {
+        id: p.id,
+        title: p.title,
+        setDescription: p.description !== undefined,
+        description: p.description,
+        setDue,
+        dueDate: p.dueDate,
+        dueTime: p.dueTime,
+        assigneeId: p.assigneeId,
+      },
+      c,
+    );
+    if (!t) {
+      await one(sql.tasks.getTask, { id: p.id }, c, "task not found");
+      const assignee = p.assigneeId ? await maybeOne(sql.organizations.getUser, { id: p.assigneeId }, c) : null;
+      if (!assignee) throw new NotFoundError("assignee not found in this organization");
+      throw new ValidationError("the assignee must be an active member of the organization", ["assigneeId"]);
+    }
+    const changed = (["title", "description", "dueDate", "assigneeId"] as const).filter((k) => p[k] !== undefined);
+    await recordAudit(c, ctx, {
+      action: "task.edited",
+      resourceType: "task",
+      resourceId: t.id,
+      newValue: { changed, ...(p.assigneeId !== undefined && { assignee_id: t.user_id }), ...(p.title !== undefined && { title: t.title }) },
     });
     return t;
   },

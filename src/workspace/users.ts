@@ -9,6 +9,7 @@
  */
 import crypto from "node:crypto";
 import { z } from "zod";
+import { ForbiddenError } from "../db/errors";
 import { many, maybeOne, one } from "../db/rows";
 import { setLocalTenant } from "../db/tx";
 import { jsonRecord, timestamp } from "../db/validate";
@@ -97,6 +98,73 @@ export const createOrganization = platformOperation({
     await audit({ action: "user.created", resourceType: "user", resourceId: u.id, newValue: { email: u.email } });
     await audit({ action: "role.granted", resourceType: "user", resourceId: u.id, newValue: { role_id: g.role_id, role: "owner", expires_at: null } });
     return { ...o, owner: u };
+  },
+});
+
+/**
+ * Platform operation (billing): set an organisation's plan. The plan is not the organisation's to change
+ * (`app` has no UPDATE on plan_type); audited in the organisation's trail by the platform actor.
+ */
+export const setOrganizationPlan = platformOperation({
+  name: "workspace.organization.plan",
+  input: z.object({ organizationId: z.uuid(), planType: word }),
+  kind: "write",
+  affects: "platform",
+  context: "platform",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<Organization> {
+    const { old_plan_type, ...o } = await one(
+      sql.organizations.setOrganizationPlan,
+      { id: p.organizationId, planType: p.planType },
+      c,
+      "organization not found",
+    );
+    await recordPlatformAudit(c, o.id, ctx.actorId, {
+      action: "organization.plan_changed",
+      resourceType: "organization",
+      resourceId: o.id,
+      oldValue: { plan_type: old_plan_type },
+      newValue: { plan_type: o.plan_type },
+    });
+    return o;
+  },
+});
+
+/**
+ * Platform operation: delete an organisation, as the seed cascades it: its conversations (with participants
+ * and messages), tasks, roles, grants and templates go; its members stay as accounts of no organisation
+ * (users.organization_id SET NULL), with their private data. `requestedBy`, when a member asked for it, must
+ * hold organization:delete (the system role owner does), checked in this transaction.
+ *
+ * The record: audit_logs rows carry the organisation as a plain uuid, not a foreign key, and the trail is
+ * append-only, so the organisation's own trail outlives it. `organization.deleted` is written there, in the
+ * transaction of the delete, by the platform actor (and names the member who asked); after it nobody is a
+ * member of that organisation any more, so the trail is read from the owner connection (a DBA, the platform).
+ */
+export const deleteOrganization = platformOperation({
+  name: "workspace.organization.delete",
+  input: z.object({ organizationId: z.uuid(), requestedBy: z.uuid().optional() }),
+  kind: "write",
+  affects: "platform",
+  context: "platform",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<{ id: string; members_detached: number }> {
+    await setLocalTenant(c, p.organizationId); // users and grants are under FORCEd RLS, for the owner connection too
+    const o = await one(sql.organizations.getOrganization, { id: p.organizationId }, c, "organization not found");
+    if (p.requestedBy && !(await one(sql.organizations.memberHolds, { userId: p.requestedBy, permission: "organization:delete" }, c)).granted)
+      throw new ForbiddenError("the member who asked does not hold the permission organization:delete");
+    const { members } = await one(sql.organizations.organizationMemberCount, { organizationId: o.id }, c);
+    await recordAudit(c, workspaceContext({ organizationId: o.id, userId: ctx.actorId }), {
+      action: "organization.deleted",
+      resourceType: "organization",
+      resourceId: o.id,
+      oldValue: { name: o.name, slug: o.slug, plan_type: o.plan_type },
+      metadata: { requested_by: p.requestedBy ?? null, members_detached: members },
+    });
+    await one(sql.organizations.deleteOrganization, { id: o.id }, c);
+    return { id: o.id, members_detached: members };
   },
 });
 

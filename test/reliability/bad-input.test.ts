@@ -637,6 +637,17 @@ const WORKSPACE_SPECS: Spec[] = [
   one(ws.deleteUser, "userId"),
   { op: ws.getOrganization, valid: () => ({}), fields: {} },
   {
+    op: ws.setOrganizationPlan,
+    valid: () => ({ organizationId: crypto.randomUUID(), planType: "pro" }),
+    fields: { organizationId: uuid, planType: WORD },
+  },
+  {
+    op: ws.deleteOrganization,
+    valid: () => ({ organizationId: crypto.randomUUID(), requestedBy: crypto.randomUUID() }),
+    fields: { organizationId: uuid, requestedBy: uuid },
+    optional: ["requestedBy"],
+  },
+  {
     op: ws.updateOrganization,
     valid: () => ({ name: "Renamed", settings: { a: 1 } }),
     fields: { name: text(255, 1, true), settings: record },
@@ -733,6 +744,13 @@ const WORKSPACE_SPECS: Spec[] = [
   { op: ws.keywordSearchMemories, valid: () => ({ query: "fixture", limit: 5 }), fields: { query: text(1000, 1, true), limit: num(1, 200) } },
   one(ws.deleteMemory, "id"),
   {
+    op: ws.editMemory,
+    valid: () => ({ id: world.memoryId, content: "c", title: "t", tags: ["a"] }),
+    fields: { id: uuid, content: text(50_000, 1), title: text(500), tags: list(text(100, 1), () => "tag", 100) },
+    optional: ["content", "title", "tags"],
+    nullable: ["title"],
+  },
+  {
     op: ws.recordMemoriesUsed,
     valid: () => ({ messageId: world.messageId, memories: [{ memoryId: world.memoryId, relevanceScore: 0.5 }] }),
     fields: {
@@ -783,6 +801,14 @@ const WORKSPACE_SPECS: Spec[] = [
     optional: ["at"],
   },
   { op: ws.searchMessages, valid: () => ({ query: "fixture", limit: 5 }), fields: { query: text(1000, 1, true), limit: num(1, 200) } },
+  { op: ws.editMessage, valid: () => ({ messageId: world.messageId, content: "c" }), fields: { messageId: uuid, content: text(50_000, 1) } },
+  one(ws.deleteMessage, "messageId", () => world.messageId),
+  {
+    op: ws.setMessageStatus,
+    valid: () => ({ messageId: world.messageId, status: "read" }),
+    fields: { messageId: uuid, status: { k: "enum", values: ["delivered", "read"] } },
+  },
+  one(ws.leaveConversation, "conversationId", () => world.conversationId),
   // tasks
   {
     op: ws.createTask,
@@ -820,6 +846,13 @@ const WORKSPACE_SPECS: Spec[] = [
     op: ws.changeTaskStatus,
     valid: () => ({ id: world.taskId, status: "in_progress" }),
     fields: { id: uuid, status: { k: "enum", values: ["todo", "in_progress", "done", "cancelled"] } },
+  },
+  {
+    op: ws.editTask,
+    valid: () => ({ id: world.taskId, title: "t", description: "d", dueDate: "2026-12-01", dueTime: "09:30", assigneeId: world.otherUserId }),
+    fields: { id: uuid, title: text(500, 1, true), description: text(50_000), dueDate: ISO_DATE, dueTime: ISO_TIME, assigneeId: uuid },
+    optional: ["title", "description", "dueDate", "dueTime", "assigneeId"],
+    nullable: ["description", "dueDate"],
   },
   { op: ws.tasksDueSoon, valid: () => ({ days: 7, today: "2026-12-01" }), fields: { days: num(0, 366), today: ISO_DATE }, optional: ["days", "today"] },
   // integrations and synced rows
@@ -864,6 +897,7 @@ const WORKSPACE_SPECS: Spec[] = [
     valid: () => ({ integrationId: world.integrationId, rows: [gmailRow()] }),
     fields: {
       integrationId: uuid,
+      deleted: list(text(255, 1), () => "gone-1", 5000),
       rows: list(record, gmailRow, 5000),
       ...rowFields({
         gmail_id: text(255, 1),
@@ -878,13 +912,17 @@ const WORKSPACE_SPECS: Spec[] = [
         received_at: date,
       }),
     },
-    optional: ["thread_id", "subject", "from_email", "to_emails", "snippet", "body_text", "labels", "is_read", "received_at"].map((f) => `rows.0.${f}`),
+    optional: [
+      "deleted",
+      ...["thread_id", "subject", "from_email", "to_emails", "snippet", "body_text", "labels", "is_read", "received_at"].map((f) => `rows.0.${f}`),
+    ],
   },
   {
     op: ws.syncCalendarEvents,
     valid: () => ({ integrationId: world.integrationId, rows: [calendarRow()] }),
     fields: {
       integrationId: uuid,
+      deleted: list(text(255, 1), () => "gone-1", 5000),
       rows: list(record, calendarRow, 5000),
       ...rowFields({
         provider_event_id: text(255, 1),
@@ -903,23 +941,27 @@ const WORKSPACE_SPECS: Spec[] = [
       }),
     },
     optional: [
-      "calendar_id",
-      "title",
-      "description",
-      "location",
-      "is_all_day",
-      "timezone",
-      "attendees",
-      "is_online_meeting",
-      "online_meeting_url",
-      "recurrence_rule",
-    ].map((f) => `rows.0.${f}`),
+      "deleted",
+      ...[
+        "calendar_id",
+        "title",
+        "description",
+        "location",
+        "is_all_day",
+        "timezone",
+        "attendees",
+        "is_online_meeting",
+        "online_meeting_url",
+        "recurrence_rule",
+      ].map((f) => `rows.0.${f}`),
+    ],
   },
   {
     op: ws.syncDriveFiles,
     valid: () => ({ integrationId: world.integrationId, rows: [driveRow()] }),
     fields: {
       integrationId: uuid,
+      deleted: list(text(255, 1), () => "gone-1", 5000),
       rows: list(record, driveRow, 5000),
       ...rowFields({
         provider_file_id: text(255, 1),
@@ -931,7 +973,7 @@ const WORKSPACE_SPECS: Spec[] = [
         modified_at: date,
       }),
     },
-    optional: ["mime_type", "size_bytes", "web_url", "parent_path", "modified_at"].map((f) => `rows.0.${f}`),
+    optional: ["deleted", ...["mime_type", "size_bytes", "web_url", "parent_path", "modified_at"].map((f) => `rows.0.${f}`)],
   },
   { op: ws.searchMail, valid: () => ({ query: "fixture", limit: 5 }), fields: { query: text(1000, 1, true), limit: num(1, 200) } },
   { op: ws.calendarBetween, valid: range, fields: { from: date, to: date } },

@@ -119,6 +119,8 @@ interface MessageM {
   sender: string | null;
   content: string;
   seq: number;
+  status: string;
+  deleted: boolean;
 }
 interface TaskM {
   id: string;
@@ -329,6 +331,10 @@ const opArb = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("forget" as const), who, memory: target }) },
   {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constant("editMemory" as const), who, memory: target, words, tags: fc.option(fc.subarray([...TAGS]), { nil: undefined }) }),
+  },
+  {
     weight: 2,
     arbitrary: fc.record({
       k: fc.constant("conversation" as const),
@@ -344,6 +350,10 @@ const opArb = fc.oneof(
   },
   { weight: 4, arbitrary: fc.record({ k: fc.constant("send" as const), who, conv: target, words, ai: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("markRead" as const), who, conv: target }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("editMessage" as const), who, message: target, words }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("deleteMessage" as const), who, message: target }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("messageStatus" as const), who, message: target, status: fc.constantFrom("delivered", "read") }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("leave" as const), who, conv: target }) },
   {
     weight: 1,
     arbitrary: fc.record({ k: fc.constant("useMemories" as const), who, message: target, memories: fc.uniqueArray(target, { minLength: 1, maxLength: 2 }) }),
@@ -359,6 +369,7 @@ const opArb = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("taskStatus" as const), who, task: target, status: fc.constantFrom(...TASK_STATUSES) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("editTask" as const), who, task: target, words, assignee: fc.option(target, { nil: null }) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant("connect" as const), who, provider: fc.constantFrom("google", "microsoft"), refresh: fc.boolean() }) },
   {
     weight: 1,
@@ -377,6 +388,8 @@ const opArb = fc.oneof(
       integration: target,
       kind: fc.constantFrom("gmail", "drive", "calendar"),
       rows: fc.array(fc.record({ key: fc.nat({ max: 4 }), words }), { minLength: 1, maxLength: 4 }),
+      /** Tombstones: provider keys deleted at the provider (applied after the rows). */
+      gone: fc.array(fc.nat({ max: 4 }), { maxLength: 2 }),
     }),
   },
   {
@@ -539,7 +552,7 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       );
       if (m) {
         expect(m.sender_id).toBe(op.ai ? null : me.id);
-        messages.set(m.id, { id: m.id, conv: c.id, sender: op.ai ? null : me.id, content, seq: ++seq });
+        messages.set(m.id, { id: m.id, conv: c.id, sender: op.ai ? null : me.id, content, seq: ++seq, status: "sent", deleted: false });
         stats.writes++;
       }
       return;
@@ -556,6 +569,97 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
         stats.writes++;
         // PGlite's clock has millisecond resolution: a message in the same millisecond would count as read.
         await sleep(2);
+      }
+      return;
+    }
+    case "editMessage":
+    case "deleteMessage":
+    case "messageStatus": {
+      const msg = choose(pools.messages(), (x) => !x.deleted && inMyOrg((convs.get(x.conv) as ConvM).org), op.message);
+      if (!msg) return;
+      const conv = convs.get(msg.conv) as ConvM;
+      const role = conv.participants.get(me.id)?.role;
+      const visible = inMyOrg(conv.org) && (conv.open || role !== undefined) && !msg.deleted;
+      const label = `${op.k} ${msg.id} by ${me.id}`;
+      if (op.k === "editMessage") {
+        const content = op.words.join(" ");
+        const r = await call(me, "message", !visible ? NotFoundError : msg.sender === me.id ? null : ForbiddenError, label, () =>
+          ws.editMessage(db, ctx, { messageId: msg.id, content }),
+        );
+        if (r) {
+          expect(r.is_edited, label).toBe(true);
+          msg.content = content;
+          wrote(me, "message.edited");
+        }
+      } else if (op.k === "deleteMessage") {
+        const may = msg.sender === me.id || role === "owner" || role === "admin";
+        const r = await call(me, "message", !visible ? NotFoundError : may ? null : ForbiddenError, label, () =>
+          ws.deleteMessage(db, ctx, { messageId: msg.id }),
+        );
+        if (visible && may) {
+          expect(r, label).toBeUndefined();
+          msg.deleted = true;
+          wrote(me, "message.deleted");
+        }
+      } else {
+        const ok = visible && msg.sender !== me.id && role !== undefined;
+        const r = await call(me, "message", !visible ? NotFoundError : ok ? null : ForbiddenError, label, () =>
+          ws.setMessageStatus(db, ctx, { messageId: msg.id, status: op.status }),
+        );
+        if (r) {
+          const order = ["sent", "delivered", "read"];
+          if (order.indexOf(op.status) > order.indexOf(msg.status)) msg.status = op.status;
+          expect(r.status, label).toBe(msg.status);
+          stats.writes++;
+        }
+      }
+      return;
+    }
+    case "leave": {
+      const c = choose(pools.convs(), (x) => x.participants.has(me.id), op.conv);
+      if (!c) return;
+      const mine = inMyOrg(c.org) ? c.participants.get(me.id) : undefined;
+      const others = [...c.participants].filter(([u]) => u !== me.id).map(([, x]) => x.role);
+      const last =
+        c.type === "group" && ["owner", "admin"].includes(mine?.role ?? "") && others.length > 0 && !others.some((r) => r === "owner" || r === "admin");
+      const r = await call(me, "conversation", !mine ? NotFoundError : last ? ConflictError : null, `leaveConversation ${c.id} by ${me.id}`, () =>
+        ws.leaveConversation(db, ctx, { conversationId: c.id }),
+      );
+      if (mine && !last) {
+        expect(r).toBeUndefined();
+        c.participants.delete(me.id);
+        wrote(me, "conversation.left");
+      }
+      return;
+    }
+    case "editMemory": {
+      const m = choose(pools.memories(), (x) => mine(x.user), op.memory);
+      if (!m) return;
+      const ok = mine(m.user) && !m.deleted;
+      const content = op.words.join(" ");
+      const r = await call(me, "memory", ok ? null : NotFoundError, `editMemory ${m.id} by ${me.id}`, () =>
+        ws.editMemory(db, ctx, { id: m.id, content, ...(op.tags ? { tags: op.tags } : {}) }),
+      );
+      if (r) {
+        // A new text sends the embedding back to pending, cleared: semantic search no longer finds it.
+        expect(r.embedding_status).toBe("pending");
+        Object.assign(m, { content, words: [...(m.title ? [m.title] : []), ...op.words], vector: null, ...(op.tags ? { tags: op.tags } : {}) });
+        wrote(me, "memory.edited");
+      }
+      return;
+    }
+    case "editTask": {
+      const x = choose(pools.tasks(), (y) => inMyOrg(y.org), op.task);
+      if (!x) return;
+      const assignee = op.assignee === null ? undefined : choose(pools.users(), (u) => u.org === me.org, op.assignee);
+      const expected = !inMyOrg(x.org) || (assignee && assignee.org !== me.org) ? NotFoundError : null;
+      const r = await call(me, "task", expected, `editTask ${x.id} to ${assignee?.id} by ${me.id}`, () =>
+        ws.editTask(db, ctx, { id: x.id, title: op.words.join(" "), ...(assignee ? { assigneeId: assignee.id } : {}) }),
+      );
+      if (r) {
+        if (assignee) x.user = assignee.id;
+        expect(r.user_id).toBe(x.user);
+        wrote(me, "task.edited");
       }
       return;
     }
@@ -635,18 +739,31 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
       const at = (n: number) => new Date(CAL_BASE + n * HOUR);
       const send =
         op.kind === "gmail"
-          ? () => ws.syncGmailMessages(db, ctx, { integrationId: i.id, rows: op.rows.map((r) => ({ gmail_id: `g${r.key}`, subject: r.words.join(" ") })) })
+          ? () =>
+              ws.syncGmailMessages(db, ctx, {
+                integrationId: i.id,
+                rows: op.rows.map((r) => ({ gmail_id: `g${r.key}`, subject: r.words.join(" ") })),
+                deleted: op.gone.map((n) => `g${n}`),
+              })
           : op.kind === "drive"
-            ? () => ws.syncDriveFiles(db, ctx, { integrationId: i.id, rows: op.rows.map((r) => ({ provider_file_id: `d${r.key}`, name: r.words.join(" ") })) })
+            ? () =>
+                ws.syncDriveFiles(db, ctx, {
+                  integrationId: i.id,
+                  rows: op.rows.map((r) => ({ provider_file_id: `d${r.key}`, name: r.words.join(" ") })),
+                  deleted: op.gone.map((n) => `d${n}`),
+                })
             : () =>
                 ws.syncCalendarEvents(db, ctx, {
                   integrationId: i.id,
                   rows: op.rows.map((r) => ({ provider_event_id: `c${r.key}`, title: r.words.join(" "), start_time: at(r.key), end_time: at(r.key + 1) })),
+                  deleted: op.gone.map((n) => `c${n}`),
                 });
       const result = await call(me, "sync", mine(i.user) ? null : NotFoundError, label, send);
       if (result) {
         const fresh = [...last.keys()].filter((n) => !store.has(keyOf(n))).length;
-        expect(result, label).toEqual({ inserted: fresh, updated: last.size - fresh });
+        // Tombstones apply after the rows: a key in both ends deleted; a key already gone deletes nothing.
+        const gone = [...new Set(op.gone)].filter((n) => last.has(n) || store.has(keyOf(n)));
+        expect(result, label).toEqual({ inserted: fresh, updated: last.size - fresh, deleted: gone.length });
         const ids = await t.db.pool.query<{ id: string; k: string }>(
           op.kind === "gmail"
             ? "SELECT id, gmail_id AS k FROM workspace.gmail_messages WHERE user_id = $1"
@@ -655,8 +772,9 @@ async function apply(op: Op, runUsers: UserM[]): Promise<void> {
         );
         const idOf = new Map(ids.rows.map((r) => [r.k, r.id]));
         for (const [n, text] of last) {
-          store.set(keyOf(n), { id: idOf.get(`${op.kind[0]}${n}`) as string, user: i.user, text, start: n });
+          if (!gone.includes(n)) store.set(keyOf(n), { id: idOf.get(`${op.kind[0]}${n}`) as string, user: i.user, text, start: n });
         }
+        for (const n of gone) store.delete(keyOf(n));
         wrote(me, "integration.synced");
       }
       return;
@@ -970,7 +1088,7 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
     );
     const ps = await call(me, "conversation", refused, L(`participantsOf ${c.id}`), () => ws.participantsOf(db, ctx, { conversationId: c.id }), "read");
     if (refused) continue;
-    const want = [...messages.values()].filter((m) => m.conv === c.id);
+    const want = [...messages.values()].filter((m) => m.conv === c.id && !m.deleted);
     expect(sorted(msgs!.map((m) => `${m.id} ${m.sender_id} ${m.content}`)), L(`messagesOf ${c.id} (${c.org})`)).toEqual(
       sorted(want.map((m) => `${m.id} ${m.sender} ${m.content}`)),
     );
@@ -985,13 +1103,13 @@ async function look(me: UserM, o: Pick<Look, "seed" | "word" | "query" | "topK" 
       .filter((c) => c.participants.has(me.id))
       .map((c) => {
         const readSeq = c.participants.get(me.id)?.readSeq ?? -1;
-        return [c.id, [...messages.values()].filter((m) => m.conv === c.id && m.sender !== me.id && m.seq > readSeq).length] as const;
+        return [c.id, [...messages.values()].filter((m) => m.conv === c.id && !m.deleted && m.sender !== me.id && m.seq > readSeq).length] as const;
       }),
   );
   expect(unread, L("unreadCounts")).toEqual(unreadWant);
   compare(unread.size);
   const found = await read(() => ws.searchMessages(db, ctx, { query: o.word, limit: 200 }));
-  const foundWant = [...messages.values()].filter((m) => convs.get(m.conv)?.participants.has(me.id) && wordsOf(m.content).has(o.word));
+  const foundWant = [...messages.values()].filter((m) => !m.deleted && convs.get(m.conv)?.participants.has(me.id) && wordsOf(m.content).has(o.word));
   expect(sorted(found.map((m) => m.id)), L(`searchMessages ${o.word}`)).toEqual(sorted(foundWant.map((m) => m.id)));
   compare(found.length);
   for (const msg of trio(pools.messages(), (x) => convs.get(x.conv)?.org === me.org, o.seed)) {
@@ -1552,6 +1670,13 @@ async function movesToOthers(c: pg.PoolClient, p: Probe, actor: string | null, L
   }
   await expectRejected(
     c,
+    L("moving messages to another conversation or sender"),
+    NO_PRIVILEGE,
+    "UPDATE workspace.messages SET conversation_id = conversation_id, sender_id = NULL WHERE sender_id = $1",
+    [actor],
+  );
+  await expectRejected(
+    c,
     L("moving users to another organisation"),
     NO_PRIVILEGE,
     "UPDATE workspace.users SET organization_id = $1 WHERE organization_id = $2",
@@ -1603,10 +1728,12 @@ beforeAll(async () => {
     { k: "send", who: 1, conv: 1, words: ["delta"], ai: false },
     { k: "useMemories", who: 0, message: 1, memories: [1] },
     { k: "task", who: 0, words: ["echo"], due: 1, priority: "high" },
+    { k: "editTask", who: 0, task: 1, words: ["echo", "foxtrot"], assignee: null },
+    { k: "messageStatus", who: 1, message: 1, status: "delivered" },
     { k: "connect", who: 0, provider: "google", refresh: true },
-    { k: "sync", who: 0, integration: 1, kind: "gmail", rows: [{ key: 0, words: ["alpha"] }] },
-    { k: "sync", who: 0, integration: 1, kind: "drive", rows: [{ key: 0, words: ["bravo"] }] },
-    { k: "sync", who: 0, integration: 1, kind: "calendar", rows: [{ key: 1, words: ["kilo"] }] },
+    { k: "sync", who: 0, integration: 1, kind: "gmail", rows: [{ key: 0, words: ["alpha"] }], gone: [] },
+    { k: "sync", who: 0, integration: 1, kind: "drive", rows: [{ key: 0, words: ["bravo"] }], gone: [] },
+    { k: "sync", who: 0, integration: 1, kind: "calendar", rows: [{ key: 1, words: ["kilo"] }], gone: [] },
     { k: "observe", who: 0, type: "person", name: "Ada", alias: undefined },
     { k: "observe", who: 0, type: "project", name: "Acme", alias: undefined },
     { k: "relate", who: 0, src: 1, dst: 4 },

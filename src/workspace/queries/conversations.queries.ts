@@ -393,3 +393,265 @@ const searchMessagesIR: any = {"usedParamSet":{"query":true,"userId":true,"limit
 export const searchMessages = new PreparedQuery<ISearchMessagesParams,ISearchMessagesResult>(searchMessagesIR);
 
 
+/** 'MessageForActor' parameters type */
+export interface IMessageForActorParams {
+  id: string;
+  userId?: string | null | void;
+}
+
+/** 'MessageForActor' return type */
+export interface IMessageForActorResult {
+  conversation_id: string;
+  id: string;
+  member_role: string | null;
+  /** Author; NULL for AI and system messages, and after the author is deleted. */
+  sender_id: string | null;
+  status: string;
+}
+
+/** 'MessageForActor' query type */
+export interface IMessageForActorQuery {
+  params: IMessageForActorParams;
+  result: IMessageForActorResult;
+}
+
+const messageForActorIR: any = {"usedParamSet":{"userId":true,"id":true},"params":[{"name":"userId","required":false,"transform":{"type":"scalar"},"locs":[{"a":336,"b":342}]},{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":358,"b":361}]}],"statement":"-- A live message the acting user can see (RLS), with the user's role in its conversation (NULL when not a participant).\nSELECT m.id, m.conversation_id, m.sender_id, m.status, p.role AS \"member_role?\"\n  FROM workspace.messages m\n  LEFT JOIN workspace.conversation_participants p ON p.conversation_id = m.conversation_id AND p.user_id = :userId\n WHERE m.id = :id! AND m.deleted_at IS NULL"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- A live message the acting user can see (RLS), with the user's role in its conversation (NULL when not a participant).
+ * SELECT m.id, m.conversation_id, m.sender_id, m.status, p.role AS "member_role?"
+ *   FROM workspace.messages m
+ *   LEFT JOIN workspace.conversation_participants p ON p.conversation_id = m.conversation_id AND p.user_id = :userId
+ *  WHERE m.id = :id! AND m.deleted_at IS NULL
+ * ```
+ */
+export const messageForActor = new PreparedQuery<IMessageForActorParams,IMessageForActorResult>(messageForActorIR);
+
+
+/** 'EditMessage' parameters type */
+export interface IEditMessageParams {
+  content: string;
+  id: string;
+  userId: string;
+}
+
+/** 'EditMessage' return type */
+export interface IEditMessageResult {
+  /** Model that produced an AI response. */
+  ai_model: string | null;
+  content: string;
+  content_type: string;
+  conversation_id: string;
+  created_at: Date;
+  deleted_at: Date | null;
+  edited_at: Date | null;
+  id: string;
+  is_ai_response: boolean;
+  is_edited: boolean;
+  /** Author; NULL for AI and system messages, and after the author is deleted. */
+  sender_id: string | null;
+  status: string;
+}
+
+/** 'EditMessage' query type */
+export interface IEditMessageQuery {
+  params: IEditMessageParams;
+  result: IEditMessageResult;
+}
+
+const editMessageIR: any = {"usedParamSet":{"content":true,"id":true,"userId":true},"params":[{"name":"content","required":true,"transform":{"type":"scalar"},"locs":[{"a":146,"b":154}]},{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":205,"b":208}]},{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":226,"b":233}]}],"statement":"-- Only the sender's own live message (guard_message_change holds the same line for hand-written SQL).\nUPDATE workspace.messages\n   SET content = :content!, is_edited = true, edited_at = now()\n WHERE id = :id! AND sender_id = :userId! AND deleted_at IS NULL\nRETURNING *"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Only the sender's own live message (guard_message_change holds the same line for hand-written SQL).
+ * UPDATE workspace.messages
+ *    SET content = :content!, is_edited = true, edited_at = now()
+ *  WHERE id = :id! AND sender_id = :userId! AND deleted_at IS NULL
+ * RETURNING *
+ * ```
+ */
+export const editMessage = new PreparedQuery<IEditMessageParams,IEditMessageResult>(editMessageIR);
+
+
+/** 'DeleteMessage' parameters type */
+export interface IDeleteMessageParams {
+  id: string;
+  userId: string;
+}
+
+/** 'DeleteMessage' return type */
+export interface IDeleteMessageResult {
+  conversation_id: string;
+  deleted_at: Date | null;
+  id: string;
+  /** Author; NULL for AI and system messages, and after the author is deleted. */
+  sender_id: string | null;
+}
+
+/** 'DeleteMessage' query type */
+export interface IDeleteMessageQuery {
+  params: IDeleteMessageParams;
+  result: IDeleteMessageResult;
+}
+
+const deleteMessageIR: any = {"usedParamSet":{"id":true,"userId":true},"params":[{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":294,"b":297}]},{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":346,"b":353},{"a":504,"b":511}]}],"statement":"-- Soft delete by the sender or an owner/admin of the conversation: deleted_at set and the content blanked in\n-- the same statement, so the text leaves reads and search at once; the row keeps the thread's shape.\nUPDATE workspace.messages m\n   SET deleted_at = now(), content = ''\n WHERE m.id = :id! AND m.deleted_at IS NULL\n   AND (m.sender_id = :userId!\n        OR EXISTS (SELECT FROM workspace.conversation_participants p\n                    WHERE p.conversation_id = m.conversation_id AND p.user_id = :userId! AND p.role IN ('owner', 'admin')))\nRETURNING m.id, m.conversation_id, m.sender_id, m.deleted_at"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Soft delete by the sender or an owner/admin of the conversation: deleted_at set and the content blanked in
+ * -- the same statement, so the text leaves reads and search at once; the row keeps the thread's shape.
+ * UPDATE workspace.messages m
+ *    SET deleted_at = now(), content = ''
+ *  WHERE m.id = :id! AND m.deleted_at IS NULL
+ *    AND (m.sender_id = :userId!
+ *         OR EXISTS (SELECT FROM workspace.conversation_participants p
+ *                     WHERE p.conversation_id = m.conversation_id AND p.user_id = :userId! AND p.role IN ('owner', 'admin')))
+ * RETURNING m.id, m.conversation_id, m.sender_id, m.deleted_at
+ * ```
+ */
+export const deleteMessage = new PreparedQuery<IDeleteMessageParams,IDeleteMessageResult>(deleteMessageIR);
+
+
+/** 'AdvanceMessageStatus' parameters type */
+export interface IAdvanceMessageStatusParams {
+  id: string;
+  status: string;
+  userId: string;
+}
+
+/** 'AdvanceMessageStatus' return type */
+export interface IAdvanceMessageStatusResult {
+  conversation_id: string;
+  id: string;
+  status: string;
+}
+
+/** 'AdvanceMessageStatus' query type */
+export interface IAdvanceMessageStatusQuery {
+  params: IAdvanceMessageStatusParams;
+  result: IAdvanceMessageStatusResult;
+}
+
+const advanceMessageStatusIR: any = {"usedParamSet":{"status":true,"id":true,"userId":true},"params":[{"name":"status","required":true,"transform":{"type":"scalar"},"locs":[{"a":287,"b":294},{"a":392,"b":399}]},{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":439,"b":442}]},{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":502,"b":509},{"a":636,"b":643}]}],"statement":"-- A recipient (a participant other than the sender) moves a live message's status forward\n-- (sent -> delivered -> read); an earlier status than the current one leaves it as it is.\nUPDATE workspace.messages m\n   SET status = CASE WHEN array_position(ARRAY['sent', 'delivered', 'read'], :status!::text) > array_position(ARRAY['sent', 'delivered', 'read'], m.status)\n                     THEN :status!::text ELSE m.status END\n WHERE m.id = :id! AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM :userId!\n   AND EXISTS (SELECT FROM workspace.conversation_participants p WHERE p.conversation_id = m.conversation_id AND p.user_id = :userId!)\nRETURNING m.id, m.conversation_id, m.status"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- A recipient (a participant other than the sender) moves a live message's status forward
+ * -- (sent -> delivered -> read); an earlier status than the current one leaves it as it is.
+ * UPDATE workspace.messages m
+ *    SET status = CASE WHEN array_position(ARRAY['sent', 'delivered', 'read'], :status!::text) > array_position(ARRAY['sent', 'delivered', 'read'], m.status)
+ *                      THEN :status!::text ELSE m.status END
+ *  WHERE m.id = :id! AND m.deleted_at IS NULL AND m.sender_id IS DISTINCT FROM :userId!
+ *    AND EXISTS (SELECT FROM workspace.conversation_participants p WHERE p.conversation_id = m.conversation_id AND p.user_id = :userId!)
+ * RETURNING m.id, m.conversation_id, m.status
+ * ```
+ */
+export const advanceMessageStatus = new PreparedQuery<IAdvanceMessageStatusParams,IAdvanceMessageStatusResult>(advanceMessageStatusIR);
+
+
+/** 'LockConversationForMember' parameters type */
+export interface ILockConversationForMemberParams {
+  id: string;
+  userId?: string | null | void;
+}
+
+/** 'LockConversationForMember' return type */
+export interface ILockConversationForMemberResult {
+  id: string;
+  member_role: string | null;
+  /** direct (two people), group (named, many) or ai_chat (a user with the assistant). */
+  type: string;
+}
+
+/** 'LockConversationForMember' query type */
+export interface ILockConversationForMemberQuery {
+  params: ILockConversationForMemberParams;
+  result: ILockConversationForMemberResult;
+}
+
+const lockConversationForMemberIR: any = {"usedParamSet":{"userId":true,"id":true},"params":[{"name":"userId","required":false,"transform":{"type":"scalar"},"locs":[{"a":275,"b":281}]},{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":297,"b":300}]}],"statement":"-- The live conversation, locked against a concurrent leave or hand-over, with the user's role in it.\nSELECT c.id, c.type, p.role AS \"member_role?\"\n  FROM workspace.conversations c\n  LEFT JOIN workspace.conversation_participants p ON p.conversation_id = c.id AND p.user_id = :userId\n WHERE c.id = :id! AND c.deleted_at IS NULL\n   FOR NO KEY UPDATE OF c"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- The live conversation, locked against a concurrent leave or hand-over, with the user's role in it.
+ * SELECT c.id, c.type, p.role AS "member_role?"
+ *   FROM workspace.conversations c
+ *   LEFT JOIN workspace.conversation_participants p ON p.conversation_id = c.id AND p.user_id = :userId
+ *  WHERE c.id = :id! AND c.deleted_at IS NULL
+ *    FOR NO KEY UPDATE OF c
+ * ```
+ */
+export const lockConversationForMember = new PreparedQuery<ILockConversationForMemberParams,ILockConversationForMemberResult>(lockConversationForMemberIR);
+
+
+/** 'OtherParticipantRoles' parameters type */
+export interface IOtherParticipantRolesParams {
+  conversationId: string;
+  userId: string;
+}
+
+/** 'OtherParticipantRoles' return type */
+export interface IOtherParticipantRolesResult {
+  role: string;
+  user_id: string;
+}
+
+/** 'OtherParticipantRoles' query type */
+export interface IOtherParticipantRolesQuery {
+  params: IOtherParticipantRolesParams;
+  result: IOtherParticipantRolesResult;
+}
+
+const otherParticipantRolesIR: any = {"usedParamSet":{"conversationId":true,"userId":true},"params":[{"name":"conversationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":152,"b":167}]},{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":186,"b":193}]}],"statement":"-- The roles of the conversation's other participants.\nSELECT p.user_id, p.role\n  FROM workspace.conversation_participants p\n WHERE p.conversation_id = :conversationId! AND p.user_id <> :userId!\n ORDER BY p.user_id"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- The roles of the conversation's other participants.
+ * SELECT p.user_id, p.role
+ *   FROM workspace.conversation_participants p
+ *  WHERE p.conversation_id = :conversationId! AND p.user_id <> :userId!
+ *  ORDER BY p.user_id
+ * ```
+ */
+export const otherParticipantRoles = new PreparedQuery<IOtherParticipantRolesParams,IOtherParticipantRolesResult>(otherParticipantRolesIR);
+
+
+/** 'RemoveParticipant' parameters type */
+export interface IRemoveParticipantParams {
+  conversationId: string;
+  userId: string;
+}
+
+/** 'RemoveParticipant' return type */
+export interface IRemoveParticipantResult {
+  conversation_id: string;
+  role: string;
+  user_id: string;
+}
+
+/** 'RemoveParticipant' query type */
+export interface IRemoveParticipantQuery {
+  params: IRemoveParticipantParams;
+  result: IRemoveParticipantResult;
+}
+
+const removeParticipantIR: any = {"usedParamSet":{"conversationId":true,"userId":true},"params":[{"name":"conversationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":73,"b":88}]},{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":104,"b":111}]}],"statement":"DELETE FROM workspace.conversation_participants\n WHERE conversation_id = :conversationId! AND user_id = :userId!\nRETURNING conversation_id, user_id, role"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * DELETE FROM workspace.conversation_participants
+ *  WHERE conversation_id = :conversationId! AND user_id = :userId!
+ * RETURNING conversation_id, user_id, role
+ * ```
+ */
+export const removeParticipant = new PreparedQuery<IRemoveParticipantParams,IRemoveParticipantResult>(removeParticipantIR);
+
+

@@ -493,3 +493,99 @@ const eventsBetweenIR: any = {"usedParamSet":{"userId":true,"to":true,"from":tru
 export const eventsBetween = new PreparedQuery<IEventsBetweenParams,IEventsBetweenResult>(eventsBetweenIR);
 
 
+/** 'DeleteGmailMessages' parameters type */
+export interface IDeleteGmailMessagesParams {
+  ids: stringArray;
+  integrationId: string;
+}
+
+/** 'DeleteGmailMessages' return type */
+export interface IDeleteGmailMessagesResult {
+  id: string;
+}
+
+/** 'DeleteGmailMessages' query type */
+export interface IDeleteGmailMessagesQuery {
+  params: IDeleteGmailMessagesParams;
+  result: IDeleteGmailMessagesResult;
+}
+
+const deleteGmailMessagesIR: any = {"usedParamSet":{"integrationId":true,"ids":true},"params":[{"name":"integrationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":198,"b":212}]},{"name":"ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":261,"b":265}]}],"statement":"-- Tombstones: the provider deleted these mails; their rows go (idempotent: an id already gone deletes nothing).\nDELETE FROM workspace.gmail_messages g\n USING workspace.integrations i\n WHERE i.id = :integrationId! AND g.user_id = i.user_id AND g.gmail_id = ANY(:ids!::text[])\nRETURNING g.id"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Tombstones: the provider deleted these mails; their rows go (idempotent: an id already gone deletes nothing).
+ * DELETE FROM workspace.gmail_messages g
+ *  USING workspace.integrations i
+ *  WHERE i.id = :integrationId! AND g.user_id = i.user_id AND g.gmail_id = ANY(:ids!::text[])
+ * RETURNING g.id
+ * ```
+ */
+export const deleteGmailMessages = new PreparedQuery<IDeleteGmailMessagesParams,IDeleteGmailMessagesResult>(deleteGmailMessagesIR);
+
+
+/** 'DeleteCalendarEvents' parameters type */
+export interface IDeleteCalendarEventsParams {
+  ids: stringArray;
+  integrationId: string;
+}
+
+/** 'DeleteCalendarEvents' return type */
+export interface IDeleteCalendarEventsResult {
+  id: string;
+}
+
+/** 'DeleteCalendarEvents' query type */
+export interface IDeleteCalendarEventsQuery {
+  params: IDeleteCalendarEventsParams;
+  result: IDeleteCalendarEventsResult;
+}
+
+const deleteCalendarEventsIR: any = {"usedParamSet":{"integrationId":true,"ids":true},"params":[{"name":"integrationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":162,"b":176}]},{"name":"ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":262,"b":266}]}],"statement":"-- Tombstones: events the provider deleted (on the integration's provider).\nDELETE FROM workspace.calendar_events e\n USING workspace.integrations i\n WHERE i.id = :integrationId! AND e.user_id = i.user_id AND e.provider = i.provider AND e.provider_event_id = ANY(:ids!::text[])\nRETURNING e.id"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Tombstones: events the provider deleted (on the integration's provider).
+ * DELETE FROM workspace.calendar_events e
+ *  USING workspace.integrations i
+ *  WHERE i.id = :integrationId! AND e.user_id = i.user_id AND e.provider = i.provider AND e.provider_event_id = ANY(:ids!::text[])
+ * RETURNING e.id
+ * ```
+ */
+export const deleteCalendarEvents = new PreparedQuery<IDeleteCalendarEventsParams,IDeleteCalendarEventsResult>(deleteCalendarEventsIR);
+
+
+/** 'DeleteDriveFiles' parameters type */
+export interface IDeleteDriveFilesParams {
+  ids: stringArray;
+  integrationId: string;
+}
+
+/** 'DeleteDriveFiles' return type */
+export interface IDeleteDriveFilesResult {
+  id: string;
+}
+
+/** 'DeleteDriveFiles' query type */
+export interface IDeleteDriveFilesQuery {
+  params: IDeleteDriveFilesParams;
+  result: IDeleteDriveFilesResult;
+}
+
+const deleteDriveFilesIR: any = {"usedParamSet":{"integrationId":true,"ids":true},"params":[{"name":"integrationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":157,"b":171}]},{"name":"ids","required":true,"transform":{"type":"scalar"},"locs":[{"a":256,"b":260}]}],"statement":"-- Tombstones: files the provider deleted (on the integration's provider).\nDELETE FROM workspace.drive_files f\n USING workspace.integrations i\n WHERE i.id = :integrationId! AND f.user_id = i.user_id AND f.provider = i.provider AND f.provider_file_id = ANY(:ids!::text[])\nRETURNING f.id"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Tombstones: files the provider deleted (on the integration's provider).
+ * DELETE FROM workspace.drive_files f
+ *  USING workspace.integrations i
+ *  WHERE i.id = :integrationId! AND f.user_id = i.user_id AND f.provider = i.provider AND f.provider_file_id = ANY(:ids!::text[])
+ * RETURNING f.id
+ * ```
+ */
+export const deleteDriveFiles = new PreparedQuery<IDeleteDriveFilesParams,IDeleteDriveFilesResult>(deleteDriveFilesIR);
+
+

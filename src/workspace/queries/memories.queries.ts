@@ -427,3 +427,69 @@ const memoryUsageForMessageIR: any = {"usedParamSet":{"messageId":true},"params"
 export const memoryUsageForMessage = new PreparedQuery<IMemoryUsageForMessageParams,IMemoryUsageForMessageResult>(memoryUsageForMessageIR);
 
 
+/** 'EditMemory' parameters type */
+export interface IEditMemoryParams {
+  content?: string | null | void;
+  id: string;
+  reembed: boolean;
+  setTitle: boolean;
+  tags?: stringArray | null | void;
+  title?: string | null | void;
+}
+
+/** 'EditMemory' return type */
+export interface IEditMemoryResult {
+  /** Last time the memory was returned to the user or used by the assistant. */
+  accessed_at: Date;
+  content: string;
+  /** The conversation the memory was extracted from; SET NULL when it is deleted. */
+  conversation_id: string | null;
+  created_at: Date;
+  /** Soft delete; searches exclude deleted memories. */
+  deleted_at: Date | null;
+  embedding_model: string | null;
+  /** pending -> processing -> completed | failed; completed requires an embedding. */
+  embedding_status: string;
+  embedding_updated_at: Date | null;
+  id: string;
+  /** Kind of memory (note, fact, preference, ...): lower-case word. */
+  memory_type: string;
+  metadata: Json;
+  /** Where it came from (manual, chat, gmail, drive, ...): lower-case word; source_id is the id there. */
+  source: string;
+  source_id: string | null;
+  tags: stringArray;
+  title: string | null;
+  updated_at: Date;
+  user_id: string;
+}
+
+/** 'EditMemory' query type */
+export interface IEditMemoryQuery {
+  params: IEditMemoryParams;
+  result: IEditMemoryResult;
+}
+
+const editMemoryIR: any = {"usedParamSet":{"content":true,"setTitle":true,"title":true,"tags":true,"reembed":true,"id":true},"params":[{"name":"content","required":false,"transform":{"type":"scalar"},"locs":[{"a":265,"b":272}]},{"name":"setTitle","required":true,"transform":{"type":"scalar"},"locs":[{"a":310,"b":319}]},{"name":"title","required":false,"transform":{"type":"scalar"},"locs":[{"a":335,"b":340}]},{"name":"tags","required":false,"transform":{"type":"scalar"},"locs":[{"a":381,"b":385}]},{"name":"reembed","required":true,"transform":{"type":"scalar"},"locs":[{"a":432,"b":440},{"a":517,"b":525},{"a":613,"b":621},{"a":708,"b":716}]},{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":779,"b":782}]}],"statement":"-- Fields left NULL keep their value. A new content or title sends the embedding back to pending and clears\n-- it (vector, model, time) in this same statement: no search ever ranks the new text by the old vector.\nUPDATE workspace.memories\n   SET content = coalesce(:content, content),\n       title = CASE WHEN :setTitle!::boolean THEN :title ELSE title END,\n       tags = coalesce(:tags::text[], tags),\n       embedding = CASE WHEN :reembed!::boolean THEN NULL ELSE embedding END,\n       embedding_status = CASE WHEN :reembed!::boolean THEN 'pending' ELSE embedding_status END,\n       embedding_model = CASE WHEN :reembed!::boolean THEN NULL ELSE embedding_model END,\n       embedding_updated_at = CASE WHEN :reembed!::boolean THEN NULL ELSE embedding_updated_at END\n WHERE id = :id! AND deleted_at IS NULL\nRETURNING id, user_id, content, title, memory_type, source, source_id, tags, metadata, embedding_status,\n          embedding_model, embedding_updated_at, conversation_id, created_at, updated_at, accessed_at, deleted_at"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Fields left NULL keep their value. A new content or title sends the embedding back to pending and clears
+ * -- it (vector, model, time) in this same statement: no search ever ranks the new text by the old vector.
+ * UPDATE workspace.memories
+ *    SET content = coalesce(:content, content),
+ *        title = CASE WHEN :setTitle!::boolean THEN :title ELSE title END,
+ *        tags = coalesce(:tags::text[], tags),
+ *        embedding = CASE WHEN :reembed!::boolean THEN NULL ELSE embedding END,
+ *        embedding_status = CASE WHEN :reembed!::boolean THEN 'pending' ELSE embedding_status END,
+ *        embedding_model = CASE WHEN :reembed!::boolean THEN NULL ELSE embedding_model END,
+ *        embedding_updated_at = CASE WHEN :reembed!::boolean THEN NULL ELSE embedding_updated_at END
+ *  WHERE id = :id! AND deleted_at IS NULL
+ * RETURNING id, user_id, content, title, memory_type, source, source_id, tags, metadata, embedding_status,
+ *           embedding_model, embedding_updated_at, conversation_id, created_at, updated_at, accessed_at, deleted_at
+ * ```
+ */
+export const editMemory = new PreparedQuery<IEditMemoryParams,IEditMemoryResult>(editMemoryIR);
+
+

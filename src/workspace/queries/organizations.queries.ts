@@ -630,3 +630,103 @@ const purgeExpiredSessionsIR: any = {"usedParamSet":{"before":true},"params":[{"
 export const purgeExpiredSessions = new PreparedQuery<IPurgeExpiredSessionsParams,IPurgeExpiredSessionsResult>(purgeExpiredSessionsIR);
 
 
+/** 'SetOrganizationPlan' parameters type */
+export interface ISetOrganizationPlanParams {
+  id: string;
+  planType: string;
+}
+
+/** 'SetOrganizationPlan' return type */
+export interface ISetOrganizationPlanResult {
+  created_at: Date;
+  id: string;
+  name: string;
+  /** Billing plan (free, pro, enterprise, ...): lower-case word. */
+  old_plan_type: string;
+  /** Billing plan (free, pro, enterprise, ...): lower-case word. */
+  plan_type: string;
+  settings: Json;
+  /** Optional url-safe identity: lower-case letters, digits and inner hyphens, at most 100 chars. */
+  slug: string | null;
+  updated_at: Date;
+}
+
+/** 'SetOrganizationPlan' query type */
+export interface ISetOrganizationPlanQuery {
+  params: ISetOrganizationPlanParams;
+  result: ISetOrganizationPlanResult;
+}
+
+const setOrganizationPlanIR: any = {"usedParamSet":{"planType":true,"id":true},"params":[{"name":"planType","required":true,"transform":{"type":"scalar"},"locs":[{"a":158,"b":167}]},{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":238,"b":241}]}],"statement":"-- Owner connection (platform: billing): the plan of one organisation; returns the plan before and after.\nUPDATE workspace.organizations o\n   SET plan_type = :planType!\n  FROM (SELECT id, plan_type FROM workspace.organizations WHERE id = :id! FOR UPDATE) old\n WHERE o.id = old.id\nRETURNING o.*, old.plan_type AS \"old_plan_type!\""};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Owner connection (platform: billing): the plan of one organisation; returns the plan before and after.
+ * UPDATE workspace.organizations o
+ *    SET plan_type = :planType!
+ *   FROM (SELECT id, plan_type FROM workspace.organizations WHERE id = :id! FOR UPDATE) old
+ *  WHERE o.id = old.id
+ * RETURNING o.*, old.plan_type AS "old_plan_type!"
+ * ```
+ */
+export const setOrganizationPlan = new PreparedQuery<ISetOrganizationPlanParams,ISetOrganizationPlanResult>(setOrganizationPlanIR);
+
+
+/** 'OrganizationMemberCount' parameters type */
+export interface IOrganizationMemberCountParams {
+  organizationId: string;
+}
+
+/** 'OrganizationMemberCount' return type */
+export interface IOrganizationMemberCountResult {
+  members: number;
+}
+
+/** 'OrganizationMemberCount' query type */
+export interface IOrganizationMemberCountQuery {
+  params: IOrganizationMemberCountParams;
+  result: IOrganizationMemberCountResult;
+}
+
+const organizationMemberCountIR: any = {"usedParamSet":{"organizationId":true},"params":[{"name":"organizationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":205,"b":220}]}],"statement":"-- Owner connection, tenant set: how many members the organisation has (they stay, with organization_id NULL, when it goes).\nSELECT count(*)::int AS \"members!\" FROM workspace.users WHERE organization_id = :organizationId!"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Owner connection, tenant set: how many members the organisation has (they stay, with organization_id NULL, when it goes).
+ * SELECT count(*)::int AS "members!" FROM workspace.users WHERE organization_id = :organizationId!
+ * ```
+ */
+export const organizationMemberCount = new PreparedQuery<IOrganizationMemberCountParams,IOrganizationMemberCountResult>(organizationMemberCountIR);
+
+
+/** 'MemberHolds' parameters type */
+export interface IMemberHoldsParams {
+  permission: string;
+  userId: string;
+}
+
+/** 'MemberHolds' return type */
+export interface IMemberHoldsResult {
+  granted: boolean;
+}
+
+/** 'MemberHolds' query type */
+export interface IMemberHoldsQuery {
+  params: IMemberHoldsParams;
+  result: IMemberHoldsResult;
+}
+
+const memberHoldsIR: any = {"usedParamSet":{"userId":true,"permission":true},"params":[{"name":"userId","required":true,"transform":{"type":"scalar"},"locs":[{"a":175,"b":182}]},{"name":"permission","required":true,"transform":{"type":"scalar"},"locs":[{"a":186,"b":197}]}],"statement":"-- Owner connection, tenant set: whether :userId, an active member of the current organisation, holds :permission.\nSELECT workspace.permission_covers(workspace.permissions_of(:userId!), :permission!) AS \"granted!\""};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Owner connection, tenant set: whether :userId, an active member of the current organisation, holds :permission.
+ * SELECT workspace.permission_covers(workspace.permissions_of(:userId!), :permission!) AS "granted!"
+ * ```
+ */
+export const memberHolds = new PreparedQuery<IMemberHoldsParams,IMemberHoldsResult>(memberHoldsIR);
+
+

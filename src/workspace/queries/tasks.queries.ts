@@ -234,3 +234,120 @@ const tasksDueSoonIR: any = {"usedParamSet":{"userId":true,"today":true,"days":t
 export const tasksDueSoon = new PreparedQuery<ITasksDueSoonParams,ITasksDueSoonResult>(tasksDueSoonIR);
 
 
+/** 'EditTask' parameters type */
+export interface IEditTaskParams {
+  assigneeId?: string | null | void;
+  description?: string | null | void;
+  dueDate?: DateOrString | null | void;
+  dueTime?: DateOrString | null | void;
+  id: string;
+  setDescription: boolean;
+  setDue: boolean;
+  title?: string | null | void;
+}
+
+/** 'EditTask' return type */
+export interface IEditTaskResult {
+  /** When the task was done; set exactly while status = done. */
+  completed_at: Date | null;
+  created_at: Date;
+  description: string | null;
+  due_date: Date | null;
+  /** Time of day on due_date in the user's time zone (users.timezone); only with a due_date. */
+  due_time: Date | null;
+  id: string;
+  organization_id: string | null;
+  priority: string;
+  /** Grouping key for a project managed outside this schema (no FK). */
+  project_id: string | null;
+  /** iCalendar RRULE, e.g. FREQ=WEEKLY;BYDAY=MO. */
+  recurrence_rule: string | null;
+  reminder_at: Date | null;
+  source: string;
+  /** The conversation, memory, message, ... the task came from (polymorphic: see source_type; no FK). */
+  source_id: string | null;
+  source_type: string | null;
+  status: string;
+  tags: stringArray;
+  title: string;
+  updated_at: Date;
+  user_id: string;
+}
+
+/** 'EditTask' query type */
+export interface IEditTaskQuery {
+  params: IEditTaskParams;
+  result: IEditTaskResult;
+}
+
+const editTaskIR: any = {"usedParamSet":{"title":true,"setDescription":true,"description":true,"setDue":true,"dueDate":true,"dueTime":true,"assigneeId":true,"id":true},"params":[{"name":"title","required":false,"transform":{"type":"scalar"},"locs":[{"a":265,"b":270}]},{"name":"setDescription","required":true,"transform":{"type":"scalar"},"locs":[{"a":314,"b":329}]},{"name":"description","required":false,"transform":{"type":"scalar"},"locs":[{"a":345,"b":356}]},{"name":"setDue","required":true,"transform":{"type":"scalar"},"locs":[{"a":410,"b":417},{"a":497,"b":504}]},{"name":"dueDate","required":false,"transform":{"type":"scalar"},"locs":[{"a":433,"b":440}]},{"name":"dueTime","required":false,"transform":{"type":"scalar"},"locs":[{"a":520,"b":527}]},{"name":"assigneeId","required":false,"transform":{"type":"scalar"},"locs":[{"a":582,"b":592},{"a":633,"b":643},{"a":713,"b":723}]},{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":620,"b":623}]}],"statement":"-- Fields left NULL keep their value; setDescription/setDue clear or set those (clearing the due date clears\n-- its time too). A new assignee must be an active member of the organisation (users under RLS: this one).\nUPDATE workspace.tasks t\n   SET title = coalesce(:title, t.title),\n       description = CASE WHEN :setDescription!::boolean THEN :description ELSE t.description END,\n       due_date = CASE WHEN :setDue!::boolean THEN :dueDate::date ELSE t.due_date END,\n       due_time = CASE WHEN :setDue!::boolean THEN :dueTime::time ELSE t.due_time END,\n       user_id = coalesce(:assigneeId, t.user_id)\n WHERE t.id = :id!\n   AND (:assigneeId::uuid IS NULL OR EXISTS (SELECT FROM workspace.users u WHERE u.id = :assigneeId::uuid AND u.is_active))\nRETURNING t.*"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Fields left NULL keep their value; setDescription/setDue clear or set those (clearing the due date clears
+ * -- its time too). A new assignee must be an active member of the organisation (users under RLS: this one).
+ * UPDATE workspace.tasks t
+ *    SET title = coalesce(:title, t.title),
+ *        description = CASE WHEN :setDescription!::boolean THEN :description ELSE t.description END,
+ *        due_date = CASE WHEN :setDue!::boolean THEN :dueDate::date ELSE t.due_date END,
+ *        due_time = CASE WHEN :setDue!::boolean THEN :dueTime::time ELSE t.due_time END,
+ *        user_id = coalesce(:assigneeId, t.user_id)
+ *  WHERE t.id = :id!
+ *    AND (:assigneeId::uuid IS NULL OR EXISTS (SELECT FROM workspace.users u WHERE u.id = :assigneeId::uuid AND u.is_active))
+ * RETURNING t.*
+ * ```
+ */
+export const editTask = new PreparedQuery<IEditTaskParams,IEditTaskResult>(editTaskIR);
+
+
+/** 'GetTask' parameters type */
+export interface IGetTaskParams {
+  id: string;
+}
+
+/** 'GetTask' return type */
+export interface IGetTaskResult {
+  /** When the task was done; set exactly while status = done. */
+  completed_at: Date | null;
+  created_at: Date;
+  description: string | null;
+  due_date: Date | null;
+  /** Time of day on due_date in the user's time zone (users.timezone); only with a due_date. */
+  due_time: Date | null;
+  id: string;
+  organization_id: string | null;
+  priority: string;
+  /** Grouping key for a project managed outside this schema (no FK). */
+  project_id: string | null;
+  /** iCalendar RRULE, e.g. FREQ=WEEKLY;BYDAY=MO. */
+  recurrence_rule: string | null;
+  reminder_at: Date | null;
+  source: string;
+  /** The conversation, memory, message, ... the task came from (polymorphic: see source_type; no FK). */
+  source_id: string | null;
+  source_type: string | null;
+  status: string;
+  tags: stringArray;
+  title: string;
+  updated_at: Date;
+  user_id: string;
+}
+
+/** 'GetTask' query type */
+export interface IGetTaskQuery {
+  params: IGetTaskParams;
+  result: IGetTaskResult;
+}
+
+const getTaskIR: any = {"usedParamSet":{"id":true},"params":[{"name":"id","required":true,"transform":{"type":"scalar"},"locs":[{"a":41,"b":44}]}],"statement":"SELECT * FROM workspace.tasks WHERE id = :id!"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * SELECT * FROM workspace.tasks WHERE id = :id!
+ * ```
+ */
+export const getTask = new PreparedQuery<IGetTaskParams,IGetTaskResult>(getTaskIR);
+
+
