@@ -62,6 +62,18 @@ const schema = z
       .enum(["true", "false", "on", "off", "1", "0"], { message: "must be true or false" })
       .default("true")
       .transform((v) => v === "true" || v === "on" || v === "1"),
+    DATABASE_REPLICA_URLS: z
+      .string()
+      .transform((v) =>
+        v
+          .split(",")
+          .map((u) => u.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, "each must be a postgres:// or postgresql:// URL")))
+      .optional(),
+    DB_REPLICA_MAX_LAG_BYTES: intFromEnv(16 * 1024 * 1024, 0, 2 ** 40),
+    DB_REPLICA_CHECK_MS: intFromEnv(1000, 10, 600_000),
     PGLITE_DATA_DIR: z.string().min(1).default(".data/pglite"),
     PGLITE_PORT: intFromEnv(5433, 0, 65_535),
     ENCRYPTION_KEYS: keyring.optional(),
@@ -69,6 +81,9 @@ const schema = z
     BLIND_INDEX_KEY: base64Key32.optional(),
   })
   .superRefine((c, ctx) => {
+    if (c.DATABASE_REPLICA_URLS?.length && !c.DATABASE_URL) {
+      ctx.addIssue({ code: "custom", path: ["DATABASE_REPLICA_URLS"], message: "needs DATABASE_URL (replicas of a server; the embedded engine has none)" });
+    }
     if (c.ENCRYPTION_KEYS && !c.ENCRYPTION_ACTIVE_KEY_ID) {
       ctx.addIssue({ code: "custom", path: ["ENCRYPTION_ACTIVE_KEY_ID"], message: "required when ENCRYPTION_KEYS is set" });
     }
@@ -85,6 +100,8 @@ export interface Config {
   preparedStatements: boolean;
   /** Pipeline each transaction's statements (src/db/pool.ts, src/db/tx.ts); on by default, on both engines. */
   pipeline: boolean;
+  /** Read replicas of DATABASE_URL (src/db/replicas.ts): read-only operations go there, with read-your-writes. */
+  replicas?: { urls: string[]; maxLagBytes: number; checkMs: number };
   pglite: { dataDir: string; port: number };
   keys: { encryption?: Map<string, Buffer>; activeKeyId?: string; blindIndex?: Buffer };
 }
@@ -110,6 +127,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     txMaxRetries: c.DB_TX_MAX_RETRIES,
     preparedStatements: c.DB_PREPARED_STATEMENTS,
     pipeline: c.DB_PIPELINE,
+    replicas: c.DATABASE_REPLICA_URLS?.length
+      ? { urls: c.DATABASE_REPLICA_URLS, maxLagBytes: c.DB_REPLICA_MAX_LAG_BYTES, checkMs: c.DB_REPLICA_CHECK_MS }
+      : undefined,
     pglite: { dataDir: c.PGLITE_DATA_DIR, port: c.PGLITE_PORT },
     keys: { encryption: c.ENCRYPTION_KEYS, activeKeyId: c.ENCRYPTION_ACTIVE_KEY_ID, blindIndex: c.BLIND_INDEX_KEY },
   };

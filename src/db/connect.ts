@@ -14,6 +14,7 @@ import { type Config, loadConfig } from "../config";
 import { type Engine, serverEngine, startEmbedded } from "./engine";
 import { UnavailableError } from "./errors";
 import { createPool } from "./pool";
+import { createReplicaSet, type ReplicaSet } from "./replicas";
 import { type TenantContext, type TxOptions, withTenant, withTransaction } from "./tx";
 
 interface LockInfo {
@@ -88,6 +89,8 @@ export interface Db {
   readonly engine: Engine;
   readonly pool: pg.Pool;
   readonly config: Config;
+  /** Read replicas (DATABASE_REPLICA_URLS), when configured: routing stats and read-your-writes tokens. */
+  readonly replicas?: ReplicaSet;
   transaction<T>(fn: (client: pg.PoolClient) => Promise<T>, opts?: TxOptions): Promise<T>;
   tenant<T>(ctx: TenantContext | string, fn: (client: pg.PoolClient) => Promise<T>, opts?: TxOptions): Promise<T>;
   close(): Promise<void>;
@@ -95,15 +98,43 @@ export interface Db {
 
 /** Build a Db over an already running engine. */
 export function dbFor(engine: Engine, config: Config): Db {
-  const pool = createPool(engine.url, config.pool, { preparedStatements: config.preparedStatements, pipeline: config.pipeline });
+  const poolOpts = { preparedStatements: config.preparedStatements, pipeline: config.pipeline };
+  const pool = createPool(engine.url, config.pool, poolOpts);
   const retries = { maxRetries: config.txMaxRetries };
+  // Replicas are a server feature: the embedded engine has none (config refuses replica URLs without DATABASE_URL).
+  const replicas = engine.kind === "server" ? createReplicaSet(config, pool, poolOpts) : undefined;
+
+  /** Run a transaction where it belongs: a read-only one of a known caller on a ready replica, the rest on the primary. */
+  async function routed<T>(run: (p: pg.Pool) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+    const key = opts.consistencyKey;
+    if (!replicas || key === undefined) return run(pool);
+    if (opts.readOnly) {
+      const replica = replicas.pick(key);
+      if (replica) {
+        try {
+          return await run(replica);
+        } catch (e) {
+          // An unreachable replica is skipped, never the caller's error: the primary answers instead.
+          if (!(e instanceof UnavailableError)) throw e;
+          replicas.failed(replica, e);
+        }
+      }
+      return run(pool);
+    }
+    const result = await run(pool);
+    await replicas.wrote(key, pool);
+    return result;
+  }
+
   return {
     engine,
     pool,
     config,
-    transaction: (fn, opts) => withTransaction(pool, fn, { ...retries, ...opts }),
-    tenant: (ctx, fn, opts) => withTenant(pool, ctx, fn, { ...retries, ...opts }),
+    replicas,
+    transaction: (fn, opts) => routed((p) => withTransaction(p, fn, { ...retries, ...opts }), opts),
+    tenant: (ctx, fn, opts) => routed((p) => withTenant(p, ctx, fn, { ...retries, ...opts }), opts),
     async close() {
+      await replicas?.close();
       await pool.end();
       await engine.stop();
     },

@@ -22,6 +22,7 @@ import type pg from "pg";
 import { z } from "zod";
 import type { Db } from "./connect";
 import { AppError } from "./errors";
+import { consistencyKey } from "./replicas";
 import { commitBehindNext, type TxOptions } from "./tx";
 import { parseInput } from "./validate";
 
@@ -205,7 +206,14 @@ export function defineDomain<Ctx>(domain: Domain<Ctx>) {
               }
               return r;
             },
-            { ...d.tx, readOnly, oneStatement: d.oneStatement === true, settings: d.settings?.(p) },
+            {
+              ...d.tx,
+              readOnly,
+              oneStatement: d.oneStatement === true,
+              settings: d.settings?.(p),
+              // With replicas: read-only calls may go to one that has this caller's writes (src/db/replicas.ts).
+              consistencyKey: db.replicas ? consistencyKey(ctx) : undefined,
+            },
             d as Declaration<z.ZodType, Ctx, unknown>,
           );
           span.setStatus({ code: SpanStatusCode.OK });

@@ -57,6 +57,12 @@ export interface TxOptions {
    * which the context owns); values are written as escaped literals.
    */
   settings?: Record<string, string>;
+  /**
+   * With read replicas (src/db/replicas.ts): whose call this is, for read-your-writes. A READ ONLY
+   * transaction carrying it may run on a replica that has replayed past this caller's last write; a write
+   * carrying it records its WAL position for that caller. The operation runner sets it from the context.
+   */
+  consistencyKey?: string;
 }
 
 /** What a per-call setting may be named: a plain or dotted GUC name, never the role or the tenant context. */

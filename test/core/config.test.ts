@@ -66,6 +66,14 @@ describe("loadConfig", () => {
     expect(p.join("\n")).not.toContain(secret);
   });
 
+  it("read replicas: a comma-separated list of server URLs, only beside DATABASE_URL", () => {
+    const c = loadConfig({ DATABASE_URL: "postgres://p/db", DATABASE_REPLICA_URLS: " postgres://r1/db, postgres://r2/db ,", DB_REPLICA_CHECK_MS: "250" });
+    expect(c.replicas).toEqual({ urls: ["postgres://r1/db", "postgres://r2/db"], maxLagBytes: 16 * 1024 * 1024, checkMs: 250 });
+    expect(loadConfig({ DATABASE_URL: "postgres://p/db" }).replicas).toBeUndefined();
+    expect(problems({ DATABASE_REPLICA_URLS: "postgres://r1/db" })).toEqual([expect.stringMatching(/^DATABASE_REPLICA_URLS: needs DATABASE_URL/)]);
+    expect(problems({ DATABASE_URL: "postgres://p/db", DATABASE_REPLICA_URLS: "mysql://r1/db" })).toEqual([expect.stringMatching(/^DATABASE_REPLICA_URLS/)]);
+  });
+
   it("reports every bad variable at once", () => {
     expect(problems({ DB_POOL_MAX: "0", PGLITE_PORT: "x" })).toHaveLength(2);
   });

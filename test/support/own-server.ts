@@ -85,6 +85,23 @@ export class OwnServer {
     return server;
   }
 
+  /**
+   * A streaming replica of `primary`: pg_basebackup -R (standby.signal and primary_conninfo written) into
+   * a new directory, started on its own port. initdb's default pg_hba.conf trusts replication from loopback.
+   */
+  static async replicaOf(bin: string, primary: OwnServer): Promise<OwnServer> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgf-own-replica-"));
+    if (asRoot) execFileSync("chown", ["postgres:postgres", dir]);
+    execFileSync(
+      path.join(bin, "pg_basebackup"),
+      ["-D", path.join(dir, "data"), "-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres", "-R", "-X", "stream", "--checkpoint=fast"],
+      { stdio: "ignore", cwd: dir, ...runAs() },
+    );
+    const server = new OwnServer(dir, await freePort());
+    await server.start(bin);
+    return server;
+  }
+
   async start(bin: string): Promise<void> {
     const args = [
       "-D",
