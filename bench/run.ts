@@ -17,6 +17,7 @@ import { auditWorkload } from "./w5-audit";
 import { semanticWorkload } from "./w6-semantic";
 import { toolingWorkload } from "./w7-tooling";
 import { latencyWorkload } from "./w8-latency";
+import { replicasWorkload } from "./w9-replicas";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -36,7 +37,7 @@ const semanticIfPresent: Workload = async (b) => {
 const quickSkip =
   (name: string, w: Workload): Workload =>
   async (b) =>
-    b.quick ? [{ workload: name, contender: "skipped", note: "quick run: spawns make migrate / make gen processes" }] : w(b);
+    b.quick ? [{ workload: name, contender: "skipped", note: "quick run: spawns processes (make migrate / make gen, or its own servers)" }] : w(b);
 
 export const WORKLOADS: Record<string, Workload> = {
   "1": lookupWorkload,
@@ -47,6 +48,7 @@ export const WORKLOADS: Record<string, Workload> = {
   "6": semanticIfPresent,
   "7": quickSkip("7 make migrate / make gen", toolingWorkload),
   "8": latencyWorkload,
+  "9": quickSkip("9 read replicas: read-mostly mix", replicasWorkload),
 };
 
 /** Run the selected workloads in order; a failing workload is reported and the others still run. */
