@@ -10,15 +10,28 @@ import os from "node:os";
 import path from "node:path";
 import { runner } from "node-pg-migrate";
 import pg from "pg";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Engine } from "../../src/db/engine";
 import { ValidationError } from "../../src/db/errors";
 import { doctor } from "../../src/tools/doctor";
 import { fileChecksum, integrityProblems, MigrationIntegrityError, migrate, migrationState, repairChecksum } from "../../src/tools/migrate";
 import { createTestEngine } from "../support/db";
 
+// One empty database for the file (a new PGlite costs seconds); each test starts from an empty public schema.
+let engine: Engine;
+let pool: pg.Pool;
+beforeAll(async () => {
+  engine = await createTestEngine({ empty: true });
+  pool = new pg.Pool({ connectionString: engine.url, max: 2 });
+});
+afterAll(async () => {
+  await pool?.end();
+  await engine?.stop();
+});
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
+  await pool.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
 });
 
 const migration = (table: string) =>
@@ -28,13 +41,7 @@ const migration = (table: string) =>
 async function setup(names = ["20260101000000000_a", "20260102000000000_b"]) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgf-checksums-"));
   for (const n of names) fs.writeFileSync(path.join(dir, `${n}.sql`), migration(n.replace(/^\d+_/, "t_")));
-  const engine = await createTestEngine({ empty: true });
-  const pool = new pg.Pool({ connectionString: engine.url, max: 2 });
-  cleanup.push(
-    async () => fs.rmSync(dir, { recursive: true, force: true }),
-    () => engine.stop(),
-    () => pool.end(),
-  );
+  cleanup.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
   const file = (n: string) => path.join(dir, `${n}.sql`);
   const log = async () =>
     (await pool.query("SELECT name, sha256, event, reason, run_by, db_role FROM public.pgmigrations_checksums ORDER BY id")).rows as {
