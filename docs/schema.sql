@@ -593,6 +593,29 @@ END $$;
 COMMENT ON FUNCTION screening.set_entity_identifiers(p_entity_id uuid, p_canonical_identifiers bytea, p_kinds text[], p_blind_indexes bytea[], p_removed_kinds text[]) IS 'For an entity the current live tenant uses and has not deleted: replace the blind indexes of p_kinds (new ones from p_blind_indexes) and drop those of p_removed_kinds, and store the new identifier ciphertext. Returns the new updated_at, NULL when the tenant may not change the entity.';
 
 --
+-- Name: clause_ends_by_retirement(); Type: FUNCTION; Schema: wills; Owner: -
+--
+
+CREATE FUNCTION wills.clause_ends_by_retirement() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF OLD.is_current AND NOT NEW.is_current AND NEW.retired_at IS NULL
+     AND NOT EXISTS (SELECT FROM wills.clauses c WHERE c.code = NEW.code AND c.is_current) THEN
+    -- check_violation with the trigger's name: the service layer reports it as a ValidationError naming it.
+    RAISE EXCEPTION 'a clause ends only by retirement (wills.retire_clause): its current version cannot just stop being current'
+      USING ERRCODE = 'check_violation', CONSTRAINT = 'clauses_end_by_retirement', SCHEMA = 'wills', TABLE = 'clauses';
+  END IF;
+  RETURN NULL;
+END $$;
+
+--
+-- Name: FUNCTION clause_ends_by_retirement(); Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON FUNCTION wills.clause_ends_by_retirement() IS 'Constraint trigger clauses_end_by_retirement: a version stops being current only when its code has another current version (publishing) or it is retired.';
+
+--
 -- Name: policy_in_force(); Type: FUNCTION; Schema: wills; Owner: -
 --
 
@@ -606,6 +629,118 @@ CREATE FUNCTION wills.policy_in_force() RETURNS text
 --
 
 COMMENT ON FUNCTION wills.policy_in_force() IS 'The privacy-policy version in force: the latest effective_from not in the future (ties: the greater version); NULL when none.';
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: clauses; Type: TABLE; Schema: wills; Owner: -
+--
+
+CREATE TABLE wills.clauses (
+    id uuid DEFAULT core.uuidv7() NOT NULL,
+    code text NOT NULL,
+    version integer NOT NULL,
+    previous_version_id uuid,
+    previous_version integer GENERATED ALWAYS AS (
+CASE
+    WHEN (version > 1) THEN (version - 1)
+    ELSE NULL::integer
+END) STORED,
+    is_current boolean DEFAULT true NOT NULL,
+    title text NOT NULL,
+    body text NOT NULL,
+    variables_schema jsonb DEFAULT '{"type": "object", "properties": {}}'::jsonb NOT NULL,
+    category wills.clause_category NOT NULL,
+    will_types jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    retired_at timestamp with time zone,
+    CONSTRAINT clauses_body_length CHECK (((char_length(body) >= 1) AND (char_length(body) <= 50000))),
+    CONSTRAINT clauses_code_format CHECK ((code ~ '^[a-z][a-z0-9_]{1,63}$'::text)),
+    CONSTRAINT clauses_previous_iff_not_first CHECK (((version = 1) = (previous_version_id IS NULL))),
+    CONSTRAINT clauses_retired_not_current CHECK (((retired_at IS NULL) OR (NOT is_current))),
+    CONSTRAINT clauses_title_length CHECK (((char_length(title) >= 1) AND (char_length(title) <= 200))),
+    CONSTRAINT clauses_variables_schema_object CHECK ((jsonb_typeof(variables_schema) = 'object'::text)),
+    CONSTRAINT clauses_version_positive CHECK ((version >= 1)),
+    CONSTRAINT clauses_will_types_known CHECK (((jsonb_typeof(will_types) = 'array'::text) AND (jsonb_array_length(will_types) >= 1) AND (will_types <@ '["single", "joint", "mirror", "trust", "living"]'::jsonb)))
+);
+
+--
+-- Name: TABLE clauses; Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON TABLE wills.clauses IS 'Clause templates, versioned as a linked list per code (previous_version_id); exactly one current version per code.';
+
+--
+-- Name: COLUMN clauses.code; Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON COLUMN wills.clauses.code IS 'Stable identifier of a clause lineage, shared by all its versions.';
+
+--
+-- Name: COLUMN clauses.previous_version_id; Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON COLUMN wills.clauses.previous_version_id IS 'The version this one revises; NULL exactly for version 1.';
+
+--
+-- Name: COLUMN clauses.previous_version; Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON COLUMN wills.clauses.previous_version IS 'version - 1 (generated), so the chain FK can check the predecessor''s version number.';
+
+--
+-- Name: COLUMN clauses.is_current; Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON COLUMN wills.clauses.is_current IS 'True for the one version of the code in use; publishing a revision flips it in the same statement. False on every version of a retired clause.';
+
+--
+-- Name: COLUMN clauses.body; Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON COLUMN wills.clauses.body IS 'Clause text with named variables such as {{testator_name}}.';
+
+--
+-- Name: COLUMN clauses.variables_schema; Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON COLUMN wills.clauses.variables_schema IS 'JSON Schema (object) describing the variables the body uses.';
+
+--
+-- Name: COLUMN clauses.will_types; Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON COLUMN wills.clauses.will_types IS 'WillType values the clause applies to: non-empty JSON array of single, joint, mirror, trust, living.';
+
+--
+-- Name: COLUMN clauses.retired_at; Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON COLUMN wills.clauses.retired_at IS 'When the clause was retired (retireClause, wills.retire_clause): set once, on the version that was current then; NULL otherwise. A retired clause has no current version and is never current again.';
+
+--
+-- Name: retire_clause(text, integer); Type: FUNCTION; Schema: wills; Owner: -
+--
+
+CREATE FUNCTION wills.retire_clause(p_code text, p_version integer) RETURNS SETOF wills.clauses
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'wills'
+    AS $$
+BEGIN
+  RETURN QUERY
+    UPDATE wills.clauses c SET is_current = false, retired_at = now()
+     WHERE c.code = p_code AND c.version = p_version AND c.is_current
+    RETURNING c.*;
+END $$;
+
+--
+-- Name: FUNCTION retire_clause(p_code text, p_version integer); Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON FUNCTION wills.retire_clause(p_code text, p_version integer) IS 'Retire clause p_code if p_version is its current version: that version stops being current and gets retired_at. Returns it; no row when the code does not exist, is at another version or is already retired.';
 
 --
 -- Name: conversation_role(uuid); Type: FUNCTION; Schema: workspace; Owner: -
@@ -957,8 +1092,6 @@ CREATE FUNCTION workspace.role_permissions(p_role_id uuid) RETURNS text[]
 
 COMMENT ON FUNCTION workspace.role_permissions(p_role_id uuid) IS 'The permissions of a role the current organisation may grant (its own or a system role); NULL otherwise.';
 
-SET default_tablespace = '';
-
 --
 -- Name: audit_events; Type: TABLE; Schema: screening; Owner: -
 --
@@ -1020,8 +1153,6 @@ COMMENT ON COLUMN screening.audit_events.details IS 'Non-sensitive event details
 --
 
 COMMENT ON COLUMN screening.audit_events.sensitive_details IS 'AES-256-GCM ciphertext of details that include PII.';
-
-SET default_table_access_method = heap;
 
 --
 -- Name: audit_events_default; Type: TABLE; Schema: screening; Owner: -
@@ -1443,85 +1574,6 @@ CREATE TABLE wills.audit_logs_default (
 --
 
 COMMENT ON TABLE wills.audit_logs_default IS 'DEFAULT partition of wills.audit_logs: catches rows outside the monthly partitions; should stay empty.';
-
---
--- Name: clauses; Type: TABLE; Schema: wills; Owner: -
---
-
-CREATE TABLE wills.clauses (
-    id uuid DEFAULT core.uuidv7() NOT NULL,
-    code text NOT NULL,
-    version integer NOT NULL,
-    previous_version_id uuid,
-    previous_version integer GENERATED ALWAYS AS (
-CASE
-    WHEN (version > 1) THEN (version - 1)
-    ELSE NULL::integer
-END) STORED,
-    is_current boolean DEFAULT true NOT NULL,
-    title text NOT NULL,
-    body text NOT NULL,
-    variables_schema jsonb DEFAULT '{"type": "object", "properties": {}}'::jsonb NOT NULL,
-    category wills.clause_category NOT NULL,
-    will_types jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT clauses_body_length CHECK (((char_length(body) >= 1) AND (char_length(body) <= 50000))),
-    CONSTRAINT clauses_code_format CHECK ((code ~ '^[a-z][a-z0-9_]{1,63}$'::text)),
-    CONSTRAINT clauses_previous_iff_not_first CHECK (((version = 1) = (previous_version_id IS NULL))),
-    CONSTRAINT clauses_title_length CHECK (((char_length(title) >= 1) AND (char_length(title) <= 200))),
-    CONSTRAINT clauses_variables_schema_object CHECK ((jsonb_typeof(variables_schema) = 'object'::text)),
-    CONSTRAINT clauses_version_positive CHECK ((version >= 1)),
-    CONSTRAINT clauses_will_types_known CHECK (((jsonb_typeof(will_types) = 'array'::text) AND (jsonb_array_length(will_types) >= 1) AND (will_types <@ '["single", "joint", "mirror", "trust", "living"]'::jsonb)))
-);
-
---
--- Name: TABLE clauses; Type: COMMENT; Schema: wills; Owner: -
---
-
-COMMENT ON TABLE wills.clauses IS 'Clause templates, versioned as a linked list per code (previous_version_id); exactly one current version per code.';
-
---
--- Name: COLUMN clauses.code; Type: COMMENT; Schema: wills; Owner: -
---
-
-COMMENT ON COLUMN wills.clauses.code IS 'Stable identifier of a clause lineage, shared by all its versions.';
-
---
--- Name: COLUMN clauses.previous_version_id; Type: COMMENT; Schema: wills; Owner: -
---
-
-COMMENT ON COLUMN wills.clauses.previous_version_id IS 'The version this one revises; NULL exactly for version 1.';
-
---
--- Name: COLUMN clauses.previous_version; Type: COMMENT; Schema: wills; Owner: -
---
-
-COMMENT ON COLUMN wills.clauses.previous_version IS 'version - 1 (generated), so the chain FK can check the predecessor''s version number.';
-
---
--- Name: COLUMN clauses.is_current; Type: COMMENT; Schema: wills; Owner: -
---
-
-COMMENT ON COLUMN wills.clauses.is_current IS 'True for the one version of the code in use; publishing a revision flips it in the same transaction.';
-
---
--- Name: COLUMN clauses.body; Type: COMMENT; Schema: wills; Owner: -
---
-
-COMMENT ON COLUMN wills.clauses.body IS 'Clause text with named variables such as {{testator_name}}.';
-
---
--- Name: COLUMN clauses.variables_schema; Type: COMMENT; Schema: wills; Owner: -
---
-
-COMMENT ON COLUMN wills.clauses.variables_schema IS 'JSON Schema (object) describing the variables the body uses.';
-
---
--- Name: COLUMN clauses.will_types; Type: COMMENT; Schema: wills; Owner: -
---
-
-COMMENT ON COLUMN wills.clauses.will_types IS 'WillType values the clause applies to: non-empty JSON array of single, joint, mirror, trust, living.';
 
 --
 -- Name: consent_records; Type: TABLE; Schema: wills; Owner: -
@@ -3280,6 +3332,18 @@ CREATE INDEX clauses_current_category_idx ON wills.clauses USING btree (category
 CREATE INDEX clauses_current_will_types_idx ON wills.clauses USING gin (will_types jsonb_path_ops) WHERE is_current;
 
 --
+-- Name: clauses_one_current_or_retired_per_code; Type: INDEX; Schema: wills; Owner: -
+--
+
+CREATE UNIQUE INDEX clauses_one_current_or_retired_per_code ON wills.clauses USING btree (code) WHERE (is_current OR (retired_at IS NOT NULL));
+
+--
+-- Name: INDEX clauses_one_current_or_retired_per_code; Type: COMMENT; Schema: wills; Owner: -
+--
+
+COMMENT ON INDEX wills.clauses_one_current_or_retired_per_code IS 'Per code at most one row that is current or retired: a retired clause never has a current version again, and is retired once.';
+
+--
 -- Name: clauses_one_current_per_code; Type: INDEX; Schema: wills; Owner: -
 --
 
@@ -3986,6 +4050,12 @@ CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON wills.audit_logs FOR EACH
 --
 
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON wills.audit_logs_default FOR EACH STATEMENT EXECUTE FUNCTION core.reject_mutation();
+
+--
+-- Name: clauses clauses_end_by_retirement; Type: TRIGGER; Schema: wills; Owner: -
+--
+
+CREATE CONSTRAINT TRIGGER clauses_end_by_retirement AFTER UPDATE OF is_current ON wills.clauses DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW EXECUTE FUNCTION wills.clause_ends_by_retirement();
 
 --
 -- Name: clauses touch_updated_at; Type: TRIGGER; Schema: wills; Owner: -
@@ -5148,6 +5218,91 @@ REVOKE ALL ON FUNCTION screening.set_entity_identifiers(p_entity_id uuid, p_cano
 GRANT ALL ON FUNCTION screening.set_entity_identifiers(p_entity_id uuid, p_canonical_identifiers bytea, p_kinds text[], p_blind_indexes bytea[], p_removed_kinds text[]) TO app;
 
 --
+-- Name: TABLE clauses; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT SELECT ON TABLE wills.clauses TO app;
+
+--
+-- Name: COLUMN clauses.id; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT INSERT(id) ON TABLE wills.clauses TO app;
+
+--
+-- Name: COLUMN clauses.code; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT INSERT(code) ON TABLE wills.clauses TO app;
+
+--
+-- Name: COLUMN clauses.version; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT INSERT(version) ON TABLE wills.clauses TO app;
+
+--
+-- Name: COLUMN clauses.previous_version_id; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT INSERT(previous_version_id) ON TABLE wills.clauses TO app;
+
+--
+-- Name: COLUMN clauses.is_current; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT INSERT(is_current),UPDATE(is_current) ON TABLE wills.clauses TO app;
+
+--
+-- Name: COLUMN clauses.title; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT INSERT(title) ON TABLE wills.clauses TO app;
+
+--
+-- Name: COLUMN clauses.body; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT INSERT(body) ON TABLE wills.clauses TO app;
+
+--
+-- Name: COLUMN clauses.variables_schema; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT INSERT(variables_schema) ON TABLE wills.clauses TO app;
+
+--
+-- Name: COLUMN clauses.category; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT INSERT(category) ON TABLE wills.clauses TO app;
+
+--
+-- Name: COLUMN clauses.will_types; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT INSERT(will_types) ON TABLE wills.clauses TO app;
+
+--
+-- Name: COLUMN clauses.created_at; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT INSERT(created_at) ON TABLE wills.clauses TO app;
+
+--
+-- Name: COLUMN clauses.updated_at; Type: ACL; Schema: wills; Owner: -
+--
+
+GRANT INSERT(updated_at) ON TABLE wills.clauses TO app;
+
+--
+-- Name: FUNCTION retire_clause(p_code text, p_version integer); Type: ACL; Schema: wills; Owner: -
+--
+
+REVOKE ALL ON FUNCTION wills.retire_clause(p_code text, p_version integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION wills.retire_clause(p_code text, p_version integer) TO app;
+
+--
 -- Name: FUNCTION conversation_role(p_conversation_id uuid); Type: ACL; Schema: workspace; Owner: -
 --
 
@@ -5286,18 +5441,6 @@ GRANT UPDATE(name) ON TABLE screening.tenants TO app;
 --
 
 GRANT SELECT,INSERT ON TABLE wills.audit_logs TO app;
-
---
--- Name: TABLE clauses; Type: ACL; Schema: wills; Owner: -
---
-
-GRANT SELECT,INSERT ON TABLE wills.clauses TO app;
-
---
--- Name: COLUMN clauses.is_current; Type: ACL; Schema: wills; Owner: -
---
-
-GRANT UPDATE(is_current) ON TABLE wills.clauses TO app;
 
 --
 -- Name: TABLE consent_records; Type: ACL; Schema: wills; Owner: -

@@ -1,11 +1,19 @@
 /**
  * The versioned clause library. A lineage is a stable code; each revision is a new row linked to its
- * predecessor, and exactly one version per code is current. Publishing is optimistic: the editor names
- * the version they revised (basedOnVersion); if someone published in between, they get a ConflictError
- * and nothing changes. Two racing publishers on one clause: one wins, the other gets ConflictError.
+ * predecessor, and exactly one version per code is current until the clause is retired. Publishing is
+ * optimistic: the editor names the version they revised (basedOnVersion); if someone published in between,
+ * they get a ConflictError and nothing changes. Two racing publishers on one clause: one wins, the other
+ * gets ConflictError. Retiring names the version too, so a retirement decided on a version someone has
+ * since revised is a ConflictError as well.
+ *
+ * Retirement is final: a retired clause has no current version and never gets one again. Publishing on it
+ * is refused (ConflictError), because an editor who loaded the clause before it was retired would otherwise
+ * revive it without knowing; text worth using again starts a new lineage under a new code. Every version
+ * stays, readable through clauseHistory, so wills drafted with them keep resolving.
  */
+import type pg from "pg";
 import { z } from "zod";
-import { ConflictError, NotFoundError } from "../db/errors";
+import { type AppError, ConflictError, NotFoundError } from "../db/errors";
 import { many, maybeOne, one } from "../db/rows";
 import { jsonRecord } from "../db/validate";
 import { operation, recordAudit } from "./context";
@@ -40,6 +48,7 @@ const willTypes = z
   .refine((a) => new Set(a).size === a.length, "must not repeat a will type");
 
 const codeInput = z.object({ code });
+const version = z.number().int().min(1).max(2_147_483_647);
 
 /** Start a lineage: version 1, current. A code that exists already is a ConflictError. */
 export const createClause = operation({
@@ -73,12 +82,23 @@ export const createClause = operation({
   },
 });
 
+/** Why publishing or retiring `code` on `basedOnVersion` changed no row: the typed error to throw. */
+async function whyUnchanged(c: pg.ClientBase, p: { code: string; basedOnVersion: number }): Promise<AppError> {
+  const latest = await one(sql.clauses.latestVersionOfCode, p, c);
+  if (latest.version === null) return new NotFoundError(`clause "${p.code}" does not exist`);
+  if (latest.retired_version !== null)
+    return new ConflictError(
+      `clause "${p.code}" was retired at version ${latest.retired_version}: retirement is final; use the text again under a new code (createClause)`,
+    );
+  return new ConflictError(`clause "${p.code}" is at version ${latest.version}, not ${p.basedOnVersion}: it was revised concurrently; reload and retry`);
+}
+
 /** Publish a new version of `code`, revising `basedOnVersion`, and make it current atomically. */
 export const publishRevision = operation({
   name: "wills.clause.publish",
   input: z.object({
     code,
-    basedOnVersion: z.number().int().min(1).max(2_147_483_647),
+    basedOnVersion: version,
     body,
     title: title.optional(),
     variablesSchema: variablesSchema.optional(),
@@ -96,11 +116,7 @@ export const publishRevision = operation({
       { ...p, variablesSchema: p.variablesSchema && JSON.stringify(p.variablesSchema), willTypes: p.willTypes && JSON.stringify(p.willTypes) },
       c,
     );
-    if (!row) {
-      const latest = await one(sql.clauses.latestVersionOfCode, p, c);
-      if (latest.version === null) throw new NotFoundError(`clause "${p.code}" does not exist`);
-      throw new ConflictError(`clause "${p.code}" is at version ${latest.version}, not ${p.basedOnVersion}: it was revised concurrently; reload and retry`);
-    }
+    if (!row) throw await whyUnchanged(c, p);
     await recordAudit(c, ctx, {
       action: "clause.published",
       resourceType: "clause",
@@ -111,7 +127,38 @@ export const publishRevision = operation({
   },
 });
 
-/** The current version of a clause. */
+/**
+ * Retire clause `code`, whose current version the caller saw is `basedOnVersion`: from then on it has no
+ * current version (currentClause is a NotFoundError saying so, listCurrentClauses leaves it out) and never
+ * gets one again. Every version stays (clauseHistory). Who may retire is who may publish: any actor.
+ * A clause retired already, or revised since that version, is a ConflictError; an unknown code NotFound.
+ */
+export const retireClause = operation({
+  name: "wills.clause.retire",
+  input: codeInput.extend({ basedOnVersion: version }),
+  kind: "write",
+  affects: "tenant",
+  context: "actor",
+  reveals: "nothing",
+  audit: "change",
+  async run(p, { c, ctx }): Promise<Clause> {
+    const row = await maybeOne(sql.clauses.retireClause, p, c);
+    if (!row) throw await whyUnchanged(c, p);
+    await recordAudit(c, ctx, {
+      action: "clause.retired",
+      resourceType: "clause",
+      resourceId: row.id,
+      details: { code: row.code, version: row.version, retired_at: row.retired_at?.toISOString() ?? null },
+    });
+    return row;
+  },
+});
+
+/**
+ * The current version of a clause. A retired clause has none: NotFoundError, saying it was retired (the
+ * version asked for does not exist, as for an unknown code; a ConflictError would invite a retry that can
+ * never succeed). Its versions stay readable through clauseHistory.
+ */
 export const currentClause = operation({
   name: "wills.clause.current",
   input: codeInput,
@@ -120,7 +167,12 @@ export const currentClause = operation({
   reveals: "nothing",
   audit: "none",
   oneStatement: true,
-  run: (p, { c }): Promise<Clause> => one(sql.clauses.currentByCode, p, c, `clause "${p.code}" does not exist`),
+  async run(p, { c }): Promise<Clause> {
+    const row = await one(sql.clauses.currentOrRetiredByCode, p, c, `clause "${p.code}" does not exist`);
+    if (row.retired_at)
+      throw new NotFoundError(`clause "${p.code}" was retired at version ${row.version}: it has no current version (clauseHistory lists every version)`);
+    return row;
+  },
 });
 
 /** Current clauses, optionally filtered by category and by a will type they apply to. */
@@ -135,7 +187,7 @@ export const listCurrentClauses = operation({
   run: (p, { c }): Promise<Clause[]> => many(sql.clauses.listCurrent, p, c),
 });
 
-/** All versions of a clause, newest first, walked along previous_version_id. */
+/** All versions of a clause, newest first, walked along previous_version_id; a retired clause's too (its newest carries retired_at). */
 export const clauseHistory = operation({
   name: "wills.clause.history",
   input: codeInput,

@@ -9,6 +9,7 @@ export {
   currentClause,
   listCurrentClauses,
   publishRevision,
+  retireClause,
   WILL_TYPES,
   type WillType,
 } from "./clauses";

@@ -1,6 +1,7 @@
 /**
  * `make explain` (src/tools/explain.ts): wills volume — n consent records with two audit rows each, n/10
- * clauses (at least 50) — and representative values for the parameters of queries/wills/*.sql.
+ * clauses (at least 50), one in 20 of them retired — and representative values for the parameters of
+ * queries/wills/*.sql.
  */
 import type { ExplainSeed } from "../tools/explain";
 
@@ -15,9 +16,10 @@ export const explainSeed: ExplainSeed = {
     );
     await db.query(
       `
-    INSERT INTO wills.clauses (code, version, title, body, category, will_types)
+    INSERT INTO wills.clauses (code, version, title, body, category, will_types, is_current, retired_at)
       SELECT 'clause_' || g, 1, 'Clause ' || g, 'Body {{x}}',
-             (enum_range(NULL::wills.clause_category))[1 + g % 10], '["single", "joint"]'
+             (enum_range(NULL::wills.clause_category))[1 + g % 10], '["single", "joint"]',
+             g % 20 <> 0, CASE WHEN g % 20 = 0 THEN now() END
         FROM generate_series(1, $1::int) g`,
       [Math.max(50, Math.round(n / 10))],
     );
@@ -29,7 +31,7 @@ export const explainSeed: ExplainSeed = {
   async params(_db, one) {
     const subject = await one("SELECT data_subject_id FROM wills.consent_records LIMIT 1");
     const consentId = await one("SELECT id FROM wills.consent_records LIMIT 1");
-    const code = await one("SELECT code FROM wills.clauses LIMIT 1");
+    const code = await one("SELECT code FROM wills.clauses WHERE is_current LIMIT 1");
     return {
       shared: {
         id: consentId,

@@ -472,6 +472,11 @@ const SPECS: Spec[] = [
     },
     optional: ["title", "variablesSchema", "category", "willTypes"],
   },
+  {
+    op: w.retireClause,
+    valid: () => ({ code: "bad_input_clause", basedOnVersion: 1 }),
+    fields: { code: { k: "text", min: 2, max: 64 }, basedOnVersion: { k: "number", min: 1, max: 2 ** 31, int: true } },
+  },
   { op: w.currentClause, valid: () => ({ code: "bad_input_clause" }), fields: { code: { k: "text", min: 2, max: 64 } } },
   {
     op: w.listCurrentClauses,

@@ -25,12 +25,14 @@ export interface IInsertFirstVersionResult {
   code: string;
   created_at: Date;
   id: string;
-  /** True for the one version of the code in use; publishing a revision flips it in the same transaction. */
+  /** True for the one version of the code in use; publishing a revision flips it in the same statement. False on every version of a retired clause. */
   is_current: boolean;
   /** version - 1 (generated), so the chain FK can check the predecessor's version number. */
   previous_version: number | null;
   /** The version this one revises; NULL exactly for version 1. */
   previous_version_id: string | null;
+  /** When the clause was retired (retireClause, wills.retire_clause): set once, on the version that was current then; NULL otherwise. A retired clause has no current version and is never current again. */
+  retired_at: Date | null;
   title: string;
   updated_at: Date;
   /** JSON Schema (object) describing the variables the body uses. */
@@ -79,12 +81,14 @@ export interface IPublishRevisionResult {
   code: string;
   created_at: Date;
   id: string;
-  /** True for the one version of the code in use; publishing a revision flips it in the same transaction. */
+  /** True for the one version of the code in use; publishing a revision flips it in the same statement. False on every version of a retired clause. */
   is_current: boolean;
   /** version - 1 (generated), so the chain FK can check the predecessor's version number. */
   previous_version: number | null;
   /** The version this one revises; NULL exactly for version 1. */
   previous_version_id: string | null;
+  /** When the clause was retired (retireClause, wills.retire_clause): set once, on the version that was current then; NULL otherwise. A retired clause has no current version and is never current again. */
+  retired_at: Date | null;
   title: string;
   updated_at: Date;
   /** JSON Schema (object) describing the variables the body uses. */
@@ -100,14 +104,15 @@ export interface IPublishRevisionQuery {
   result: IPublishRevisionResult;
 }
 
-const publishRevisionIR: any = {"usedParamSet":{"code":true,"basedOnVersion":true,"title":true,"body":true,"variablesSchema":true,"category":true,"willTypes":true},"params":[{"name":"code","required":true,"transform":{"type":"scalar"},"locs":[{"a":364,"b":369}]},{"name":"basedOnVersion","required":true,"transform":{"type":"scalar"},"locs":[{"a":385,"b":400}]},{"name":"title","required":false,"transform":{"type":"scalar"},"locs":[{"a":657,"b":662}]},{"name":"body","required":true,"transform":{"type":"scalar"},"locs":[{"a":675,"b":680}]},{"name":"variablesSchema","required":false,"transform":{"type":"scalar"},"locs":[{"a":692,"b":707}]},{"name":"category","required":false,"transform":{"type":"scalar"},"locs":[{"a":747,"b":755}]},{"name":"willTypes","required":false,"transform":{"type":"scalar"},"locs":[{"a":780,"b":789}]}],"statement":"-- Retire the current version only if it is still the one the editor revised (basedOnVersion), and insert\n-- its successor in the same statement. A concurrent publisher blocks on the row lock, then finds\n-- is_current false and gets zero rows: the service reports that as a conflict.\nWITH retired AS (\n  UPDATE wills.clauses SET is_current = false\n   WHERE code = :code! AND version = :basedOnVersion! AND is_current\n  RETURNING id, code, version, title, variables_schema, category, will_types\n)\nINSERT INTO wills.clauses (code, version, previous_version_id, title, body, variables_schema, category, will_types)\nSELECT r.code, r.version + 1, r.id, coalesce(:title, r.title), :body!, coalesce(:variablesSchema, r.variables_schema),\n       coalesce(:category, r.category), coalesce(:willTypes, r.will_types)\n  FROM retired r\nRETURNING *"};
+const publishRevisionIR: any = {"usedParamSet":{"code":true,"basedOnVersion":true,"title":true,"body":true,"variablesSchema":true,"category":true,"willTypes":true},"params":[{"name":"code","required":true,"transform":{"type":"scalar"},"locs":[{"a":470,"b":475}]},{"name":"basedOnVersion","required":true,"transform":{"type":"scalar"},"locs":[{"a":491,"b":506}]},{"name":"title","required":false,"transform":{"type":"scalar"},"locs":[{"a":763,"b":768}]},{"name":"body","required":true,"transform":{"type":"scalar"},"locs":[{"a":781,"b":786}]},{"name":"variablesSchema","required":false,"transform":{"type":"scalar"},"locs":[{"a":798,"b":813}]},{"name":"category","required":false,"transform":{"type":"scalar"},"locs":[{"a":853,"b":861}]},{"name":"willTypes","required":false,"transform":{"type":"scalar"},"locs":[{"a":886,"b":895}]}],"statement":"-- Retire the current version only if it is still the one the editor revised (basedOnVersion), and insert\n-- its successor in the same statement. A concurrent publisher blocks on the row lock, then finds\n-- is_current false and gets zero rows: the service reports that as a conflict. A retired clause has no current\n-- version, so publishing on it gets zero rows too (retirement is final).\nWITH retired AS (\n  UPDATE wills.clauses SET is_current = false\n   WHERE code = :code! AND version = :basedOnVersion! AND is_current\n  RETURNING id, code, version, title, variables_schema, category, will_types\n)\nINSERT INTO wills.clauses (code, version, previous_version_id, title, body, variables_schema, category, will_types)\nSELECT r.code, r.version + 1, r.id, coalesce(:title, r.title), :body!, coalesce(:variablesSchema, r.variables_schema),\n       coalesce(:category, r.category), coalesce(:willTypes, r.will_types)\n  FROM retired r\nRETURNING *"};
 
 /**
  * Query generated from SQL:
  * ```
  * -- Retire the current version only if it is still the one the editor revised (basedOnVersion), and insert
  * -- its successor in the same statement. A concurrent publisher blocks on the row lock, then finds
- * -- is_current false and gets zero rows: the service reports that as a conflict.
+ * -- is_current false and gets zero rows: the service reports that as a conflict. A retired clause has no current
+ * -- version, so publishing on it gets zero rows too (retirement is final).
  * WITH retired AS (
  *   UPDATE wills.clauses SET is_current = false
  *    WHERE code = :code! AND version = :basedOnVersion! AND is_current
@@ -123,13 +128,13 @@ const publishRevisionIR: any = {"usedParamSet":{"code":true,"basedOnVersion":tru
 export const publishRevision = new PreparedQuery<IPublishRevisionParams,IPublishRevisionResult>(publishRevisionIR);
 
 
-/** 'CurrentByCode' parameters type */
-export interface ICurrentByCodeParams {
+/** 'CurrentOrRetiredByCode' parameters type */
+export interface ICurrentOrRetiredByCodeParams {
   code: string;
 }
 
-/** 'CurrentByCode' return type */
-export interface ICurrentByCodeResult {
+/** 'CurrentOrRetiredByCode' return type */
+export interface ICurrentOrRetiredByCodeResult {
   /** Clause text with named variables such as {{testator_name}}. */
   body: string;
   category: clause_category;
@@ -137,12 +142,14 @@ export interface ICurrentByCodeResult {
   code: string;
   created_at: Date;
   id: string;
-  /** True for the one version of the code in use; publishing a revision flips it in the same transaction. */
+  /** True for the one version of the code in use; publishing a revision flips it in the same statement. False on every version of a retired clause. */
   is_current: boolean;
   /** version - 1 (generated), so the chain FK can check the predecessor's version number. */
   previous_version: number | null;
   /** The version this one revises; NULL exactly for version 1. */
   previous_version_id: string | null;
+  /** When the clause was retired (retireClause, wills.retire_clause): set once, on the version that was current then; NULL otherwise. A retired clause has no current version and is never current again. */
+  retired_at: Date | null;
   title: string;
   updated_at: Date;
   /** JSON Schema (object) describing the variables the body uses. */
@@ -152,21 +159,22 @@ export interface ICurrentByCodeResult {
   will_types: Json;
 }
 
-/** 'CurrentByCode' query type */
-export interface ICurrentByCodeQuery {
-  params: ICurrentByCodeParams;
-  result: ICurrentByCodeResult;
+/** 'CurrentOrRetiredByCode' query type */
+export interface ICurrentOrRetiredByCodeQuery {
+  params: ICurrentOrRetiredByCodeParams;
+  result: ICurrentOrRetiredByCodeResult;
 }
 
-const currentByCodeIR: any = {"usedParamSet":{"code":true},"params":[{"name":"code","required":true,"transform":{"type":"scalar"},"locs":[{"a":41,"b":46}]}],"statement":"SELECT * FROM wills.clauses WHERE code = :code! AND is_current"};
+const currentOrRetiredByCodeIR: any = {"usedParamSet":{"code":true},"params":[{"name":"code","required":true,"transform":{"type":"scalar"},"locs":[{"a":161,"b":166}]}],"statement":"-- The current version, or the last one of a retired clause (at most one row: clauses_one_current_or_retired_per_code).\nSELECT * FROM wills.clauses WHERE code = :code! AND (is_current OR retired_at IS NOT NULL)"};
 
 /**
  * Query generated from SQL:
  * ```
- * SELECT * FROM wills.clauses WHERE code = :code! AND is_current
+ * -- The current version, or the last one of a retired clause (at most one row: clauses_one_current_or_retired_per_code).
+ * SELECT * FROM wills.clauses WHERE code = :code! AND (is_current OR retired_at IS NOT NULL)
  * ```
  */
-export const currentByCode = new PreparedQuery<ICurrentByCodeParams,ICurrentByCodeResult>(currentByCodeIR);
+export const currentOrRetiredByCode = new PreparedQuery<ICurrentOrRetiredByCodeParams,ICurrentOrRetiredByCodeResult>(currentOrRetiredByCodeIR);
 
 
 /** 'LatestVersionOfCode' parameters type */
@@ -176,6 +184,7 @@ export interface ILatestVersionOfCodeParams {
 
 /** 'LatestVersionOfCode' return type */
 export interface ILatestVersionOfCodeResult {
+  retired_version: number | null;
   version: number | null;
 }
 
@@ -185,15 +194,64 @@ export interface ILatestVersionOfCodeQuery {
   result: ILatestVersionOfCodeResult;
 }
 
-const latestVersionOfCodeIR: any = {"usedParamSet":{"code":true},"params":[{"name":"code","required":true,"transform":{"type":"scalar"},"locs":[{"a":63,"b":68}]}],"statement":"SELECT max(version) AS version FROM wills.clauses WHERE code = :code!"};
+const latestVersionOfCodeIR: any = {"usedParamSet":{"code":true},"params":[{"name":"code","required":true,"transform":{"type":"scalar"},"locs":[{"a":290,"b":295}]}],"statement":"-- Why a publish or retirement changed nothing: the code's latest version (NULL: no such clause) and, when the\n-- clause is retired, the version retired.\nSELECT max(version) AS version, max(version) FILTER (WHERE retired_at IS NOT NULL) AS retired_version\n  FROM wills.clauses WHERE code = :code!"};
 
 /**
  * Query generated from SQL:
  * ```
- * SELECT max(version) AS version FROM wills.clauses WHERE code = :code!
+ * -- Why a publish or retirement changed nothing: the code's latest version (NULL: no such clause) and, when the
+ * -- clause is retired, the version retired.
+ * SELECT max(version) AS version, max(version) FILTER (WHERE retired_at IS NOT NULL) AS retired_version
+ *   FROM wills.clauses WHERE code = :code!
  * ```
  */
 export const latestVersionOfCode = new PreparedQuery<ILatestVersionOfCodeParams,ILatestVersionOfCodeResult>(latestVersionOfCodeIR);
+
+
+/** 'RetireClause' parameters type */
+export interface IRetireClauseParams {
+  basedOnVersion: number;
+  code: string;
+}
+
+/** 'RetireClause' return type */
+export interface IRetireClauseResult {
+  body: string;
+  category: clause_category;
+  code: string;
+  created_at: Date;
+  id: string;
+  is_current: boolean;
+  previous_version: number | null;
+  previous_version_id: string | null;
+  retired_at: Date | null;
+  title: string;
+  updated_at: Date;
+  variables_schema: Json;
+  version: number;
+  will_types: Json;
+}
+
+/** 'RetireClause' query type */
+export interface IRetireClauseQuery {
+  params: IRetireClauseParams;
+  result: IRetireClauseResult;
+}
+
+const retireClauseIR: any = {"usedParamSet":{"code":true,"basedOnVersion":true},"params":[{"name":"code","required":true,"transform":{"type":"scalar"},"locs":[{"a":571,"b":576}]},{"name":"basedOnVersion","required":true,"transform":{"type":"scalar"},"locs":[{"a":579,"b":594}]}],"statement":"-- Retire the clause if basedOnVersion is still its current version (wills.retire_clause: `app` may not write\n-- retired_at itself). Zero rows: no such clause, revised concurrently, or already retired.\nSELECT id AS \"id!\", code AS \"code!\", version AS \"version!\", previous_version_id, previous_version, is_current AS \"is_current!\",\n       title AS \"title!\", body AS \"body!\", variables_schema AS \"variables_schema!\", category AS \"category!\",\n       will_types AS \"will_types!\", created_at AS \"created_at!\", updated_at AS \"updated_at!\", retired_at\n  FROM wills.retire_clause(:code!, :basedOnVersion!)"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Retire the clause if basedOnVersion is still its current version (wills.retire_clause: `app` may not write
+ * -- retired_at itself). Zero rows: no such clause, revised concurrently, or already retired.
+ * SELECT id AS "id!", code AS "code!", version AS "version!", previous_version_id, previous_version, is_current AS "is_current!",
+ *        title AS "title!", body AS "body!", variables_schema AS "variables_schema!", category AS "category!",
+ *        will_types AS "will_types!", created_at AS "created_at!", updated_at AS "updated_at!", retired_at
+ *   FROM wills.retire_clause(:code!, :basedOnVersion!)
+ * ```
+ */
+export const retireClause = new PreparedQuery<IRetireClauseParams,IRetireClauseResult>(retireClauseIR);
 
 
 /** 'ListCurrent' parameters type */
@@ -211,12 +269,14 @@ export interface IListCurrentResult {
   code: string;
   created_at: Date;
   id: string;
-  /** True for the one version of the code in use; publishing a revision flips it in the same transaction. */
+  /** True for the one version of the code in use; publishing a revision flips it in the same statement. False on every version of a retired clause. */
   is_current: boolean;
   /** version - 1 (generated), so the chain FK can check the predecessor's version number. */
   previous_version: number | null;
   /** The version this one revises; NULL exactly for version 1. */
   previous_version_id: string | null;
+  /** When the clause was retired (retireClause, wills.retire_clause): set once, on the version that was current then; NULL otherwise. A retired clause has no current version and is never current again. */
+  retired_at: Date | null;
   title: string;
   updated_at: Date;
   /** JSON Schema (object) describing the variables the body uses. */
@@ -262,6 +322,7 @@ export interface IClauseHistoryResult {
   id: string;
   is_current: boolean;
   previous_version_id: string | null;
+  retired_at: Date | null;
   title: string;
   variables_schema: Json;
   version: number;
@@ -274,20 +335,21 @@ export interface IClauseHistoryQuery {
   result: IClauseHistoryResult;
 }
 
-const clauseHistoryIR: any = {"usedParamSet":{"code":true},"params":[{"name":"code","required":true,"transform":{"type":"scalar"},"locs":[{"a":187,"b":192}]}],"statement":"-- Every version of a code, newest first, by walking previous_version_id back from the current one.\nWITH RECURSIVE chain AS (\n  SELECT c.*, 0 AS depth FROM wills.clauses c WHERE c.code = :code! AND c.is_current\n  UNION ALL\n  SELECT p.*, chain.depth + 1 FROM wills.clauses p JOIN chain ON p.id = chain.previous_version_id\n)\nSELECT id AS \"id!\", code AS \"code!\", version AS \"version!\", previous_version_id, is_current AS \"is_current!\",\n       title AS \"title!\", body AS \"body!\", category AS \"category!\", will_types AS \"will_types!\",\n       variables_schema AS \"variables_schema!\", created_at AS \"created_at!\"\n  FROM chain ORDER BY depth"};
+const clauseHistoryIR: any = {"usedParamSet":{"code":true},"params":[{"name":"code","required":true,"transform":{"type":"scalar"},"locs":[{"a":234,"b":239}]}],"statement":"-- Every version of a code, newest first, by walking previous_version_id back from the current one (the retired\n-- last one for a retired clause).\nWITH RECURSIVE chain AS (\n  SELECT c.*, 0 AS depth FROM wills.clauses c WHERE c.code = :code! AND (c.is_current OR c.retired_at IS NOT NULL)\n  UNION ALL\n  SELECT p.*, chain.depth + 1 FROM wills.clauses p JOIN chain ON p.id = chain.previous_version_id\n)\nSELECT id AS \"id!\", code AS \"code!\", version AS \"version!\", previous_version_id, is_current AS \"is_current!\",\n       title AS \"title!\", body AS \"body!\", category AS \"category!\", will_types AS \"will_types!\",\n       variables_schema AS \"variables_schema!\", created_at AS \"created_at!\", retired_at\n  FROM chain ORDER BY depth"};
 
 /**
  * Query generated from SQL:
  * ```
- * -- Every version of a code, newest first, by walking previous_version_id back from the current one.
+ * -- Every version of a code, newest first, by walking previous_version_id back from the current one (the retired
+ * -- last one for a retired clause).
  * WITH RECURSIVE chain AS (
- *   SELECT c.*, 0 AS depth FROM wills.clauses c WHERE c.code = :code! AND c.is_current
+ *   SELECT c.*, 0 AS depth FROM wills.clauses c WHERE c.code = :code! AND (c.is_current OR c.retired_at IS NOT NULL)
  *   UNION ALL
  *   SELECT p.*, chain.depth + 1 FROM wills.clauses p JOIN chain ON p.id = chain.previous_version_id
  * )
  * SELECT id AS "id!", code AS "code!", version AS "version!", previous_version_id, is_current AS "is_current!",
  *        title AS "title!", body AS "body!", category AS "category!", will_types AS "will_types!",
- *        variables_schema AS "variables_schema!", created_at AS "created_at!"
+ *        variables_schema AS "variables_schema!", created_at AS "created_at!", retired_at
  *   FROM chain ORDER BY depth
  * ```
  */
