@@ -12,7 +12,7 @@ SQUAWK_VERSION := 2.66.0
 SQUAWK := .tools/squawk-$(SQUAWK_VERSION)/node_modules/.bin/squawk
 
 .DEFAULT_GOAL := help
-.PHONY: help install migrate migrate-down migrate-repair migration gen db demo doctor drift rehearse explain schema erd test lint format partitions purge-sessions purge-cache bench clean
+.PHONY: help install migrate migrate-down migrate-repair migration gen db demo doctor drift scale-out rehearse explain schema erd test lint format partitions purge-sessions purge-cache bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ doctor: $(DEPS) ## Check the live database (version, extensions, migrations, par
 
 drift: $(DEPS) ## Compare the live schema with what its applied migrations produce; exit 0 none, 1 drift, 2 could not check
 	@$(CLI) drift
+
+scale-out: $(DEPS) ## Per table, which rules of the Citus sharding plan (docs/scale-out.md) it breaks today
+	@$(CLI) scale-out
 
 rehearse: $(DEPS) ## Rehearse pending migrations on a seeded copy under load (scale=0.2, last=N, budget=ms); exit 1 over budget
 	@$(CLI) rehearse scale=$(or $(scale),0.2) $(if $(last),last=$(last)) $(if $(budget),budget=$(budget))

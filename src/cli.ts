@@ -209,6 +209,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   async doctor() {
     const { doctor, formatReport } = await import("./tools/doctor");
     const { drift } = await import("./tools/drift");
+    const { shardReport, SHARD_RULES, formatShardSummary } = await import("./tools/shard-readiness");
     await withEngine(async (engine) => {
       const pool = new pg.Pool({ connectionString: engine.url, max: 1 });
       try {
@@ -216,9 +217,29 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
         const results = await doctor(pool);
         const d = await drift(engine.url, { engine: engine.kind }).catch((e: Error) => ({ differences: [`could not check: ${e.message}`] }));
         results.push({ name: "no schema drift (make drift)", why: "the live schema must be what the applied migrations produce", problems: d.differences });
+        // Scale-out readiness is a distance to shrink, not a failure: only an unplanned table fails the doctor
+        // (a new table must get a role in SHARD_PLAN); the rest is reported below the checks.
+        const shard = await shardReport(pool);
+        results.push(...shard.results.filter((r) => r.name === SHARD_RULES.plan.name));
         const { text, ok } = formatReport(results);
         console.log(text);
+        console.log(`\n${formatShardSummary(shard.summary)}\n  (per table: make scale-out)`);
         if (!ok) process.exitCode = 1;
+      } finally {
+        await pool.end();
+      }
+    });
+  },
+
+  /** Per table, which rules of the Citus plan (docs/scale-out.md) it breaks today; make doctor prints the summary. */
+  async "scale-out"() {
+    const { shardReport, formatShardSummary } = await import("./tools/shard-readiness");
+    await withEngine(async (engine) => {
+      const pool = new pg.Pool({ connectionString: engine.url, max: 1 });
+      try {
+        const r = await shardReport(pool);
+        for (const c of r.results) console.log(c.problems.length ? `${c.name} (${c.why})\n${c.problems.map((p) => `  - ${p}`).join("\n")}` : `ok ${c.name}`);
+        console.log(`\n${formatShardSummary(r.summary)}`);
       } finally {
         await pool.end();
       }
