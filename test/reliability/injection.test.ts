@@ -231,7 +231,7 @@ describe("workspace: injection payloads are data, never SQL", () => {
       body_text: `${payload} inboxmarker`,
       labels: [payload],
     };
-    expect(await ws.syncGmailMessages(t.db, ctx, { integrationId: integration.id, rows: [mail] })).toEqual({ inserted: 1, updated: 0 });
+    expect(await ws.syncGmailMessages(t.db, ctx, { integrationId: integration.id, rows: [mail] })).toEqual({ inserted: 1, updated: 0, deleted: 0 });
     expect(await ws.searchMail(t.db, ctx, { query: "inboxmarker" })).toMatchObject([
       { gmail_id: payload, subject: payload, from_email: payload, snippet: payload },
     ]);

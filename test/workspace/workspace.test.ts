@@ -289,7 +289,7 @@ describe("integrations and synced data", () => {
       body_text: i === 3 ? "quarterly invoice attached" : "hello",
       received_at: new Date(Date.UTC(2026, 10, 1 + (i % 20))),
     }));
-    expect(await ws.syncGmailMessages(t.db, b, { integrationId: google.id, rows: mails })).toEqual({ inserted: 25, updated: 0 });
+    expect(await ws.syncGmailMessages(t.db, b, { integrationId: google.id, rows: mails })).toEqual({ inserted: 25, updated: 0, deleted: 0 });
     const ids1 = await q<{ id: string }>("SELECT id FROM workspace.gmail_messages ORDER BY gmail_id");
     expect(await ws.syncGmailMessages(t.db, b, { integrationId: google.id, rows: [...mails, { ...mails[0]!, subject: "Invoice 0 (edited)" }] })).toEqual({
       inserted: 0,
@@ -305,8 +305,8 @@ describe("integrations and synced data", () => {
       { provider_event_id: "e1", title: "Standup", start_time: start, end_time: new Date(start.getTime() + 900_000), attendees: [{ email: "x@example.com" }] },
       { provider_event_id: "e2", title: "Review", start_time: new Date(start.getTime() + 86_400_000), end_time: new Date(start.getTime() + 90_000_000) },
     ];
-    expect(await ws.syncCalendarEvents(t.db, b, { integrationId: ms.id, rows: events })).toEqual({ inserted: 2, updated: 0 });
-    expect(await ws.syncCalendarEvents(t.db, b, { integrationId: ms.id, rows: events })).toEqual({ inserted: 0, updated: 2 });
+    expect(await ws.syncCalendarEvents(t.db, b, { integrationId: ms.id, rows: events })).toEqual({ inserted: 2, updated: 0, deleted: 0 });
+    expect(await ws.syncCalendarEvents(t.db, b, { integrationId: ms.id, rows: events })).toEqual({ inserted: 0, updated: 2, deleted: 0 });
     const cal = await ws.calendarBetween(t.db, b, { from: start, to: new Date(start.getTime() + 3_600_000) });
     expect(cal.map((e) => [e.provider_event_id, e.provider])).toEqual([["e1", "microsoft"]]);
     await expect(
@@ -320,8 +320,8 @@ describe("integrations and synced data", () => {
       { provider_file_id: "f1", name: "Plan.docx", size_bytes: 1024 },
       { provider_file_id: "f2", name: "Budget.xlsx" },
     ];
-    expect(await ws.syncDriveFiles(t.db, b, { integrationId: google.id, rows: files })).toEqual({ inserted: 2, updated: 0 });
-    expect(await ws.syncDriveFiles(t.db, b, { integrationId: google.id, rows: [{ ...files[0]!, name: "Plan v2.docx" }] })).toEqual({ inserted: 0, updated: 1 });
+    expect(await ws.syncDriveFiles(t.db, b, { integrationId: google.id, rows: files })).toEqual({ inserted: 2, updated: 0, deleted: 0 });
+    expect(await ws.syncDriveFiles(t.db, b, { integrationId: google.id, rows: [{ ...files[0]!, name: "Plan v2.docx" }] })).toEqual({ inserted: 0, updated: 1, deleted: 0 });
     expect(await q("SELECT provider_file_id, name FROM workspace.drive_files ORDER BY 1")).toEqual([
       { provider_file_id: "f1", name: "Plan v2.docx" },
       { provider_file_id: "f2", name: "Budget.xlsx" },
