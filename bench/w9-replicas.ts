@@ -34,10 +34,17 @@ export async function replicasWorkload(b: BenchContext): Promise<ResultRow[]> {
     const replicaUrls = servers.slice(1).map((s) => s.url);
 
     const dbs = [0, 1, 2].map((n) =>
-      dbFor(serverEngine(primary.url), benchConfig(primary.url, b.poolSize, n ? { DATABASE_REPLICA_URLS: replicaUrls.slice(0, n).join(","), DB_REPLICA_CHECK_MS: "100" } : {})),
+      dbFor(
+        serverEngine(primary.url),
+        benchConfig(primary.url, b.poolSize, n ? { DATABASE_REPLICA_URLS: replicaUrls.slice(0, n).join(","), DB_REPLICA_CHECK_MS: "100" } : {}),
+      ),
     );
     const [db0] = dbs;
-    const org = await ws.createOrganization(db0!, platformContext(), { name: "Bench", slug: "bench-replicas", owner: { email: "owner@bench.example", displayName: "Owner" } });
+    const org = await ws.createOrganization(db0!, platformContext(), {
+      name: "Bench",
+      slug: "bench-replicas",
+      owner: { email: "owner@bench.example", displayName: "Owner" },
+    });
     const owner = ws.workspaceContext({ organizationId: org.id, userId: org.owner.id });
     const members = [owner];
     for (let i = 0; i < 15; i++) {
@@ -65,7 +72,9 @@ export async function replicasWorkload(b: BenchContext): Promise<ResultRow[]> {
         p99Ms: r?.p99,
         throughput: { value: 1000 / (r?.mean ?? NaN), unit: "calls/s" },
         ratios: { "x 0 replicas": ratio(r?.p50 ?? NaN, isRead ? read0 : write0) },
-        note: isRead ? "routing overhead per call vs 0 replicas (one machine)" : "a write with replicas also reads the WAL position after COMMIT (+1 round trip)",
+        note: isRead
+          ? "routing overhead per call vs 0 replicas (one machine)"
+          : "a write with replicas also reads the WAL position after COMMIT (+1 round trip)",
       });
     }
 
@@ -85,7 +94,12 @@ export async function replicasWorkload(b: BenchContext): Promise<ResultRow[]> {
       );
       const ms = performance.now() - started;
       if (!db.replicas || !before) {
-        rows.push({ workload: W, contender: `mix 9:1, 8 callers, 0 replicas`, throughput: { value: (2_000 / ms) * 1000, unit: "calls/s" }, note: "every call on the primary" });
+        rows.push({
+          workload: W,
+          contender: `mix 9:1, 8 callers, 0 replicas`,
+          throughput: { value: (2_000 / ms) * 1000, unit: "calls/s" },
+          note: "every call on the primary",
+        });
         continue;
       }
       const s = db.replicas.stats();

@@ -321,7 +321,11 @@ describe("integrations and synced data", () => {
       { provider_file_id: "f2", name: "Budget.xlsx" },
     ];
     expect(await ws.syncDriveFiles(t.db, b, { integrationId: google.id, rows: files })).toEqual({ inserted: 2, updated: 0, deleted: 0 });
-    expect(await ws.syncDriveFiles(t.db, b, { integrationId: google.id, rows: [{ ...files[0]!, name: "Plan v2.docx" }] })).toEqual({ inserted: 0, updated: 1, deleted: 0 });
+    expect(await ws.syncDriveFiles(t.db, b, { integrationId: google.id, rows: [{ ...files[0]!, name: "Plan v2.docx" }] })).toEqual({
+      inserted: 0,
+      updated: 1,
+      deleted: 0,
+    });
     expect(await q("SELECT provider_file_id, name FROM workspace.drive_files ORDER BY 1")).toEqual([
       { provider_file_id: "f1", name: "Plan v2.docx" },
       { provider_file_id: "f2", name: "Budget.xlsx" },
