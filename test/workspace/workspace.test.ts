@@ -294,6 +294,7 @@ describe("integrations and synced data", () => {
     expect(await ws.syncGmailMessages(t.db, b, { integrationId: google.id, rows: [...mails, { ...mails[0]!, subject: "Invoice 0 (edited)" }] })).toEqual({
       inserted: 0,
       updated: 25,
+      deleted: 0,
     });
     const ids2 = await q<{ id: string; subject: string }>("SELECT id, subject FROM workspace.gmail_messages ORDER BY gmail_id");
     expect(ids2.map((r) => r.id)).toEqual(ids1.map((r) => r.id));
@@ -345,6 +346,7 @@ describe("integrations and synced data", () => {
     expect(await ws.syncGmailMessages(t.db, c, { integrationId: google.id, rows: [{ gmail_id: "huge", subject: "Archive", body_text: body }] })).toEqual({
       inserted: 1,
       updated: 0,
+      deleted: 0,
     });
     expect(await q("SELECT length(body_text) AS n FROM workspace.gmail_messages WHERE gmail_id = 'huge'")).toEqual([{ n: body.length }]);
     expect((await ws.searchMail(t.db, c, { query: "zebrafirst" })).map((m) => m.gmail_id)).toEqual(["huge"]);
