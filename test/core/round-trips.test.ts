@@ -30,7 +30,8 @@ beforeAll(async () => {
   owner = ws.workspaceContext({ organizationId: org.id, userId: org.owner.id });
   const tn = await screening.createTenant(t.db, platformContext(), { slug: `rt-${tag}`, name: "RT" });
   tenant = screening.requestContext({ tenantId: tn.tenant_id, actorId: crypto.randomUUID(), correlationId: crypto.randomUUID() });
-  entityId = (await screening.createEntity(t.db, tenant, { entityType: "individual", identifiers: { ssn: `${Date.now() % 1e9}` } })).entity_id;
+  entityId = (await screening.createEntity(t.db, tenant, { entityType: "individual", identifiers: { ssn: String(crypto.randomInt(1e9)).padStart(9, "0") } }))
+    .entity_id;
 });
 afterAll(() => counter?.stop());
 
