@@ -17,6 +17,16 @@ UPDATE workspace.organizations
  WHERE id = :id!
 RETURNING *;
 
+/* @name RevokeOrganizationSessions */
+-- Owner connection (sessions are not FORCEd), with the tenant set for the FORCEd users: deleting an
+-- organisation ends every session of its members, who are left with no organisation to act in.
+WITH gone AS (
+  DELETE FROM workspace.sessions s USING workspace.users u
+   WHERE u.id = s.user_id AND u.organization_id = :organizationId!
+  RETURNING s.id
+)
+SELECT count(*)::int AS "revoked!" FROM gone;
+
 /* @name DeleteOrganization */
 -- Cascades to the organisation's conversations, tasks, roles, grants and templates; users keep with organization_id NULL.
 DELETE FROM workspace.organizations WHERE id = :id! RETURNING id;
@@ -74,7 +84,7 @@ RETURNING id, user_id, ip_address, user_agent, expires_at, created_at;
 SELECT s.id AS session_id, s.user_id, u.organization_id, s.expires_at
   FROM workspace.sessions s
   JOIN workspace.users u ON u.id = s.user_id
- WHERE s.token_hash = :tokenHash! AND s.expires_at > now() AND u.is_active;
+ WHERE s.token_hash = :tokenHash! AND s.expires_at > now() AND u.is_active AND u.organization_id IS NOT NULL;
 
 /* @name DeleteSession */
 DELETE FROM workspace.sessions WHERE id = :id! RETURNING id;
@@ -87,6 +97,7 @@ UPDATE workspace.sessions s
    SET token_hash = :tokenHash!, refresh_token_hash = :refreshTokenHash!, expires_at = :expiresAt!
   FROM workspace.users u
  WHERE s.refresh_token_hash = :oldRefreshTokenHash! AND s.expires_at > now() AND u.id = s.user_id AND u.is_active
+   AND u.organization_id IS NOT NULL
 RETURNING s.id AS session_id, s.user_id, u.organization_id, s.expires_at;
 
 /* @name PurgeExpiredSessions */

@@ -156,12 +156,14 @@ export const deleteOrganization = platformOperation({
     if (p.requestedBy && !(await one(sql.organizations.memberHolds, { userId: p.requestedBy, permission: "organization:delete" }, c)).granted)
       throw new ForbiddenError("the member who asked does not hold the permission organization:delete");
     const { members } = await one(sql.organizations.organizationMemberCount, { organizationId: o.id }, c);
+    // Detached members keep their accounts, not their sessions: a session names no organisation to act in.
+    const { revoked } = await one(sql.organizations.revokeOrganizationSessions, { organizationId: o.id }, c);
     await recordAudit(c, workspaceContext({ organizationId: o.id, userId: ctx.actorId }), {
       action: "organization.deleted",
       resourceType: "organization",
       resourceId: o.id,
       oldValue: { name: o.name, slug: o.slug, plan_type: o.plan_type },
-      metadata: { requested_by: p.requestedBy ?? null, members_detached: members },
+      metadata: { requested_by: p.requestedBy ?? null, members_detached: members, sessions_revoked: revoked },
     });
     await one(sql.organizations.deleteOrganization, { id: o.id }, c);
     return { id: o.id, members_detached: members };

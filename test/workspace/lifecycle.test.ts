@@ -228,6 +228,8 @@ describe("organisations: name and settings, plan, deletion", () => {
     await ws.sendMessage(t.db, o.as(0), { conversationId: conv.id, content: "bye" });
     await ws.createTask(t.db, o.as(1), { title: "t" });
     const memory = await ws.createMemory(t.db, o.as(1), { content: "kept" });
+    const session = await ws.createSession(t.db, o.as(1), {});
+    expect((await ws.resolveSession(t.db, P, { token: session.token })).user_id).toBe(o.users[1]!.id);
     // A member without the permission (an admin neither: owners only) cannot have it deleted.
     await expect(ws.deleteOrganization(t.db, P, { organizationId: o.id, requestedBy: o.users[1]!.id })).rejects.toBeInstanceOf(ForbiddenError);
     await expect(ws.deleteOrganization(t.db, P, { organizationId: crypto.randomUUID() })).rejects.toBeInstanceOf(NotFoundError);
@@ -244,7 +246,13 @@ describe("organisations: name and settings, plan, deletion", () => {
     );
     expect(left).toEqual({ orgs: 0, conversations: 0, messages: 0, tasks: 0, grants: 0, detached: 2, memories: 1 });
     const [record] = await trail(o.id, "organization.deleted");
-    expect(record).toMatchObject({ user_id: P.actorId, resource_id: o.id, metadata: { requested_by: o.users[0]!.id, members_detached: 2 } });
+    expect(record).toMatchObject({
+      user_id: P.actorId,
+      resource_id: o.id,
+      metadata: { requested_by: o.users[0]!.id, members_detached: 2, sessions_revoked: 1 },
+    });
+    // A detached member's session ended with the organisation.
+    await expect(ws.resolveSession(t.db, P, { token: session.token })).rejects.toBeInstanceOf(NotFoundError);
     expect((await trail(o.id, "organization.created")).length).toBe(1); // the trail before it stays too
   });
 });

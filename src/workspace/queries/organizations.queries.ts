@@ -124,6 +124,40 @@ const updateOrganizationIR: any = {"usedParamSet":{"name":true,"settings":true,"
 export const updateOrganization = new PreparedQuery<IUpdateOrganizationParams,IUpdateOrganizationResult>(updateOrganizationIR);
 
 
+/** 'RevokeOrganizationSessions' parameters type */
+export interface IRevokeOrganizationSessionsParams {
+  organizationId: string;
+}
+
+/** 'RevokeOrganizationSessions' return type */
+export interface IRevokeOrganizationSessionsResult {
+  revoked: number;
+}
+
+/** 'RevokeOrganizationSessions' query type */
+export interface IRevokeOrganizationSessionsQuery {
+  params: IRevokeOrganizationSessionsParams;
+  result: IRevokeOrganizationSessionsResult;
+}
+
+const revokeOrganizationSessionsIR: any = {"usedParamSet":{"organizationId":true},"params":[{"name":"organizationId","required":true,"transform":{"type":"scalar"},"locs":[{"a":321,"b":336}]}],"statement":"-- Owner connection (sessions are not FORCEd), with the tenant set for the FORCEd users: deleting an\n-- organisation ends every session of its members, who are left with no organisation to act in.\nWITH gone AS (\n  DELETE FROM workspace.sessions s USING workspace.users u\n   WHERE u.id = s.user_id AND u.organization_id = :organizationId!\n  RETURNING s.id\n)\nSELECT count(*)::int AS \"revoked!\" FROM gone"};
+
+/**
+ * Query generated from SQL:
+ * ```
+ * -- Owner connection (sessions are not FORCEd), with the tenant set for the FORCEd users: deleting an
+ * -- organisation ends every session of its members, who are left with no organisation to act in.
+ * WITH gone AS (
+ *   DELETE FROM workspace.sessions s USING workspace.users u
+ *    WHERE u.id = s.user_id AND u.organization_id = :organizationId!
+ *   RETURNING s.id
+ * )
+ * SELECT count(*)::int AS "revoked!" FROM gone
+ * ```
+ */
+export const revokeOrganizationSessions = new PreparedQuery<IRevokeOrganizationSessionsParams,IRevokeOrganizationSessionsResult>(revokeOrganizationSessionsIR);
+
+
 /** 'DeleteOrganization' parameters type */
 export interface IDeleteOrganizationParams {
   id: string;
@@ -511,7 +545,7 @@ export interface IResolveSessionQuery {
   result: IResolveSessionResult;
 }
 
-const resolveSessionIR: any = {"usedParamSet":{"tokenHash":true},"params":[{"name":"tokenHash","required":true,"transform":{"type":"scalar"},"locs":[{"a":267,"b":277}]}],"statement":"-- Owner connection (before any tenant is known): the live session with this token hash and its user.\nSELECT s.id AS session_id, s.user_id, u.organization_id, s.expires_at\n  FROM workspace.sessions s\n  JOIN workspace.users u ON u.id = s.user_id\n WHERE s.token_hash = :tokenHash! AND s.expires_at > now() AND u.is_active"};
+const resolveSessionIR: any = {"usedParamSet":{"tokenHash":true},"params":[{"name":"tokenHash","required":true,"transform":{"type":"scalar"},"locs":[{"a":267,"b":277}]}],"statement":"-- Owner connection (before any tenant is known): the live session with this token hash and its user.\nSELECT s.id AS session_id, s.user_id, u.organization_id, s.expires_at\n  FROM workspace.sessions s\n  JOIN workspace.users u ON u.id = s.user_id\n WHERE s.token_hash = :tokenHash! AND s.expires_at > now() AND u.is_active AND u.organization_id IS NOT NULL"};
 
 /**
  * Query generated from SQL:
@@ -520,7 +554,7 @@ const resolveSessionIR: any = {"usedParamSet":{"tokenHash":true},"params":[{"nam
  * SELECT s.id AS session_id, s.user_id, u.organization_id, s.expires_at
  *   FROM workspace.sessions s
  *   JOIN workspace.users u ON u.id = s.user_id
- *  WHERE s.token_hash = :tokenHash! AND s.expires_at > now() AND u.is_active
+ *  WHERE s.token_hash = :tokenHash! AND s.expires_at > now() AND u.is_active AND u.organization_id IS NOT NULL
  * ```
  */
 export const resolveSession = new PreparedQuery<IResolveSessionParams,IResolveSessionResult>(resolveSessionIR);
@@ -576,7 +610,7 @@ export interface IRotateSessionQuery {
   result: IRotateSessionResult;
 }
 
-const rotateSessionIR: any = {"usedParamSet":{"tokenHash":true,"refreshTokenHash":true,"expiresAt":true,"oldRefreshTokenHash":true},"params":[{"name":"tokenHash","required":true,"transform":{"type":"scalar"},"locs":[{"a":286,"b":296}]},{"name":"refreshTokenHash","required":true,"transform":{"type":"scalar"},"locs":[{"a":320,"b":337}]},{"name":"expiresAt","required":true,"transform":{"type":"scalar"},"locs":[{"a":353,"b":363}]},{"name":"oldRefreshTokenHash","required":true,"transform":{"type":"scalar"},"locs":[{"a":420,"b":440}]}],"statement":"-- Owner connection (before any tenant is known): a live session of an active user, found by its refresh\n-- token, gets new token and refresh-token hashes and a new expiry in one statement: the old refresh token\n-- stops working at once.\nUPDATE workspace.sessions s\n   SET token_hash = :tokenHash!, refresh_token_hash = :refreshTokenHash!, expires_at = :expiresAt!\n  FROM workspace.users u\n WHERE s.refresh_token_hash = :oldRefreshTokenHash! AND s.expires_at > now() AND u.id = s.user_id AND u.is_active\nRETURNING s.id AS session_id, s.user_id, u.organization_id, s.expires_at"};
+const rotateSessionIR: any = {"usedParamSet":{"tokenHash":true,"refreshTokenHash":true,"expiresAt":true,"oldRefreshTokenHash":true},"params":[{"name":"tokenHash","required":true,"transform":{"type":"scalar"},"locs":[{"a":286,"b":296}]},{"name":"refreshTokenHash","required":true,"transform":{"type":"scalar"},"locs":[{"a":320,"b":337}]},{"name":"expiresAt","required":true,"transform":{"type":"scalar"},"locs":[{"a":353,"b":363}]},{"name":"oldRefreshTokenHash","required":true,"transform":{"type":"scalar"},"locs":[{"a":420,"b":440}]}],"statement":"-- Owner connection (before any tenant is known): a live session of an active user, found by its refresh\n-- token, gets new token and refresh-token hashes and a new expiry in one statement: the old refresh token\n-- stops working at once.\nUPDATE workspace.sessions s\n   SET token_hash = :tokenHash!, refresh_token_hash = :refreshTokenHash!, expires_at = :expiresAt!\n  FROM workspace.users u\n WHERE s.refresh_token_hash = :oldRefreshTokenHash! AND s.expires_at > now() AND u.id = s.user_id AND u.is_active\n   AND u.organization_id IS NOT NULL\nRETURNING s.id AS session_id, s.user_id, u.organization_id, s.expires_at"};
 
 /**
  * Query generated from SQL:
@@ -588,6 +622,7 @@ const rotateSessionIR: any = {"usedParamSet":{"tokenHash":true,"refreshTokenHash
  *    SET token_hash = :tokenHash!, refresh_token_hash = :refreshTokenHash!, expires_at = :expiresAt!
  *   FROM workspace.users u
  *  WHERE s.refresh_token_hash = :oldRefreshTokenHash! AND s.expires_at > now() AND u.id = s.user_id AND u.is_active
+ *    AND u.organization_id IS NOT NULL
  * RETURNING s.id AS session_id, s.user_id, u.organization_id, s.expires_at
  * ```
  */
