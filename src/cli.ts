@@ -8,7 +8,7 @@ import path from "node:path";
 import { parseSQLFile } from "@pgtyped/parser";
 import pg from "pg";
 import { loadConfig } from "./config";
-import { dbFor, openEngine, openLocalEmbedded } from "./db/connect";
+import { type Db, dbFor, openEngine, openLocalEmbedded } from "./db/connect";
 import { type Engine, startEmbedded } from "./db/engine";
 import { AppError } from "./db/errors";
 import { generatedModules } from "./tools/generated";
@@ -31,6 +31,29 @@ async function withEngine<T>(fn: (engine: Engine) => Promise<T>): Promise<T> {
     return await fn(engine);
   } finally {
     await engine.stop();
+  }
+}
+
+/** A one-connection pool on the configured engine, for the catalog tools; closed after. */
+function withPool<T>(fn: (pool: pg.Pool, engine: Engine) => Promise<T>): Promise<T> {
+  return withEngine(async (engine) => {
+    const pool = new pg.Pool({ connectionString: engine.url, max: 1 });
+    try {
+      return await fn(pool, engine);
+    } finally {
+      await pool.end();
+    }
+  });
+}
+
+/** The service layer on the configured engine, for platform jobs (purges, partitions); closed after. */
+async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+  const cfg = loadConfig();
+  const db = dbFor(await openEngine(cfg), cfg);
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
   }
 }
 
@@ -210,39 +233,29 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     const { doctor, formatReport } = await import("./tools/doctor");
     const { drift } = await import("./tools/drift");
     const { shardReport, SHARD_RULES, formatShardSummary } = await import("./tools/shard-readiness");
-    await withEngine(async (engine) => {
-      const pool = new pg.Pool({ connectionString: engine.url, max: 1 });
-      try {
-        console.log(`checking ${describe(engine)}\n`);
-        const results = await doctor(pool);
-        const d = await drift(engine.url, { engine: engine.kind }).catch((e: Error) => ({ differences: [`could not check: ${e.message}`] }));
-        results.push({ name: "no schema drift (make drift)", why: "the live schema must be what the applied migrations produce", problems: d.differences });
-        // Scale-out readiness is a distance to shrink, not a failure: only an unplanned table fails the doctor
-        // (a new table must get a role in SHARD_PLAN); the rest is reported below the checks.
-        const shard = await shardReport(pool);
-        results.push(...shard.results.filter((r) => r.name === SHARD_RULES.plan.name));
-        const { text, ok } = formatReport(results);
-        console.log(text);
-        console.log(`\n${formatShardSummary(shard.summary)}\n  (per table: make scale-out)`);
-        if (!ok) process.exitCode = 1;
-      } finally {
-        await pool.end();
-      }
+    await withPool(async (pool, engine) => {
+      console.log(`checking ${describe(engine)}\n`);
+      const results = await doctor(pool);
+      const d = await drift(engine.url, { engine: engine.kind }).catch((e: Error) => ({ differences: [`could not check: ${e.message}`] }));
+      results.push({ name: "no schema drift (make drift)", why: "the live schema must be what the applied migrations produce", problems: d.differences });
+      // Scale-out readiness is a distance to shrink, not a failure: only an unplanned table fails the doctor
+      // (a new table must get a role in SHARD_PLAN); the rest is reported below the checks.
+      const shard = await shardReport(pool);
+      results.push(...shard.results.filter((r) => r.name === SHARD_RULES.plan.name));
+      const { text, ok } = formatReport(results);
+      console.log(text);
+      console.log(`\n${formatShardSummary(shard.summary)}\n  (per table: make scale-out)`);
+      if (!ok) process.exitCode = 1;
     });
   },
 
   /** Per table, which rules of the Citus plan (docs/scale-out.md) it breaks today; make doctor prints the summary. */
   async "scale-out"() {
     const { shardReport, formatShardSummary } = await import("./tools/shard-readiness");
-    await withEngine(async (engine) => {
-      const pool = new pg.Pool({ connectionString: engine.url, max: 1 });
-      try {
-        const r = await shardReport(pool);
-        for (const c of r.results) console.log(c.problems.length ? `${c.name} (${c.why})\n${c.problems.map((p) => `  - ${p}`).join("\n")}` : `ok ${c.name}`);
-        console.log(`\n${formatShardSummary(r.summary)}`);
-      } finally {
-        await pool.end();
-      }
+    await withPool(async (pool) => {
+      const r = await shardReport(pool);
+      for (const c of r.results) console.log(c.problems.length ? `${c.name} (${c.why})\n${c.problems.map((p) => `  - ${p}`).join("\n")}` : `ok ${c.name}`);
+      console.log(`\n${formatShardSummary(r.summary)}`);
     });
   },
 
@@ -275,15 +288,11 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     let baseCount: number;
     if (opt.last) baseCount = files.length - Number(opt.last);
     else {
-      const engine = await openEngine(cfg);
-      const pool = new pg.Pool({ connectionString: engine.url, max: 1 });
-      try {
-        baseCount = (await migrationState(pool)).applied.length;
-        console.log(`${describe(engine)} has ${baseCount} of ${files.length} migration(s) applied`);
-      } finally {
-        await pool.end();
-        await engine.stop();
-      }
+      baseCount = await withPool(async (pool, engine) => {
+        const applied = (await migrationState(pool)).applied.length;
+        console.log(`${describe(engine)} has ${applied} of ${files.length} migration(s) applied`);
+        return applied;
+      });
     }
     if (!(baseCount >= 0 && baseCount <= files.length)) throw new Error("last= must be between 0 and the number of migrations");
     if (baseCount === files.length) {
@@ -320,16 +329,12 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   async "purge-cache"(args) {
     const { purgeExpiredCache } = await import("./screening");
     const { platformContext } = await import("./db/operation");
-    const cfg = loadConfig();
-    const db = dbFor(await openEngine(cfg), cfg);
-    try {
+    await withDb(async (db) => {
       const r = await purgeExpiredCache(db, platformContext(), args[0] ? { olderThanDays: Number(args[0]) } : {});
       console.log(
         `${r.purged} expired cache row(s) purged (${r.shared_rows} shared), stale before ${r.cutoff.toISOString()}, in ${r.tenants.length} tenant(s)`,
       );
-    } finally {
-      await db.close();
-    }
+    });
   },
 
   /** Delete expired workspace sessions (for a scheduler); each organisation's audit trail records its count. */
@@ -337,14 +342,10 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     // Imported lazily, like partitions: the domain uses generated query modules.
     const { purgeExpiredSessions } = await import("./workspace");
     const { platformContext } = await import("./db/operation");
-    const cfg = loadConfig();
-    const db = dbFor(await openEngine(cfg), cfg);
-    try {
+    await withDb(async (db) => {
       const r = await purgeExpiredSessions(db, platformContext());
       console.log(`${r.purged} expired session(s) purged in ${r.organizations.length} organisation(s)`);
-    } finally {
-      await db.close();
-    }
+    });
   },
 
   /** Keep monthly partitions 3 months ahead on every partitioned table; report rows in DEFAULT partitions. */
@@ -354,9 +355,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     const { platformContext } = await import("./db/operation");
     const ctx = platformContext();
     const monthsAhead = args[0] ? Number(args[0]) : 3;
-    const cfg = loadConfig();
-    const db = dbFor(await openEngine(cfg), cfg);
-    try {
+    await withDb(async (db) => {
       const made = await ensureAllPartitions(db, ctx, { monthsAhead });
       for (const p of made.filter((m) => m.created)) console.log(`  created ${p.parent} -> ${p.partition_name}`);
       const parents = new Set(made.map((m) => m.parent));
@@ -366,9 +365,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
         console.log(`  WARNING ${d.parent}: ${d.row_count} row(s) in DEFAULT partition ${d.partition_name}`);
       }
       if (report.nonEmptyDefaults.length) process.exitCode = 1;
-    } finally {
-      await db.close();
-    }
+    });
   },
 };
 

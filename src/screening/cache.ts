@@ -5,6 +5,7 @@
  * the sweep only keeps the stored status column current for reporting and the freshness index.
  */
 import type pg from "pg";
+import type { Db } from "../db/connect";
 import { z } from "zod";
 import { many, maybeOne, one } from "../db/rows";
 import { setLocalTenant } from "../db/tx";
@@ -75,6 +76,11 @@ export const storeProviderResponse = operation({
 
 export type Freshness = "fresh" | "stale" | "expired";
 
+/** A cache row as a caller gets it: its freshness typed and its raw response decrypted. */
+function decrypted<R extends { raw_response: Buffer; entity_id: string; check_type: string }, F extends Freshness>(db: Db, r: R, freshness: F) {
+  return { ...r, freshness, raw_response: keyring(db.config).decryptString(r.raw_response, rawResponseAad(r.entity_id, r.check_type)) };
+}
+
 /** Cached data for (entity, check type) visible to this tenant, newest first, with freshness as of now and the raw response decrypted. */
 export const lookupCache = operation({
   name: "screening.cache.lookup",
@@ -85,12 +91,7 @@ export const lookupCache = operation({
   audit: "access",
   async run(p, { c, ctx, db }) {
     await usedByTenant(c, ctx.tenantId, p.entityId);
-    const k = keyring(db.config);
-    return (await many(sql.cache.cacheForCheck, p, c)).map((r) => ({
-      ...r,
-      freshness: r.freshness as Freshness,
-      raw_response: k.decryptString(r.raw_response, rawResponseAad(r.entity_id, r.check_type)),
-    }));
+    return (await many(sql.cache.cacheForCheck, p, c)).map((r) => decrypted(db, r, r.freshness as Freshness));
   },
   accessed: (p, rows) => (rows.length ? { subject: p.entityId, details: { check_type: p.checkType, entries: rows.length } } : null),
 });
@@ -111,13 +112,7 @@ export const bestCacheEntry = operation({
   async run(p, { c, ctx, db }) {
     await usedByTenant(c, ctx.tenantId, p.entityId);
     const r = await maybeOne(sql.cache.bestCacheEntry, p, c);
-    return (
-      r && {
-        ...r,
-        freshness: r.freshness as Exclude<Freshness, "expired">,
-        raw_response: keyring(db.config).decryptString(r.raw_response, rawResponseAad(r.entity_id, r.check_type)),
-      }
-    );
+    return r && decrypted(db, r, r.freshness as Exclude<Freshness, "expired">);
   },
   accessed: (p, r) => (r ? { subject: p.entityId, details: { check_type: p.checkType, cache_id: r.cache_id, freshness: r.freshness } } : null),
 });

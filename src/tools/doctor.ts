@@ -14,7 +14,9 @@ export interface CheckResult {
 
 type Queryable = pg.Pool | pg.ClientBase;
 
-const OURS = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND n.nspname NOT LIKE 'pg\\_%'";
+/** The project's schemas in catalog queries (every schema but the system ones and `public`), for a schema-name column. */
+export const ours = (nsp: string) => `${nsp} NOT IN ('pg_catalog', 'information_schema', 'public') AND ${nsp} NOT LIKE 'pg\\_%'`;
+const OURS = ours("n.nspname");
 const list = async (db: Queryable, sql: string, params: unknown[] = []) => (await db.query<{ v: string }>(sql, params)).rows.map((r) => r.v);
 
 /** Catalog conventions every migration must follow (README "Conventions"). */

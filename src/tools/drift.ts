@@ -36,7 +36,8 @@
 import pg from "pg";
 import { type EngineKind, startEmbedded } from "../db/engine";
 import { createDatabase } from "./databases";
-import { MIGRATIONS_DIR, migrate, migrationFiles, migrationState } from "./migrate";
+import { ours } from "./doctor";
+import { historyGaps, MIGRATIONS_DIR, type MigrationState, migrate, migrationState } from "./migrate";
 
 export const EXIT_NO_DRIFT = 0;
 export const EXIT_DRIFT = 1;
@@ -57,7 +58,6 @@ export type Snapshot = Map<string, SchemaObject>;
 
 type Queryable = pg.Pool | pg.ClientBase;
 
-const ours = (nsp: string) => `${nsp} NOT IN ('pg_catalog', 'information_schema', 'public') AND ${nsp} NOT LIKE 'pg\\_%'`;
 const notExtension = (classid: string, oid: string) =>
   `NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = '${classid}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
 /** A monthly partition: a partition named `<its parent>_pYYYY_MM`. */
@@ -381,33 +381,23 @@ export interface DriftResult {
   replayedOn: string;
 }
 
+const versionString = async (db: Queryable) => (await db.query<{ v: string }>("SELECT version() AS v")).rows[0]?.v ?? "?";
 /** PGlite names itself in version() ("PostgreSQL 18.6 (PGlite 0.5.14) on wasm32-unknown-emscripten ..."). */
-export async function engineKindOf(db: Queryable): Promise<EngineKind> {
-  const { rows } = await db.query<{ v: string }>("SELECT version() AS v");
-  return /PGlite/i.test(rows[0]?.v ?? "") ? "embedded" : "server";
-}
+const kindOf = (v: string): EngineKind => (/PGlite/i.test(v) ? "embedded" : "server");
+const shortVersion = (v: string) => v.replace(/ on .*$/, "");
+const version = async (db: Queryable) => shortVersion(await versionString(db));
 
-async function version(db: Queryable): Promise<string> {
-  return (await db.query<{ v: string }>("SELECT version() AS v")).rows[0]?.v.replace(/ on .*$/, "") ?? "?";
-}
-
-/** Why `applied` cannot be replayed as the first N files of migrations/ (empty when it can). */
-function historyProblems(applied: string[], files: string[]): string[] {
-  const problems = applied
-    .filter((a) => !files.includes(a))
-    .map(
+/** Why the applied history cannot be replayed as the first N files of migrations/ (empty when it can). */
+function historyProblems(state: Pick<MigrationState, "files" | "applied">): string[] {
+  const { vanished, skipped } = historyGaps(state);
+  return [
+    ...vanished.map(
       (a) => `migration history: ${a} is recorded as applied but is not in migrations/ (restore its file: the schema it made cannot be replayed without it)`,
-    );
-  const known = applied.filter((a) => files.includes(a));
-  const upTo = Math.max(-1, ...known.map((a) => files.indexOf(a)));
-  for (const f of files.slice(0, upTo + 1)) {
-    if (!applied.includes(f)) {
-      problems.push(
-        `migration history: ${f} is not applied although a later migration is (the live history cannot be replayed in order; make doctor explains)`,
-      );
-    }
-  }
-  return problems;
+    ),
+    ...skipped.map(
+      (f) => `migration history: ${f.name} is not applied although a later migration is (the live history cannot be replayed in order; make doctor explains)`,
+    ),
+  ];
 }
 
 /** Apply the first `applied.length` migrations (the same set, checked) on an empty database at `url` and snapshot it. */
@@ -454,20 +444,19 @@ export async function drift(liveUrl: string, opts: DriftOptions = {}): Promise<D
   await live.connect();
   let kind: EngineKind;
   let liveVersion: string;
-  let applied: string[];
+  let state: MigrationState;
   let actual: Snapshot;
   try {
-    kind = opts.engine ?? (await engineKindOf(live));
-    liveVersion = await version(live);
-    applied = (await migrationState(live, dir)).applied;
+    const full = await versionString(live);
+    kind = opts.engine ?? kindOf(full);
+    liveVersion = shortVersion(full);
+    state = await migrationState(live, dir);
     actual = await snapshot(live);
   } finally {
     await live.end();
   }
-  const problems = historyProblems(
-    applied,
-    migrationFiles(dir).map((f) => f.name),
-  );
+  const applied = state.applied;
+  const problems = historyProblems(state);
   if (problems.length) return { differences: problems, applied, replayedOn: "nothing replayed: the applied migrations are not the first files of migrations/" };
   // No migration applied: what they produce is an empty set of schemas, no replay needed.
   if (applied.length === 0) return { differences: diffSnapshots(new Map(), actual), applied, replayedOn: "nothing replayed: no migration is applied" };

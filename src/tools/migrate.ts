@@ -71,8 +71,15 @@ export function fileChecksum(file: string): string {
 
 type Queryable = pg.Pool | pg.ClientBase;
 
+const exists = async (db: Queryable, table: string) => (await db.query("SELECT to_regclass($1) IS NOT NULL AS ok", [table])).rows[0].ok as boolean;
+
+/** Create the checksum table on first use (under the migration lock; once it exists, nothing runs and no lock is taken). */
+async function ensureChecksumTable(c: pg.ClientBase): Promise<void> {
+  if (!(await exists(c, "public.pgmigrations_checksums"))) await c.query(CHECKSUMS_DDL);
+}
+
 const CHECKSUMS_DDL = `
-CREATE TABLE IF NOT EXISTS public.pgmigrations_checksums (
+CREATE TABLE public.pgmigrations_checksums (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   name        varchar(255) NOT NULL,
   sha256      text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
@@ -82,7 +89,7 @@ CREATE TABLE IF NOT EXISTS public.pgmigrations_checksums (
   db_role     text NOT NULL DEFAULT session_user,
   recorded_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS pgmigrations_checksums_name ON public.pgmigrations_checksums (name, id);
+CREATE INDEX pgmigrations_checksums_name ON public.pgmigrations_checksums (name, id);
 COMMENT ON TABLE public.pgmigrations_checksums IS 'Append-only log of migration file checksums (make migrate, make migrate-repair): the latest row of an applied migration is the checksum its file must still have.';
 COMMENT ON COLUMN public.pgmigrations_checksums.event IS 'applied / reverted by make migrate(-down); adopted: recorded on the first run after checksums were introduced, for a migration applied before; repaired: an edit accepted with a reason.';
 COMMENT ON COLUMN public.pgmigrations_checksums.run_by IS 'Operating-system user and host that ran the command.';`;
@@ -101,7 +108,7 @@ export interface MigrationState {
 /** What the database says was applied and recorded, beside the files of `dir`. Reads only. */
 export async function migrationState(db: Queryable, dir = MIGRATIONS_DIR): Promise<MigrationState> {
   const files = migrationFiles(dir);
-  const has = async (t: string) => (await db.query("SELECT to_regclass($1) IS NOT NULL AS ok", [t])).rows[0].ok as boolean;
+  const has = (t: string) => exists(db, t);
   const applied = (await has("public.pgmigrations"))
     ? (await db.query<{ name: string }>("SELECT name FROM public.pgmigrations ORDER BY run_on, id")).rows.map((r) => r.name)
     : [];
@@ -117,29 +124,37 @@ export async function migrationState(db: Queryable, dir = MIGRATIONS_DIR): Promi
 
 /** Why migrations must not run: an applied file changed or vanished, or a pending one sorts before an applied one. */
 export function integrityProblems(s: MigrationState): string[] {
-  const problems: string[] = [];
-  const byName = new Map(s.files.map((f) => [f.name, f]));
-  for (const name of s.applied) {
-    const f = byName.get(name);
-    const was = s.recorded.get(name);
-    if (!f)
-      problems.push(`${name}: applied, but its file is gone from migrations/ (restore it from version control; a migration is never deleted once applied)`);
-    else if (was && was !== f.sha256) {
-      problems.push(
-        `migrations/${f.file} changed after it was applied (sha256 recorded ${was.slice(0, 12)}, file now ${f.sha256.slice(0, 12)}): undo the edit and write a new migration, or accept it with make migrate-repair name=${name} reason="..."`,
-      );
-    }
-  }
-  const lastApplied = s.applied
-    .filter((a) => byName.has(a))
+  const { vanished, skipped } = historyGaps(s);
+  const changed = s.files.filter((f) => s.applied.includes(f.name) && (s.recorded.get(f.name) ?? f.sha256) !== f.sha256);
+  const last = s.applied
+    .filter((a) => !vanished.includes(a))
     .sort()
     .at(-1);
-  for (const f of s.files) {
-    if (lastApplied && !s.applied.includes(f.name) && f.name < lastApplied) {
-      problems.push(`migrations/${f.file} is pending but sorts before the applied ${lastApplied}: give it a later timestamp (make migration name=...)`);
-    }
-  }
-  return problems;
+  return [
+    ...vanished.map(
+      (name) => `${name}: applied, but its file is gone from migrations/ (restore it from version control; a migration is never deleted once applied)`,
+    ),
+    ...changed.map(
+      (f) =>
+        `migrations/${f.file} changed after it was applied (sha256 recorded ${s.recorded.get(f.name)?.slice(0, 12)}, file now ${f.sha256.slice(0, 12)}): undo the edit and write a new migration, or accept it with make migrate-repair name=${f.name} reason="..."`,
+    ),
+    ...skipped.map((f) => `migrations/${f.file} is pending but sorts before the applied ${last}: give it a later timestamp (make migration name=...)`),
+  ];
+}
+
+/**
+ * Where the applied history and migrations/ part ways (make migrate refuses, make drift cannot replay):
+ * applied migrations whose file is gone, and files not applied that sort before the last applied one.
+ */
+export function historyGaps(s: Pick<MigrationState, "files" | "applied">): { vanished: string[]; skipped: MigrationState["files"] } {
+  const names = new Set(s.files.map((f) => f.name));
+  const vanished = s.applied.filter((a) => !names.has(a));
+  const last = s.applied
+    .filter((a) => names.has(a))
+    .sort()
+    .at(-1);
+  const skipped = last ? s.files.filter((f) => f.name < last && !s.applied.includes(f.name)) : [];
+  return { vanished, skipped };
 }
 
 /** Applied migrations whose checksum was never recorded (applied before checksums were kept). */
@@ -178,7 +193,7 @@ export async function migrate(url: string, opts: MigrateOptions): Promise<string
   try {
     await opts.onConnected?.(c);
     return await underLock(c, async () => {
-      await c.query(CHECKSUMS_DDL);
+      await ensureChecksumTable(c);
       const state = await migrationState(c, dir);
       const problems = integrityProblems(state);
       if (problems.length) throw new MigrationIntegrityError(problems);
@@ -232,7 +247,7 @@ export async function repairChecksum(url: string, name: string, reason: string, 
   await c.connect();
   try {
     return await underLock(c, async () => {
-      await c.query(CHECKSUMS_DDL);
+      await ensureChecksumTable(c);
       const state = await migrationState(c, dir);
       const f = state.files.find((x) => x.name === name);
       if (!state.applied.includes(name)) throw new ValidationError(`${name} is not an applied migration`, ["name"]);

@@ -37,7 +37,7 @@
  * Subqueries are found exactly: the policy's expression tree holds a SubLink.
  */
 import type pg from "pg";
-import type { CheckResult } from "./doctor";
+import { type CheckResult, ours } from "./doctor";
 
 type Queryable = pg.Pool | pg.ClientBase;
 
@@ -195,7 +195,7 @@ const TABLES_SQL = `
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
      AND CASE WHEN $1::text[] IS NULL
-              THEN n.nspname NOT IN ('pg_catalog', 'information_schema', 'public') AND n.nspname NOT LIKE 'pg\\_%'
+              THEN ${ours("n.nspname")}
               ELSE n.nspname = ANY ($1::text[]) END
    ORDER BY 2`;
 

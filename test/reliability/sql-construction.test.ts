@@ -43,6 +43,7 @@ const REVIEWED: Record<string, string> = {
   "src/tools/drift.ts: ${oid}": "argument of notExtension(), called only with literal column names",
   'src/tools/drift.ts: ${ours("n.nspname")}': "catalog predicate built from literals",
   'src/tools/drift.ts: ${ours("schemaname")}': "catalog predicate built from literals",
+  'src/tools/shard-readiness.ts: ${ours("n.nspname")}': "catalog predicate built from literals",
   'src/tools/drift.ts: ${sorted("c.reloptions")}': "expression built from literals",
   'src/tools/drift.ts: ${sorted("p.proconfig")}': "expression built from literals",
   'src/tools/drift.ts: ${sorted("roles::text[]")}': "expression built from literals",
